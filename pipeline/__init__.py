@@ -1,0 +1,1 @@
+"""Anchor-settlement accessibility from OpenStreetMap."""

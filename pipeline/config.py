@@ -1,0 +1,362 @@
+"""Region files: one TOML file per region, validated once at start-up.
+
+A region file is data only (parsed with :mod:`tomllib`, never evaluated). Unknown keys, wrong
+types and impossible values fail here with the field, the bad value and what is allowed, so no
+stage ever sees a half-valid region. Every default lives in this module, with its unit.
+
+Paths inside a region file are relative to the folder of the region file.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+import tomllib
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from pipeline.errors import ConfigError
+
+__all__ = [
+    "DEFAULT_SPEEDS_KPH",
+    "PROJECT_ROOT",
+    "REGIONS_DIR",
+    "RegionConfig",
+    "available_regions",
+    "load_region",
+]
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+REGIONS_DIR = PROJECT_ROOT / "regions"
+
+# Free-flow car speeds per OSM highway class, km/h. Rural Russian limits (90 km/h outside
+# towns, 110 on motorways) capped by what the road class really allows in the North.
+# Classes missing here are not driveable (footway, path, steps, cycleway, ...).
+DEFAULT_SPEEDS_KPH: dict[str, float] = {
+    "motorway": 110.0,
+    "motorway_link": 60.0,
+    "trunk": 90.0,
+    "trunk_link": 50.0,
+    "primary": 80.0,
+    "primary_link": 45.0,
+    "secondary": 70.0,
+    "secondary_link": 40.0,
+    "tertiary": 60.0,
+    "tertiary_link": 35.0,
+    "unclassified": 45.0,
+    "residential": 30.0,
+    "living_street": 10.0,
+    "service": 20.0,
+    "road": 30.0,
+    "track": 20.0,
+}
+
+# Multipliers on speed for unpaved roads (surface=*) and poor tracks (tracktype=grade*).
+DEFAULT_SURFACE_FACTORS: dict[str, float] = {
+    "unpaved": 0.7,
+    "compacted": 0.8,
+    "fine_gravel": 0.8,
+    "gravel": 0.7,
+    "pebblestone": 0.6,
+    "dirt": 0.5,
+    "earth": 0.5,
+    "ground": 0.5,
+    "grass": 0.4,
+    "mud": 0.3,
+    "sand": 0.4,
+    "wood": 0.6,
+}
+DEFAULT_TRACKTYPE_FACTORS: dict[str, float] = {
+    "grade1": 1.0,
+    "grade2": 0.8,
+    "grade3": 0.6,
+    "grade4": 0.45,
+    "grade5": 0.3,
+}
+
+PLACE_CLASSES = ("city", "town", "village", "hamlet", "isolated_dwelling")
+
+_REGION_NAME = re.compile(r"^[a-z][a-z0-9_-]{0,63}$")
+
+PositiveFloat = Annotated[float, Field(gt=0)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SourceConfig(_Strict):
+    """Where the OSM extract comes from."""
+
+    kind: Literal["pbf", "overpass"] = "pbf"
+    local_pbf: Path | None = None  # a PBF already on disk; used before any URL
+    urls: list[str] = []  # tried in order when no local file
+    sha256: str | None = None  # expected checksum of the downloaded file, if known
+    max_download_mb: PositiveFloat = 4096.0
+    overpass_place: str | None = None  # kind = "overpass": a place name osmnx can geocode
+    overpass_url: str = "https://overpass-api.de/api"
+
+    @field_validator("urls")
+    @classmethod
+    def _urls_are_http(cls, urls: list[str]) -> list[str]:
+        for url in urls:
+            if not url.startswith(("http://", "https://")):
+                raise ValueError(f"{url!r} is not an http(s) URL")
+        return urls
+
+    @field_validator("sha256")
+    @classmethod
+    def _sha256_is_hex(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"[0-9a-f]{64}", value):
+            raise ValueError("must be 64 lowercase hex digits")
+        return value
+
+
+class BoundaryConfig(_Strict):
+    """Which OSM boundary relations are the region and its districts."""
+
+    relation_id: int | None = Field(default=None, gt=0)  # OSM relation of the region
+    region_name: str | None = None  # or its name, at `admin_level`
+    admin_level: int = Field(default=4, ge=2, le=11)
+    district_admin_level: int = Field(default=6, ge=2, le=11)
+    clip_buffer_m: float = Field(default=5_000.0, ge=0)  # roads kept this far outside the region
+
+    @model_validator(mode="after")
+    def _levels_ordered(self) -> BoundaryConfig:
+        if self.district_admin_level <= self.admin_level:
+            raise ValueError(
+                f"district_admin_level ({self.district_admin_level}) must be greater than "
+                f"admin_level ({self.admin_level})"
+            )
+        return self
+
+
+class AnchorRule(_Strict):
+    """Anchors chosen by a rule instead of a list."""
+
+    places: list[Literal[PLACE_CLASSES]] = ["city", "town"]  # type: ignore[valid-type]
+    admin_centres: bool = False  # also every admin_centre of a district boundary
+    min_population: int = Field(default=0, ge=0)
+    largest_per_district: bool = False  # plus the most populous settlement of each district without one
+
+
+class AnchorsConfig(_Strict):
+    """Anchor settlements: names, a CSV (column `name` or `osm_id`), or a rule."""
+
+    names: list[str] = []
+    csv: Path | None = None
+    rule: AnchorRule | None = None
+
+    @model_validator(mode="after")
+    def _exactly_one_way(self) -> AnchorsConfig:
+        given = [k for k in ("names", "csv", "rule") if getattr(self, k)]
+        if len(given) != 1:
+            raise ValueError(
+                "give exactly one of anchors.names, anchors.csv or anchors.rule "
+                f"(got {', '.join(given) or 'none'})"
+            )
+        return self
+
+
+class CoresConfig(_Strict):
+    """Agglomeration cores and the drive-time zones around them, minutes."""
+
+    names: list[str] = []
+    zone_min: list[PositiveFloat] = [30.0, 60.0]
+
+    @field_validator("zone_min")
+    @classmethod
+    def _ascending(cls, values: list[float]) -> list[float]:
+        return _strictly_ascending(values)
+
+
+class ThresholdsConfig(_Strict):
+    """Isochrone band limits and the coverage-gap threshold, minutes."""
+
+    bands_min: list[PositiveFloat] = [15.0, 30.0, 45.0, 60.0, 90.0, 120.0]
+    gap_min: PositiveFloat = 60.0
+
+    @field_validator("bands_min")
+    @classmethod
+    def _ascending(cls, values: list[float]) -> list[float]:
+        return _strictly_ascending(values)
+
+
+class NetworkConfig(_Strict):
+    """Speed profile and snapping. Speeds in km/h, distances in metres, times in minutes."""
+
+    speeds_kph: dict[str, PositiveFloat] = {}  # overrides of DEFAULT_SPEEDS_KPH
+    surface_factors: dict[str, Annotated[float, Field(gt=0, le=1)]] = {}
+    tracktype_factors: dict[str, Annotated[float, Field(gt=0, le=1)]] = {}
+    ferry_speed_kph: PositiveFloat = 10.0  # when a ferry has no duration tag
+    ferry_wait_min: float = Field(default=20.0, ge=0)  # added once per ferry crossing
+    include_winter_roads: bool = False  # winter_road / ice_road ways: closed outside winter
+    snap_max_m: PositiveFloat = 2_000.0  # beyond: settlement flagged no_road
+    offroad_speed_kph: PositiveFloat = 5.0  # walking pace across land to the nearest road
+
+    def speed_table(self) -> dict[str, float]:
+        return {**DEFAULT_SPEEDS_KPH, **self.speeds_kph}
+
+    def surface_table(self) -> dict[str, float]:
+        return {**DEFAULT_SURFACE_FACTORS, **self.surface_factors}
+
+    def tracktype_table(self) -> dict[str, float]:
+        return {**DEFAULT_TRACKTYPE_FACTORS, **self.tracktype_factors}
+
+
+class SurfaceConfig(_Strict):
+    """The travel-time raster."""
+
+    cell_m: PositiveFloat = 250.0
+    k_nearest: int = Field(default=8, ge=1, le=64)  # road nodes each cell looks at
+    max_offroad_m: PositiveFloat = 5_000.0  # cells farther from any road: no time
+
+
+class OfflineConfig(_Strict):
+    """Bundled reference data and the straight-line model used when no OSM extract exists."""
+
+    districts: Path
+    district_name_field: str = "district"
+    outline: Path | None = None
+    settlements: Path  # GeoJSON points: name, population
+    towns: Path | None = None  # CSV with Cyrillic names, geo_lat, geo_lon, population
+    population_grid: Path | None = None
+    detour_factor: float = Field(default=1.35, ge=1.0, le=3.0)  # road km per straight-line km
+    speed_kph: PositiveFloat = 60.0  # average speed along the road of that length
+    anchor_rule: AnchorRule = AnchorRule(largest_per_district=True)  # anchors among the bundled settlements
+    cores: list[str] = []  # core names as spelled in the bundled data
+
+
+class RegionConfig(_Strict):
+    """One region, as read from `regions/<name>.toml`."""
+
+    name: str
+    display_name: str
+    language: str = "ru"  # labels: name:<language> first, then name
+    crs: str | None = None  # projected CRS; none: an equal-area CRS centred on the region
+    source: SourceConfig = SourceConfig()
+    boundary: BoundaryConfig = BoundaryConfig()
+    settlement_places: list[Literal[PLACE_CLASSES]] = list(PLACE_CLASSES)  # type: ignore[valid-type]
+    anchors: AnchorsConfig
+    cores: CoresConfig = CoresConfig()
+    thresholds: ThresholdsConfig = ThresholdsConfig()
+    network: NetworkConfig = NetworkConfig()
+    surface: SurfaceConfig = SurfaceConfig()
+    offline: OfflineConfig | None = None
+    region_file: Path = Path()  # filled in by load_region
+
+    @field_validator("name")
+    @classmethod
+    def _safe_name(cls, value: str) -> str:
+        # The name becomes a folder under data_raw/, data_processed/, maps/ and logs/.
+        if not _REGION_NAME.fullmatch(value):
+            raise ValueError(
+                f"{value!r} must be lowercase letters, digits, '-' or '_' (it names output folders)"
+            )
+        return value
+
+    @field_validator("crs")
+    @classmethod
+    def _known_crs(cls, value: str | None) -> str | None:
+        if value is None:
+            return value
+        from pyproj import CRS
+        from pyproj.exceptions import CRSError
+
+        try:
+            crs = CRS.from_user_input(value)
+        except CRSError:
+            raise ValueError(f"{value!r} is not a CRS pyproj knows (try 'EPSG:3576')") from None
+        if not crs.is_projected:
+            raise ValueError(f"{value!r} is not projected; give a metric CRS such as 'EPSG:3576'")
+        return value
+
+    def resolve(self, path: Path) -> Path:
+        """A path from the region file, made absolute against the region file's folder."""
+        return path if path.is_absolute() else (self.region_file.parent / path).resolve()
+
+
+def _strictly_ascending(values: list[float]) -> list[float]:
+    if not values:
+        raise ValueError("must not be empty")
+    if any(b <= a for a, b in zip(values, values[1:], strict=False)):
+        raise ValueError(f"{values!r} must be strictly ascending")
+    return values
+
+
+def available_regions() -> list[str]:
+    """Names of the region files shipped in `regions/`."""
+    return sorted(p.stem for p in REGIONS_DIR.glob("*.toml"))
+
+
+def load_region(region: str | None = None, config: Path | str | None = None) -> RegionConfig:
+    """Read and validate a region by name (`regions/<name>.toml`) or by path.
+
+    Raises :class:`ConfigError` with one line naming the field, the value and the fix.
+    """
+    path = _region_path(region, config)
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: not UTF-8 text; save the region file as UTF-8") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML ({exc}); fix the syntax") from None
+    try:
+        cfg = RegionConfig.model_validate({**raw, "region_file": path})
+    except ValidationError as exc:
+        raise ConfigError(_describe(path, exc)) from None
+    if cfg.name != path.stem:  # the Makefile names output folders after the file
+        raise ConfigError(f"{path}: name = {cfg.name!r} must equal the file name {path.stem!r}")
+    return cfg
+
+
+def _region_path(region: str | None, config: Path | str | None) -> Path:
+    if config is not None:
+        path = Path(config).expanduser().resolve()
+        if not path.is_file():
+            raise ConfigError(f"region file {str(config)!r} not found; give the path of a .toml file")
+        return path
+    region = region or "vologda"
+    known = available_regions()
+    if not _REGION_NAME.fullmatch(region) or region not in known:
+        hint = difflib.get_close_matches(region, known, n=1)
+        also = f" (did you mean {hint[0]!r}?)" if hint else ""
+        raise ConfigError(
+            f"unknown region {region!r}{also}; available: {', '.join(known)} "
+            f"(or pass config=path/to/region.toml)"
+        )
+    return REGIONS_DIR / f"{region}.toml"
+
+
+def _describe(path: Path, exc: ValidationError) -> str:
+    """One line for the first validation error: field, bad value, what is allowed."""
+    err = exc.errors()[0]
+    field = ".".join(str(p) for p in err["loc"]) or "(top level)"
+    if err["type"] == "extra_forbidden":
+        parent = _model_at(err["loc"][:-1])
+        allowed = sorted(parent.model_fields) if parent else []
+        allowed = [a for a in allowed if a != "region_file"]
+        guess = difflib.get_close_matches(str(err["loc"][-1]), allowed, n=1)
+        also = f"; did you mean {guess[0]!r}?" if guess else ""
+        return f"{path}: unknown key {field!r}{also} (allowed: {', '.join(allowed)})"
+    if err["type"] == "missing":
+        return f"{path}: missing required key {field!r}; add it to the region file"
+    msg = err["msg"].removeprefix("Value error, ")
+    return f"{path}: {field} = {err.get('input')!r} is invalid: {msg}"
+
+
+def _model_at(loc: tuple) -> type[BaseModel] | None:
+    model: type[BaseModel] = RegionConfig
+    for key in loc:
+        field = model.model_fields.get(str(key))
+        if field is None:
+            return None
+        ann = field.annotation
+        candidates = [ann, *getattr(ann, "__args__", ())]
+        sub = next((c for c in candidates if isinstance(c, type) and issubclass(c, BaseModel)), None)
+        if sub is None:
+            return None
+        model = sub
+    return model

@@ -1,0 +1,111 @@
+"""The travel-time surface: a raster over the region, and the polygons cut from it.
+
+Every cell takes the time of its best nearby road node plus the walk to it (see
+:func:`pipeline.routing.time_via_nearest_nodes`), so polygons never cover land that no road
+reaches, and bands, catchments and gaps never overlap: each is a class of the same raster.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import geopandas as gpd
+import numpy as np
+import rasterio
+import rasterio.features
+import shapely
+from affine import Affine
+from pyproj import CRS
+
+__all__ = ["Grid", "band_labels", "cell_centres", "make_grid", "polygonise", "write_geotiff"]
+
+NODATA = -9999.0
+
+
+@dataclass(frozen=True)
+class Grid:
+    """A north-up raster grid in the region's projected CRS; `inside` marks cells in the region."""
+
+    transform: Affine
+    width: int
+    height: int
+    crs: CRS
+    inside: np.ndarray  # (height, width) bool
+
+    @property
+    def cell_area_km2(self) -> float:
+        return abs(self.transform.a * self.transform.e) / 1e6
+
+
+def make_grid(region: shapely.Geometry, crs: CRS, cell_m: float) -> Grid:
+    """A grid of `cell_m` cells aligned to multiples of the cell size, covering `region` (projected)."""
+    xmin, ymin, xmax, ymax = region.bounds
+    x0, y1 = np.floor(xmin / cell_m) * cell_m, np.ceil(ymax / cell_m) * cell_m
+    width = int(np.ceil((xmax - x0) / cell_m))
+    height = int(np.ceil((y1 - ymin) / cell_m))
+    transform = Affine(cell_m, 0.0, x0, 0.0, -cell_m, y1)
+    inside = rasterio.features.geometry_mask(
+        [region], out_shape=(height, width), transform=transform, invert=True
+    )
+    return Grid(transform=transform, width=width, height=height, crs=crs, inside=inside)
+
+
+def cell_centres(grid: Grid) -> tuple[np.ndarray, np.ndarray]:
+    """(row, col) index arrays and (n, 2) centre coordinates of the cells inside the region."""
+    rows, cols = np.nonzero(grid.inside)
+    t = grid.transform
+    x = t.c + (cols + 0.5) * t.a
+    y = t.f + (rows + 0.5) * t.e
+    return (rows, cols), np.column_stack([x, y])
+
+
+def band_labels(limits: list[float]) -> list[str]:
+    """'0–15 min', '15–30 min', … for band limits in minutes."""
+    lows = [0.0, *limits[:-1]]
+    return [f"{_fmt(lo)}–{_fmt(hi)} min" for lo, hi in zip(lows, limits, strict=True)]
+
+
+def _fmt(value: float) -> str:
+    return f"{value:g}"
+
+
+def polygonise(classes: np.ndarray, grid: Grid, valid: np.ndarray) -> gpd.GeoDataFrame:
+    """One (multi)polygon per class value among the `valid` cells; columns `value`, `geometry`.
+
+    Sorted by value, so output order is stable.
+    """
+    shapes = rasterio.features.shapes(
+        classes.astype(np.int32), mask=valid & grid.inside, transform=grid.transform, connectivity=4
+    )
+    geoms, values = [], []
+    for geom, value in shapes:  # one item per connected patch, not per cell
+        geoms.append(shapely.geometry.shape(geom))
+        values.append(int(value))
+    frame = gpd.GeoDataFrame({"value": values}, geometry=geoms, crs=grid.crs)
+    if frame.empty:
+        return frame
+    dissolved = frame.dissolve(by="value", as_index=False)
+    dissolved["geometry"] = shapely.make_valid(dissolved.geometry.values)
+    return dissolved.sort_values("value").reset_index(drop=True)
+
+
+def write_geotiff(path, grid: Grid, bands: dict[str, np.ndarray]) -> None:
+    """Write float bands (NaN → nodata) with their names as band descriptions."""
+    profile = {
+        "driver": "GTiff",
+        "width": grid.width,
+        "height": grid.height,
+        "count": len(bands),
+        "dtype": "float32",
+        "crs": grid.crs,
+        "transform": grid.transform,
+        "nodata": NODATA,
+        "compress": "deflate",
+        "tiled": True,
+        "blockxsize": 256,
+        "blockysize": 256,
+    }
+    with rasterio.open(path, "w", **profile) as dst:
+        for i, (name, values) in enumerate(bands.items(), start=1):
+            dst.write(np.where(np.isfinite(values), values, NODATA).astype(np.float32), i)
+            dst.set_band_description(i, name)
