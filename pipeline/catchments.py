@@ -43,7 +43,6 @@ logger = logging.getLogger(__name__)
 
 ACCESS_CLASSES = ("core_zone", "anchor_zone", "gap", "unreachable")
 SOURCE_K_NEAREST = 8  # road nodes an anchor is joined to
-SETTLEMENT_K_NEAREST = 16  # road nodes a settlement may walk to (cells use surface.k_nearest)
 
 
 @dataclass(frozen=True)
@@ -57,14 +56,13 @@ class TravelField:
     k: int
     max_point_m: float  # settlements: beyond this from every node, no access
     max_cell_m: float  # raster cells: the same for land
-    point_k: int = 1  # candidate nodes per settlement (k is per cell)
 
     def times(self, xy: np.ndarray, *, cells: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         return time_via_nearest_nodes(
             xy,
             self.node_xy,
             self.node,
-            k=self.k if cells else max(self.k, self.point_k),
+            k=self.k,
             offroad_speed_kph=self.offroad_speed_kph,
             max_offroad_m=self.max_cell_m if cells else self.max_point_m,
             tree=self.tree,
@@ -98,7 +96,6 @@ def road_field(graph: RoadGraph, source_xy: np.ndarray, cfg: RegionConfig, tree:
         k=cfg.surface.k_nearest,
         max_point_m=cfg.network.snap_max_m,
         max_cell_m=cfg.surface.max_offroad_m,
-        point_k=SETTLEMENT_K_NEAREST,
     )
 
 
@@ -337,9 +334,16 @@ def _anchor_table(s: gpd.GeoDataFrame, anchor_pos: np.ndarray, grid: Grid, raste
     return anchors
 
 
+def _empty(crs, columns: list[str]) -> gpd.GeoDataFrame:
+    data = {c: pd.Series(dtype=float) for c in columns if c != "geometry"}
+    return gpd.GeoDataFrame(data, geometry=gpd.GeoSeries([], crs=crs), crs=crs)
+
+
 def _catchment_polygons(rasters, grid: Grid, anchors: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     ids = rasters["anchor_id"]
     poly = polygonise(np.nan_to_num(ids, nan=-1), grid, np.isfinite(ids))
+    if poly.empty:
+        return _empty(poly.crs, ["anchor_id", "anchor_name", "area_km2", "geometry"])
     poly = poly.rename(columns={"value": "anchor_id"})
     poly["anchor_name"] = anchors.set_index("anchor_id")["name"].reindex(poly["anchor_id"]).to_numpy()
     poly["area_km2"] = poly.geometry.area / 1e6
@@ -351,6 +355,8 @@ def _isochrone_polygons(rasters, grid: Grid, bands_min: list[float]) -> gpd.GeoD
     band = np.searchsorted(np.asarray(bands_min), np.nan_to_num(t, nan=np.inf), side="left")
     valid = np.isfinite(t) & (band < len(bands_min))
     poly = polygonise(band, grid, valid).rename(columns={"value": "band"})
+    if poly.empty:
+        return _empty(poly.crs, ["band", "from_min", "to_min", "label", "area_km2", "geometry"])
     limits = np.asarray(bands_min)
     lows = np.concatenate([[0.0], limits[:-1]])
     labels = np.asarray(band_labels(bands_min))
@@ -365,6 +371,8 @@ def _gap_polygons(rasters, grid: Grid, gap_min: float) -> gpd.GeoDataFrame:
     kind = np.where(np.isfinite(t), 0, 1)  # 0: beyond the threshold, 1: no road access at all
     valid = ~(t <= gap_min)
     poly = polygonise(kind, grid, valid)
+    if poly.empty:
+        return _empty(poly.crs, ["kind", "threshold_min", "area_km2", "geometry"])
     poly["kind"] = np.where(poly["value"] == 0, "beyond_threshold", "no_access")
     poly["threshold_min"] = gap_min
     poly["area_km2"] = poly.geometry.area / 1e6
@@ -377,6 +385,8 @@ def _core_zone_polygons(rasters, grid: Grid, cores: pd.DataFrame, zone_min: list
     valid = np.isfinite(t) & (zone < len(zone_min))
     key = np.where(valid, np.nan_to_num(ids, nan=0).astype(np.int64) * len(zone_min) + zone, -1)
     poly = polygonise(key, grid, valid)
+    if poly.empty:
+        return _empty(poly.crs, ["core_name", "zone", "to_min", "area_km2", "geometry"])
     core_idx, zone_idx = np.divmod(poly["value"].to_numpy(), len(zone_min))
     names = cores["name"].to_numpy(dtype=object)
     labels = np.asarray(band_labels(zone_min))

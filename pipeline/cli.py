@@ -66,7 +66,8 @@ def _log_to_file_only(exc: Exception) -> None:
     for handler in list(root.handlers):
         if not isinstance(handler, logging.FileHandler):
             root.removeHandler(handler)
-    logger.error("%s", exc)
+    if root.handlers:
+        logger.error("%s", exc)
 
 
 def main(argv: list[str] | None = None) -> int:

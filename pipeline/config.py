@@ -210,7 +210,7 @@ class SurfaceConfig(_Strict):
     """The travel-time raster."""
 
     cell_m: PositiveFloat = 250.0
-    k_nearest: int = Field(default=8, ge=1, le=64)  # road nodes each cell looks at
+    k_nearest: int = Field(default=16, ge=1, le=64)  # road nodes each settlement or cell may walk to
     max_offroad_m: PositiveFloat = 5_000.0  # cells farther from any road: no time
 
 
@@ -318,7 +318,7 @@ def _region_path(region: str | None, config: Path | str | None) -> Path:
         if not path.is_file():
             raise ConfigError(f"region file {str(config)!r} not found; give the path of a .toml file")
         return path
-    region = region or "vologda"
+    region = "vologda" if region is None else region
     known = available_regions()
     if not _REGION_NAME.fullmatch(region) or region not in known:
         hint = difflib.get_close_matches(region, known, n=1)

@@ -165,7 +165,7 @@ def read_pbf(path) -> OsmLayers:
             .with_areas(osmium.filter.KeyFilter("boundary", "place"))
             .with_filter(keys)
         )
-        for obj in tqdm(processor, desc="reading OSM", unit=" objects", mininterval=2, leave=False):
+        for obj in tqdm(processor, desc="reading OSM", unit=" objects", mininterval=2, leave=False, disable=None):
             if obj.is_way():
                 collector.way(obj)
             elif obj.is_node():

@@ -180,7 +180,6 @@ def run_catchments(cfg: RegionConfig, paths: RegionPaths) -> Path:
     region, crs = _region_and_crs(cfg, boundaries)
     districts = boundaries[boundaries["role"] == "district"].to_crs(crs).reset_index(drop=True)
     places = read_layer(paths.osm_gpkg, "places").to_crs(crs)
-    places["name"] = _label_names(places, cfg.language)
     places["district"] = ca.assign_districts(places, districts).to_numpy()
     places["population"] = places["population"].astype("Int64")
     mode, graph = _load_network(paths.network)
@@ -243,14 +242,6 @@ def run_catchments(cfg: RegionConfig, paths: RegionPaths) -> Path:
         paths.gpkg(cfg.name),
     )
     return paths.gpkg(cfg.name)
-
-
-def _label_names(places: pd.DataFrame, language: str) -> pd.Series:
-    """Display name: name:<language> where tagged (ru, en), else the OSM `name`."""
-    column = {"ru": "name_ru", "en": "name_en"}.get(language)
-    if column and column in places:
-        return places[column].where(places[column].notna() & (places[column] != ""), places["name"])
-    return places["name"]
 
 
 def _choose_anchors(cfg: RegionConfig, places: gpd.GeoDataFrame, approximate: bool):

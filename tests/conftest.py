@@ -1,0 +1,24 @@
+"""Shared fixtures: the real Andorra extract run once through every stage into a temporary root."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from pipeline import stages
+from pipeline._io import region_paths
+from pipeline.config import load_region
+
+PROJECT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="session")
+def andorra_run(tmp_path_factory):
+    """(cfg, paths) after fetch → extract → network → catchments → maps on the Andorra extract."""
+    root = tmp_path_factory.mktemp("andorra-root")
+    cfg = load_region("andorra")
+    paths = region_paths(cfg, root=root)
+    for run in (stages.run_fetch, stages.run_extract, stages.run_network, stages.run_catchments, stages.run_maps):
+        run(cfg, paths)
+    return cfg, paths

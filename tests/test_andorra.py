@@ -1,0 +1,178 @@
+"""The whole pipeline on the real Andorra extract: layers, columns, CRS, and every settlement's
+anchor and time checked against networkx, the raster and the catchment polygons."""
+
+from __future__ import annotations
+
+import json
+
+import geopandas as gpd
+import networkx as nx
+import numpy as np
+import pyogrio
+import pytest
+import rasterio
+
+from pipeline.export import RESULT_LAYERS, read_metadata
+from pipeline.network import RoadGraph
+from pipeline.stages import SETTLEMENT_COLUMNS
+
+pytestmark = pytest.mark.integration
+
+
+def _layers(paths, cfg):
+    return {name: gpd.read_file(paths.gpkg(cfg.name), layer=name) for name in RESULT_LAYERS}
+
+
+def test_outputs_exist_with_documented_layers_and_crs(andorra_run):
+    cfg, paths = andorra_run
+    listed = {name for name, _ in pyogrio.list_layers(paths.gpkg(cfg.name))}
+    assert listed == set(RESULT_LAYERS)
+    for name, layer in _layers(paths, cfg).items():
+        assert layer.crs.to_epsg() == 3035, name
+    with rasterio.open(paths.travel_time_tif) as tif:
+        assert tif.crs.to_epsg() == 3035
+        assert tif.descriptions[:2] == ("anchor_time_min", "core_time_min")
+    assert paths.summary_csv.is_file()
+    assert paths.map_html.stat().st_size > 10_000
+    meta = read_metadata(paths.gpkg(cfg.name))
+    assert meta["approximate"] == "no" and meta["mode"] == "road"
+
+
+def test_settlement_columns_and_classes(andorra_run):
+    cfg, paths = andorra_run
+    s = gpd.read_file(paths.gpkg(cfg.name), layer="settlements")
+    assert list(s.columns) == list(SETTLEMENT_COLUMNS)
+    assert len(s) == 75  # 8 towns, 36 villages, 29 hamlets… named in the extract (counted with osmium)
+    assert set(s["access_class"]) <= {"core_zone", "anchor_zone", "gap", "unreachable"}
+    reachable = s["anchor_time_min"].notna()
+    assert (s.loc[~reachable, "access_class"] == "unreachable").all()
+    assert s.loc[~reachable, "anchor_name"].isna().all()
+    assert (s.loc[s["is_anchor"], "anchor_time_min"] == 0).all()
+    # gap means: beyond the threshold or unreachable
+    expected_gap = ~(s["anchor_time_min"] <= cfg.thresholds.gap_min)
+    assert (s["gap"].astype(bool) == expected_gap).all()
+
+
+def _reference_times(graph: RoadGraph, source_xy: np.ndarray, cfg) -> np.ndarray:
+    """Seconds from every road node to the nearest source, by networkx, from the edge list.
+
+    Sources are joined to their 8 nearest road nodes within the snap distance by the off-road
+    walk (the documented model), found by brute force rather than a KD-tree.
+    """
+    g = nx.DiGraph()
+    for u, v, t in zip(graph.edge_v, graph.edge_u, graph.edge_time_s, strict=True):  # reversed
+        if not g.has_edge(u, v) or g[u][v]["t"] > t:
+            g.add_edge(int(u), int(v), t=float(t))
+    speed_mps = cfg.network.offroad_speed_kph / 3.6
+    sources = []
+    for i, (x, y) in enumerate(source_xy):
+        d = np.hypot(graph.node_xy[:, 0] - x, graph.node_xy[:, 1] - y)
+        nearest = np.argsort(d, kind="stable")[:8]
+        virtual = ("source", i)
+        sources.append(virtual)
+        for n in nearest[d[nearest] <= cfg.network.snap_max_m]:
+            g.add_edge(virtual, int(n), t=max(d[n] / speed_mps, 1e-3))
+    dist = nx.multi_source_dijkstra_path_length(g, sources, weight="t")
+    return np.array([dist.get(n, np.inf) for n in range(graph.n_nodes)])
+
+
+def test_settlement_times_match_networkx(andorra_run):
+    cfg, paths = andorra_run
+    s = gpd.read_file(paths.gpkg(cfg.name), layer="settlements")
+    with np.load(paths.network) as data:
+        graph = RoadGraph.from_npz(data)
+    anchors = s[s["is_anchor"].astype(bool)]
+    node_time = _reference_times(graph, np.column_stack([anchors.geometry.x, anchors.geometry.y]), cfg)
+    speed_mps = cfg.network.offroad_speed_kph / 3.6
+    xy = np.column_stack([s.geometry.x, s.geometry.y])
+    d = np.hypot(xy[:, None, 0] - graph.node_xy[None, :, 0], xy[:, None, 1] - graph.node_xy[None, :, 1])
+    walk = np.where(d <= cfg.network.snap_max_m, d / speed_mps, np.inf)
+    best_possible_s = np.min(node_time[None, :] + walk, axis=1)
+    best_possible_s[s["is_anchor"].astype(bool).to_numpy()] = 0.0
+    reported_s = s["anchor_time_min"].to_numpy(dtype=float) * 60.0
+    both = np.isfinite(best_possible_s) & np.isfinite(reported_s)
+    # Never faster than the optimum over every road node in walking reach …
+    assert np.all(reported_s[both] >= best_possible_s[both] - 1e-6)
+    # … and exactly the documented rule: the best of the k nearest road nodes that lead to an
+    # anchor (found here by brute force over networkx's times).
+    k = cfg.surface.k_nearest
+    reached = np.isfinite(node_time)
+    d_reached = np.where(reached[None, :], d, np.inf)
+    nearest_k = np.argsort(d_reached, axis=1, kind="stable")[:, :k]
+    rows = np.arange(len(s))[:, None]
+    rule_s = np.min(node_time[nearest_k] + walk[rows, nearest_k], axis=1)
+    rule_s[s["is_anchor"].astype(bool).to_numpy()] = 0.0
+    assert np.array_equal(np.isfinite(rule_s), np.isfinite(reported_s))
+    ok = np.isfinite(rule_s)
+    assert np.allclose(reported_s[ok], rule_s[ok], atol=1e-3)
+
+
+def _sample(tif_path, xy: np.ndarray) -> np.ndarray:
+    with rasterio.open(tif_path) as tif:
+        values = np.array(list(tif.sample(xy)), dtype=float)
+        values[values == tif.nodata] = np.nan
+    return values
+
+
+def test_raster_agrees_with_settlements(andorra_run):
+    cfg, paths = andorra_run
+    s = gpd.read_file(paths.gpkg(cfg.name), layer="settlements")
+    anchors = gpd.read_file(paths.gpkg(cfg.name), layer="anchors")
+    xy = np.column_stack([s.geometry.x, s.geometry.y])
+    values = _sample(paths.travel_time_tif, xy)
+    # A cell's centre is at most half a diagonal from the settlement: the walk differs by at most that.
+    slack_min = (cfg.surface.cell_m * np.sqrt(2) / 2) / (cfg.network.offroad_speed_kph / 3.6) / 60.0
+    t = s["anchor_time_min"].to_numpy(dtype=float)
+    ok = np.isfinite(t) & np.isfinite(values[:, 0]) & ~s["is_anchor"].astype(bool).to_numpy()
+    assert ok.sum() > 50
+    # Cells and settlements look at their own k nearest road nodes, which differ a little
+    # between a point and the centre of its cell, so a few may differ by more than that.
+    close = np.abs(values[ok, 0] - t[ok]) <= slack_min + 1e-3
+    assert close.mean() >= 0.95
+    assert np.all(np.abs(values[ok, 0] - t[ok]) <= 2 * slack_min)
+    cell_anchor = anchors.set_index("anchor_id")["name"].reindex(values[ok, 2]).to_numpy()
+    agree = cell_anchor == s.loc[ok, "anchor_name"].to_numpy()
+    assert agree.mean() >= 0.9, s.loc[ok][~agree][["name", "anchor_name"]]
+
+
+def test_settlements_lie_in_their_anchors_catchment(andorra_run):
+    cfg, paths = andorra_run
+    s = gpd.read_file(paths.gpkg(cfg.name), layer="settlements").dropna(subset=["anchor_name"])
+    catchments = gpd.read_file(paths.gpkg(cfg.name), layer="catchments").set_index("anchor_name")
+    inside = [catchments.geometry[a].covers(p) for a, p in zip(s["anchor_name"], s.geometry, strict=True)]
+    outside = s[~np.asarray(inside)]
+    # A settlement may fall just across a catchment border drawn between cell centres.
+    near_border = [
+        catchments.geometry[a].distance(p) <= cfg.surface.cell_m * 2
+        for a, p in zip(outside["anchor_name"], outside.geometry, strict=True)
+    ]
+    assert all(near_border), outside[["name", "anchor_name"]]
+
+
+def test_polygons_do_not_overlap_and_gaps_exceed_threshold(andorra_run):
+    cfg, paths = andorra_run
+    layers = _layers(paths, cfg)
+    bands = layers["isochrones"]
+    union_area = bands.union_all().area
+    assert union_area == pytest.approx(bands.area.sum(), rel=1e-6)
+    catch = layers["catchments"]
+    assert catch.union_all().area == pytest.approx(catch.area.sum(), rel=1e-6)
+    with rasterio.open(paths.travel_time_tif) as tif:
+        times = tif.read(1, masked=True)
+    gap_cells = int((times > cfg.thresholds.gap_min).sum())
+    beyond = layers["gaps"].query("kind == 'beyond_threshold'")
+    assert beyond.area.sum() / 1e6 == pytest.approx(gap_cells * (cfg.surface.cell_m**2) / 1e6, rel=1e-6)
+
+
+def test_summary_counts_add_up(andorra_run):
+    cfg, paths = andorra_run
+    summary = json.loads(paths.summary_json.read_text(encoding="utf-8"))
+    s = gpd.read_file(paths.gpkg(cfg.name), layer="settlements")
+    total = summary["region_total"]
+    assert total["settlements"] == len(s)
+    classes = ["core_zone", "anchor_zone", "gap", "unreachable"]
+    assert sum(total[f"settlements_{c}"] for c in classes) == len(s)
+    assert sum(d["settlements"] for d in summary["districts"]) == len(s)
+    within = (s["anchor_time_min"] <= cfg.thresholds.bands_min[0]).sum()
+    assert total[f"settlements_within_{cfg.thresholds.bands_min[0]:g}min"] == within
+    assert summary["cores"] == ["Andorra la Vella"]

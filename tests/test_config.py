@@ -1,0 +1,125 @@
+"""Region files are validated at the door: every mistake names the field, the value and the fix."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from pipeline.config import DEFAULT_SPEEDS_KPH, available_regions, load_region
+from pipeline.errors import ConfigError
+
+MINIMAL = """
+name = "{name}"
+display_name = "Test"
+[anchors]
+names = ["A"]
+"""
+
+
+def _write(tmp_path: Path, body: str, name: str = "testland") -> Path:
+    path = tmp_path / f"{name}.toml"
+    path.write_text(body.replace("{name}", name), encoding="utf-8")
+    return path
+
+
+def test_shipped_regions_are_valid():
+    assert {"andorra", "vologda"} <= set(available_regions())
+    for name in available_regions():
+        cfg = load_region(name)
+        assert cfg.name == name
+        assert cfg.thresholds.gap_min > 0
+
+
+def test_defaults_fill_in(tmp_path):
+    cfg = load_region(config=_write(tmp_path, MINIMAL))
+    assert cfg.thresholds.bands_min == [15, 30, 45, 60, 90, 120]
+    assert cfg.thresholds.gap_min == 60
+    assert cfg.network.speed_table() == DEFAULT_SPEEDS_KPH
+    assert cfg.surface.cell_m == 250
+
+
+def test_speed_override_merges_with_defaults(tmp_path):
+    body = MINIMAL + "[network]\nspeeds_kph = { track = 10 }\n"
+    cfg = load_region(config=_write(tmp_path, body))
+    assert cfg.network.speed_table()["track"] == 10
+    assert cfg.network.speed_table()["primary"] == DEFAULT_SPEEDS_KPH["primary"]
+
+
+@pytest.mark.parametrize(
+    ("extra", "expected"),
+    [
+        ("[thresholds]\ngap_mins = 30\n", "unknown key 'thresholds.gap_mins'; did you mean 'gap_min'?"),
+        ("[thresholds]\ngap_min = -5\n", "thresholds.gap_min = -5 is invalid"),
+        ("[thresholds]\nbands_min = [30, 15]\n", "must be strictly ascending"),
+        ("[thresholds]\ngap_min = 'sixty'\n", "thresholds.gap_min = 'sixty' is invalid"),
+        ('crs = "EPSG:999999"\n', "is not a CRS pyproj knows"),
+        ('crs = "EPSG:4326"\n', "is not projected"),
+        ("[surface]\ncell_m = 0\n", "surface.cell_m = 0 is invalid"),
+        ('[source]\nurls = ["ftp://example.org/x.pbf"]\n', "is not an http(s) URL"),
+        ("[boundary]\nadmin_level = 6\ndistrict_admin_level = 4\n", "must be greater than admin_level"),
+        ("speling = 1\n", "unknown key 'speling'"),
+    ],
+)
+def test_bad_values_name_field_and_fix(tmp_path, extra, expected):
+    lines = MINIMAL.splitlines()
+    top, rest = "\n".join(lines[:3]), "\n".join(lines[3:])
+    body = top + "\n" + (extra if not extra.startswith("[") else "") + rest + "\n"
+    if extra.startswith("["):
+        body += extra
+    with pytest.raises(ConfigError) as err:
+        load_region(config=_write(tmp_path, body))
+    message = str(err.value)
+    assert expected in message
+    assert "\n" not in message
+
+
+def test_anchors_need_exactly_one_way(tmp_path):
+    body = 'name = "{name}"\ndisplay_name = "T"\n[anchors]\nnames = ["A"]\ncsv = "a.csv"\n'
+    with pytest.raises(ConfigError, match="give exactly one of anchors.names, anchors.csv or anchors.rule"):
+        load_region(config=_write(tmp_path, body))
+
+
+def test_missing_anchors_section(tmp_path):
+    with pytest.raises(ConfigError, match="missing required key 'anchors'"):
+        load_region(config=_write(tmp_path, 'name = "{name}"\ndisplay_name = "T"\n'))
+
+
+def test_unknown_region_lists_available():
+    with pytest.raises(ConfigError) as err:
+        load_region("vologdaa")
+    assert "did you mean 'vologda'" in str(err.value)
+    assert "andorra" in str(err.value)
+
+
+@pytest.mark.parametrize("name", ["../../etc", "Vologda", "a b", ""])
+def test_region_name_cannot_escape_data_folders(tmp_path, name):
+    with pytest.raises(ConfigError):
+        load_region(name)
+    body = f'name = "{name}"\ndisplay_name = "T"\n[anchors]\nnames = ["A"]\n'
+    path = tmp_path / "escape.toml"
+    path.write_text(body, encoding="utf-8")
+    with pytest.raises(ConfigError, match="name"):
+        load_region(config=path)
+
+
+def test_name_must_match_file(tmp_path):
+    path = _write(tmp_path, MINIMAL.replace("{name}", "other"), name="testland")
+    with pytest.raises(ConfigError, match="must equal the file name 'testland'"):
+        load_region(config=path)
+
+
+def test_bad_toml_and_encoding(tmp_path):
+    with pytest.raises(ConfigError, match="not valid TOML"):
+        load_region(config=_write(tmp_path, "name = \n"))
+    path = tmp_path / "latin.toml"
+    path.write_bytes('name = "latin"\ndisplay_name = "Вологда"\n'.encode("cp1251"))
+    with pytest.raises(ConfigError, match="not UTF-8"):
+        load_region(config=path)
+
+
+def test_relative_paths_resolve_against_the_region_file(tmp_path):
+    cfg = load_region("andorra")
+    pbf = cfg.resolve(cfg.source.local_pbf)
+    assert pbf.is_file()
+    assert pbf.parent == Path(cfg.region_file).parent / "andorra"
