@@ -81,7 +81,9 @@ def atomic_path(target: Path) -> Iterator[Path]:
     """
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp_name = tempfile.mkstemp(prefix=f".tmp-{target.stem}-", suffix=target.suffix, dir=target.parent)
+        fd, tmp_name = tempfile.mkstemp(
+            prefix=f".tmp-{target.stem}-", suffix=target.suffix, dir=target.parent
+        )
     except OSError as exc:
         raise OutputError(
             f"cannot write {target.parent}: {exc.strerror}; check the folder exists and is writable"
@@ -91,7 +93,7 @@ def atomic_path(target: Path) -> Iterator[Path]:
     tmp.unlink()  # writers such as GDAL want to create the file themselves
     try:
         yield tmp
-        os.replace(tmp, target)
+        tmp.replace(target)
     finally:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()

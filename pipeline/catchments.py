@@ -69,7 +69,9 @@ class TravelField:
         )
 
 
-def road_field(graph: RoadGraph, source_xy: np.ndarray, cfg: RegionConfig, tree: cKDTree) -> TravelField:
+def road_field(
+    graph: RoadGraph, source_xy: np.ndarray, cfg: RegionConfig, tree: cKDTree
+) -> TravelField:
     """Travel field over the road graph, from one Dijkstra run for all sources.
 
     Each source becomes a virtual node joined to its k nearest road nodes (within the snap
@@ -95,11 +97,13 @@ def road_field(graph: RoadGraph, source_xy: np.ndarray, cfg: RegionConfig, tree:
         offroad_speed_kph=cfg.network.offroad_speed_kph,
         k=cfg.surface.k_nearest,
         max_point_m=cfg.network.snap_max_m,
-        max_cell_m=cfg.surface.max_offroad_m,
+        max_cell_m=cfg.network.snap_max_m,  # the same walk limit for land and settlements
     )
 
 
-def straight_line_field(source_xy: np.ndarray, detour_factor: float, speed_kph: float) -> TravelField:
+def straight_line_field(
+    source_xy: np.ndarray, detour_factor: float, speed_kph: float
+) -> TravelField:
     """Straight-line model: time = distance × detour ÷ speed to the nearest source, no roads."""
     n = len(source_xy)
     return TravelField(
@@ -226,7 +230,9 @@ class Accessibility:
 
 def assign_districts(points: gpd.GeoDataFrame, districts: gpd.GeoDataFrame) -> pd.Series:
     """Name of the district each point lies in (None outside every district)."""
-    joined = gpd.sjoin(points[["geometry"]], districts[["name", "geometry"]], how="left", predicate="within")
+    joined = gpd.sjoin(
+        points[["geometry"]], districts[["name", "geometry"]], how="left", predicate="within"
+    )
     joined = joined[~joined.index.duplicated(keep="first")]
     return joined["name"].reindex(points.index)
 
@@ -302,7 +308,9 @@ def compute_accessibility(
         catchments=_catchment_polygons(rasters, grid, anchors),
         isochrones=_isochrone_polygons(rasters, grid, cfg.thresholds.bands_min),
         gaps=_gap_polygons(rasters, grid, cfg.thresholds.gap_min),
-        agglomeration_zones=_core_zone_polygons(rasters, grid, s.iloc[core_pos], cfg.cores.zone_min),
+        agglomeration_zones=_core_zone_polygons(
+            rasters, grid, s.iloc[core_pos], cfg.cores.zone_min
+        ),
         grid=grid,
         rasters=rasters,
     )
@@ -312,22 +320,32 @@ def _access_class(s: pd.DataFrame, cfg: RegionConfig) -> pd.Series:
     core_limit = max(cfg.cores.zone_min)
     reachable = s["anchor_time_min"].notna()
     klass = np.select(
-        [~reachable, s["core_time_min"] <= core_limit, s["anchor_time_min"] <= cfg.thresholds.gap_min],
+        [
+            ~reachable,
+            s["core_time_min"] <= core_limit,
+            s["anchor_time_min"] <= cfg.thresholds.gap_min,
+        ],
         ["unreachable", "core_zone", "anchor_zone"],
         default="gap",
     )
     return pd.Series(klass, index=s.index)
 
 
-def _anchor_table(s: gpd.GeoDataFrame, anchor_pos: np.ndarray, grid: Grid, rasters) -> gpd.GeoDataFrame:
-    anchors = s.iloc[anchor_pos][["osm_id", "name", "place", "population", "district", "is_core", "geometry"]]
+def _anchor_table(
+    s: gpd.GeoDataFrame, anchor_pos: np.ndarray, grid: Grid, rasters
+) -> gpd.GeoDataFrame:
+    anchors = s.iloc[anchor_pos][
+        ["osm_id", "name", "place", "population", "district", "is_core", "geometry"]
+    ]
     anchors = anchors.reset_index(drop=True)
     anchors.insert(0, "anchor_id", np.arange(len(anchors)))
     served = s[s["anchor_name"].notna()]
     pop = served["population"].astype("Float64").fillna(0)
     by_anchor = served.assign(_pop=pop).groupby("anchor_name")
     anchors["settlements_served"] = anchors["name"].map(by_anchor.size()).fillna(0).astype(int)
-    anchors["population_served"] = anchors["name"].map(by_anchor["_pop"].sum()).fillna(0).astype(int)
+    anchors["population_served"] = (
+        anchors["name"].map(by_anchor["_pop"].sum()).fillna(0).astype(int)
+    )
     ids = rasters["anchor_id"]
     counts = np.bincount(ids[np.isfinite(ids)].astype(int), minlength=len(anchors))
     anchors["catchment_km2"] = counts[: len(anchors)] * grid.cell_area_km2
@@ -345,7 +363,9 @@ def _catchment_polygons(rasters, grid: Grid, anchors: gpd.GeoDataFrame) -> gpd.G
     if poly.empty:
         return _empty(poly.crs, ["anchor_id", "anchor_name", "area_km2", "geometry"])
     poly = poly.rename(columns={"value": "anchor_id"})
-    poly["anchor_name"] = anchors.set_index("anchor_id")["name"].reindex(poly["anchor_id"]).to_numpy()
+    poly["anchor_name"] = (
+        anchors.set_index("anchor_id")["name"].reindex(poly["anchor_id"]).to_numpy()
+    )
     poly["area_km2"] = poly.geometry.area / 1e6
     return poly[["anchor_id", "anchor_name", "area_km2", "geometry"]]
 
@@ -379,7 +399,9 @@ def _gap_polygons(rasters, grid: Grid, gap_min: float) -> gpd.GeoDataFrame:
     return poly[["kind", "threshold_min", "area_km2", "geometry"]]
 
 
-def _core_zone_polygons(rasters, grid: Grid, cores: pd.DataFrame, zone_min: list[float]) -> gpd.GeoDataFrame:
+def _core_zone_polygons(
+    rasters, grid: Grid, cores: pd.DataFrame, zone_min: list[float]
+) -> gpd.GeoDataFrame:
     t, ids = rasters["core_time_min"], rasters["core_id"]
     zone = np.searchsorted(np.asarray(zone_min), np.nan_to_num(t, nan=np.inf), side="left")
     valid = np.isfinite(t) & (zone < len(zone_min))

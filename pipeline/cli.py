@@ -37,7 +37,9 @@ def _parser() -> argparse.ArgumentParser:
     where = parser.add_mutually_exclusive_group()
     where.add_argument("--region", default=None, help="a region in regions/ (default: vologda)")
     where.add_argument("--config", default=None, help="path to a region .toml file anywhere")
-    parser.add_argument("--quiet", action="store_true", help="only warnings and errors on the console")
+    parser.add_argument(
+        "--quiet", action="store_true", help="only warnings and errors on the console"
+    )
     return parser
 
 
@@ -49,6 +51,7 @@ def _configure_logging(log_file, quiet: bool) -> None:
     console = logging.StreamHandler(sys.stderr)
     console.setLevel(logging.WARNING if quiet else logging.INFO)
     console.setFormatter(logging.Formatter("%(levelname)s %(message)s"))
+    console.addFilter(lambda record: not getattr(record, "file_only", False))
     root.addHandler(console)
     if log_file is not None:
         log_file.parent.mkdir(parents=True, exist_ok=True)
@@ -84,6 +87,7 @@ def main(argv: list[str] | None = None) -> int:
         for stage in ALL if args.stage == "all" else (args.stage,):
             _configure_logging(paths.logs / f"{stage}.log", args.quiet)
             logger.info("%s: region %s from %s", stage, cfg.name, cfg.region_file)
+            logger.info("parameters: %s", cfg.model_dump_json(), extra={"file_only": True})
             started = time.perf_counter()
             STAGES[stage](cfg, paths)
             logger.debug("%s finished in %.1f s", stage, time.perf_counter() - started)
@@ -92,6 +96,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
-        print("error: interrupted; outputs written so far are complete, re-run to continue", file=sys.stderr)
+        print(
+            "error: interrupted; outputs written so far are complete, re-run to continue",
+            file=sys.stderr,
+        )
         return 130
     return 0

@@ -10,6 +10,7 @@ Paths inside a region file are relative to the folder of the region file.
 from __future__ import annotations
 
 import difflib
+import itertools
 import re
 import tomllib
 from pathlib import Path
@@ -95,8 +96,7 @@ class SourceConfig(_Strict):
     urls: list[str] = []  # tried in order when no local file
     sha256: str | None = None  # expected checksum of the downloaded file, if known
     max_download_mb: PositiveFloat = 4096.0
-    overpass_place: str | None = None  # kind = "overpass": a place name osmnx can geocode
-    overpass_url: str = "https://overpass-api.de/api"
+    overpass_url: str = "https://overpass-api.de/api"  # kind = "overpass": area from [boundary]
 
     @field_validator("urls")
     @classmethod
@@ -139,7 +139,9 @@ class AnchorRule(_Strict):
     places: list[Literal[PLACE_CLASSES]] = ["city", "town"]  # type: ignore[valid-type]
     admin_centres: bool = False  # also every admin_centre of a district boundary
     min_population: int = Field(default=0, ge=0)
-    largest_per_district: bool = False  # plus the most populous settlement of each district without one
+    largest_per_district: bool = (
+        False  # plus the most populous settlement of each district without one
+    )
 
 
 class AnchorsConfig(_Strict):
@@ -193,7 +195,7 @@ class NetworkConfig(_Strict):
     ferry_speed_kph: PositiveFloat = 10.0  # when a ferry has no duration tag
     ferry_wait_min: float = Field(default=20.0, ge=0)  # added once per ferry crossing
     include_winter_roads: bool = False  # winter_road / ice_road ways: closed outside winter
-    snap_max_m: PositiveFloat = 2_000.0  # beyond: settlement flagged no_road
+    snap_max_m: PositiveFloat = 2_000.0  # farthest walk to a road; beyond: no_road, land unreached
     offroad_speed_kph: PositiveFloat = 5.0  # walking pace across land to the nearest road
 
     def speed_table(self) -> dict[str, float]:
@@ -210,8 +212,9 @@ class SurfaceConfig(_Strict):
     """The travel-time raster."""
 
     cell_m: PositiveFloat = 250.0
-    k_nearest: int = Field(default=16, ge=1, le=64)  # road nodes each settlement or cell may walk to
-    max_offroad_m: PositiveFloat = 5_000.0  # cells farther from any road: no time
+    k_nearest: int = Field(
+        default=16, ge=1, le=64
+    )  # road nodes each settlement or cell may walk to
 
 
 class OfflineConfig(_Strict):
@@ -225,7 +228,9 @@ class OfflineConfig(_Strict):
     population_grid: Path | None = None
     detour_factor: float = Field(default=1.35, ge=1.0, le=3.0)  # road km per straight-line km
     speed_kph: PositiveFloat = 60.0  # average speed along the road of that length
-    anchor_rule: AnchorRule = AnchorRule(largest_per_district=True)  # anchors among the bundled settlements
+    anchor_rule: AnchorRule = AnchorRule(
+        largest_per_district=True
+    )  # anchors among the bundled settlements
     cores: list[str] = []  # core names as spelled in the bundled data
 
 
@@ -281,7 +286,7 @@ class RegionConfig(_Strict):
 def _strictly_ascending(values: list[float]) -> list[float]:
     if not values:
         raise ValueError("must not be empty")
-    if any(b <= a for a, b in zip(values, values[1:], strict=False)):
+    if any(b <= a for a, b in itertools.pairwise(values)):
         raise ValueError(f"{values!r} must be strictly ascending")
     return values
 
@@ -316,7 +321,9 @@ def _region_path(region: str | None, config: Path | str | None) -> Path:
     if config is not None:
         path = Path(config).expanduser().resolve()
         if not path.is_file():
-            raise ConfigError(f"region file {str(config)!r} not found; give the path of a .toml file")
+            raise ConfigError(
+                f"region file {str(config)!r} not found; give the path of a .toml file"
+            )
         return path
     region = "vologda" if region is None else region
     known = available_regions()
@@ -355,7 +362,9 @@ def _model_at(loc: tuple) -> type[BaseModel] | None:
             return None
         ann = field.annotation
         candidates = [ann, *getattr(ann, "__args__", ())]
-        sub = next((c for c in candidates if isinstance(c, type) and issubclass(c, BaseModel)), None)
+        sub = next(
+            (c for c in candidates if isinstance(c, type) and issubclass(c, BaseModel)), None
+        )
         if sub is None:
             return None
         model = sub

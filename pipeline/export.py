@@ -45,7 +45,8 @@ def write_gpkg(path: Path, layers: dict[str, gpd.GeoDataFrame], metadata: dict[s
                     driver="GPKG",
                     append=i > 0,
                     dataset_metadata=metadata if i == 0 else None,
-                    promote_to_multi=frame.geom_type.isin(["Polygon", "MultiPolygon"]).any() or None,
+                    promote_to_multi=frame.geom_type.isin(["Polygon", "MultiPolygon"]).any()
+                    or None,
                 )
             except (OSError, pyogrio.errors.DataSourceError) as exc:
                 raise OutputError(f"cannot write layer {name!r} to {path}: {exc}") from None
@@ -57,7 +58,9 @@ def _plain_columns(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     for column in out.columns.drop(out.geometry.name):
         series = out[column]
         if isinstance(series.dtype, pd.Int64Dtype):
-            out[column] = series.astype("float64") if series.isna().any() else series.astype("int64")
+            out[column] = (
+                series.astype("float64") if series.isna().any() else series.astype("int64")
+            )
     return out
 
 
@@ -73,7 +76,10 @@ def read_metadata(path: Path) -> dict[str, str]:
 
 def write_json(path: Path, payload: dict) -> None:
     with atomic_path(path) as tmp:
-        tmp.write_text(json.dumps(payload, indent=2, ensure_ascii=False, sort_keys=False) + "\n", encoding="utf-8")
+        tmp.write_text(
+            json.dumps(payload, indent=2, ensure_ascii=False, sort_keys=False) + "\n",
+            encoding="utf-8",
+        )
 
 
 def write_csv(path: Path, table: pd.DataFrame) -> None:

@@ -20,7 +20,16 @@ __all__ = ["GAP_COLOUR", "build_map", "time_colour"]
 
 GAP_COLOUR = "#d6007e"  # magenta: unmistakable against the green-to-red time ramp
 UNREACHABLE_COLOUR = "#000000"
-_TIME_RAMP = ["#1a9850", "#66bd63", "#a6d96a", "#fee08b", "#fdae61", "#f46d43", "#d73027", "#a50026"]
+_TIME_RAMP = [
+    "#1a9850",
+    "#66bd63",
+    "#a6d96a",
+    "#fee08b",
+    "#fdae61",
+    "#f46d43",
+    "#d73027",
+    "#a50026",
+]
 _CATEGORICAL = [
     "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
     "#bcbd22", "#17becf", "#393b79", "#637939", "#8c6d31", "#843c39", "#7b4173", "#3182bd",
@@ -30,7 +39,9 @@ _CATEGORICAL = [
 def time_colour(minutes: np.ndarray, limits: list[float]) -> np.ndarray:
     """Ramp colour of each time by its band; NaN (unreachable) is black."""
     band = np.searchsorted(np.asarray(limits), np.nan_to_num(minutes, nan=np.inf), side="left")
-    ramp = np.asarray(_TIME_RAMP)[np.linspace(0, len(_TIME_RAMP) - 1, len(limits) + 1).round().astype(int)]
+    ramp = np.asarray(_TIME_RAMP)[
+        np.linspace(0, len(_TIME_RAMP) - 1, len(limits) + 1).round().astype(int)
+    ]
     colours = ramp[np.minimum(band, len(limits))]
     return np.where(np.isfinite(minutes), colours, UNREACHABLE_COLOUR)
 
@@ -38,7 +49,9 @@ def time_colour(minutes: np.ndarray, limits: list[float]) -> np.ndarray:
 def _escaped(frame: gpd.GeoDataFrame, columns: list[str]) -> gpd.GeoDataFrame:
     out = frame.copy()
     for column in columns:
-        out[column] = [html.escape(str(v)) if v is not None and v == v else "—" for v in out[column]]
+        out[column] = [
+            html.escape(str(v)) if v is not None and v == v else "—" for v in out[column]
+        ]
     return out
 
 
@@ -53,7 +66,11 @@ def build_map(layers: dict[str, gpd.GeoDataFrame], cfg: RegionConfig, meta: dict
     """The map page as HTML text."""
     tol = cfg.surface.cell_m
     districts = layers["districts"].to_crs("EPSG:4326")
-    west, south, east, north = districts.total_bounds if len(districts) else layers["settlements"].to_crs(4326).total_bounds
+    west, south, east, north = (
+        districts.total_bounds
+        if len(districts)
+        else layers["settlements"].to_crs(4326).total_bounds
+    )
     fmap = folium.Map(tiles=None, control_scale=True, prefer_canvas=True)
     folium.TileLayer("OpenStreetMap", name="OpenStreetMap (online only)", control=True).add_to(fmap)
     fmap.fit_bounds([[south, west], [north, east]])
@@ -92,7 +109,9 @@ def _add_catchments(fmap, catchments: gpd.GeoDataFrame) -> None:
             "weight": 0.5,
             "fillOpacity": 0.35,
         },
-        tooltip=folium.GeoJsonTooltip(fields=["anchor_name", "area_km2"], aliases=["Anchor", "Area, km²"]),
+        tooltip=folium.GeoJsonTooltip(
+            fields=["anchor_name", "area_km2"], aliases=["Anchor", "Area, km²"]
+        ),
     ).add_to(fmap)
 
 
@@ -117,7 +136,9 @@ def _add_isochrones(fmap, bands: gpd.GeoDataFrame, cfg: RegionConfig) -> None:
 def _add_gaps(fmap, gaps: gpd.GeoDataFrame, cfg: RegionConfig) -> None:
     g = gaps.copy()
     g["what"] = np.where(
-        g["kind"] == "no_access", "no road access", f"over {cfg.thresholds.gap_min:g} min from every anchor"
+        g["kind"] == "no_access",
+        "no road access",
+        f"over {cfg.thresholds.gap_min:g} min from every anchor",
     )
     folium.GeoJson(
         g[["what", "area_km2", "kind", "geometry"]],
@@ -126,7 +147,7 @@ def _add_gaps(fmap, gaps: gpd.GeoDataFrame, cfg: RegionConfig) -> None:
             "fillColor": GAP_COLOUR if f["properties"]["kind"] == "beyond_threshold" else "#555555",
             "color": GAP_COLOUR,
             "weight": 1,
-            "fillOpacity": 0.35,
+            "fillOpacity": 0.2,
         },
         tooltip=folium.GeoJsonTooltip(fields=["what", "area_km2"], aliases=["Gap", "Area, km²"]),
     ).add_to(fmap)
@@ -153,17 +174,44 @@ def _add_settlements(fmap, s: gpd.GeoDataFrame, cfg: RegionConfig) -> None:
     s["colour"] = time_colour(s["anchor_time_min"].to_numpy(dtype=float), cfg.thresholds.bands_min)
     s["is_gap"] = s["gap"].astype(bool)
     s["colour"] = np.where(s["is_gap"] & s["anchor_time_min"].notna(), GAP_COLOUR, s["colour"])
-    s["anchor_min"] = s["anchor_time_min"].round(1).astype(object).where(s["anchor_time_min"].notna(), "unreachable")
-    s["core_min"] = s["core_time_min"].round(1).astype(object).where(s["core_time_min"].notna(), "unreachable")
+    s["anchor_min"] = (
+        s["anchor_time_min"]
+        .round(1)
+        .astype(object)
+        .where(s["anchor_time_min"].notna(), "unreachable")
+    )
+    s["core_min"] = (
+        s["core_time_min"].round(1).astype(object).where(s["core_time_min"].notna(), "unreachable")
+    )
     s["pop"] = s["population"].astype(object).where(s["population"].notna(), "unknown")
-    fields = ["name", "pop", "district", "anchor_name", "anchor_min", "core_name", "core_min", "access_class"]
-    aliases = ["Settlement", "Population", "District", "Anchor", "Minutes", "Core", "Minutes", "Class"]
+    fields = [
+        "name",
+        "pop",
+        "district",
+        "anchor_name",
+        "anchor_min",
+        "core_name",
+        "core_min",
+        "access_class",
+    ]
+    aliases = [
+        "Settlement",
+        "Population",
+        "District",
+        "Anchor",
+        "Minutes",
+        "Core",
+        "Minutes",
+        "Class",
+    ]
     folium.GeoJson(
         s[[*fields, "colour", "is_gap", "geometry"]],
         name="Settlements (time to the anchor)",
         marker=folium.CircleMarker(radius=4, weight=1, fill_opacity=0.9),
         style_function=lambda f: {
             "color": "#000000" if f["properties"]["is_gap"] else "#ffffff",
+            "fill": True,
+            "fillOpacity": 0.95,
             "fillColor": f["properties"]["colour"],
             "radius": 7 if f["properties"]["is_gap"] else 4,
             "weight": 2 if f["properties"]["is_gap"] else 1,
@@ -183,8 +231,10 @@ def _add_anchors(fmap, anchors: gpd.GeoDataFrame, settlements: gpd.GeoDataFrame)
                 icon_size=(size, size),
                 icon_anchor=(size // 2, size // 2),
             ),
-            tooltip=html.escape(f"{row.name}: {'core, ' if row.is_core else ''}anchor; "
-                                f"{row.settlements_served} settlements, {row.population_served} people served"),
+            tooltip=html.escape(
+                f"{row.name}: {'core, ' if row.is_core else ''}anchor; "
+                f"{row.settlements_served} settlements, {row.population_served} people served"
+            ),
         ).add_to(group)
     group.add_to(fmap)
 
@@ -205,10 +255,10 @@ def _legend(cfg: RegionConfig, meta: dict[str, str]) -> str:
         banner = f'<div class="approx">{html.escape(meta.get("note", "APPROXIMATE results"))}</div>'
     return f"""
 <style>
- .legend {{position:fixed;bottom:24px;left:10px;z-index:1000;background:#fff;padding:8px 10px;
+ .legend {{position:fixed;bottom:60px;left:10px;z-index:1000;background:#fff;padding:8px 10px;
    font:12px/1.4 sans-serif;border:1px solid #999;border-radius:4px;max-width:260px}}
  .legend span {{display:inline-block;width:12px;height:12px;margin-right:6px;vertical-align:middle}}
- .approx {{position:fixed;top:10px;left:60px;right:230px;z-index:1000;background:#fff3cd;color:#7a4b00;
+ .approx {{position:fixed;top:10px;left:60px;right:400px;z-index:1000;background:#fff3cd;color:#7a4b00;
    border:2px solid #d39e00;padding:6px 10px;font:13px sans-serif;border-radius:4px}}
 </style>
 {banner}

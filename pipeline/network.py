@@ -83,7 +83,11 @@ class RoadGraph:
         n = self.n_nodes + extra_nodes
         u, v, t = self.edge_u, self.edge_v, self.edge_time_s
         if extra_u is not None:
-            u, v, t = np.concatenate([u, extra_u]), np.concatenate([v, extra_v]), np.concatenate([t, extra_time_s])
+            u, v, t = (
+                np.concatenate([u, extra_u]),
+                np.concatenate([v, extra_v]),
+                np.concatenate([t, extra_time_s]),
+            )
         order = np.lexsort((t, v, u))
         u, v, t = u[order], v[order], t[order]
         first = np.ones(len(u), dtype=bool)
@@ -104,7 +108,9 @@ class RoadGraph:
 
     @classmethod
     def from_npz(cls, data) -> RoadGraph:
-        return cls(**{k: (str(data[k]) if k == "crs_wkt" else data[k]) for k in cls.__dataclass_fields__})
+        return cls(
+            **{k: (str(data[k]) if k == "crs_wkt" else data[k]) for k in cls.__dataclass_fields__}
+        )
 
 
 def driveable(roads: pd.DataFrame, net: NetworkConfig) -> np.ndarray:
@@ -113,7 +119,7 @@ def driveable(roads: pd.DataFrame, net: NetworkConfig) -> np.ndarray:
     Winter roads and ice roads are open only when `include_winter_roads` is set.
     """
     known = roads["highway"].isin(list(net.speed_table())) | roads["ferry"].astype(bool)
-    vehicle = roads["motor_vehicle"].fillna(roads["motorcar"])
+    vehicle = roads["motorcar"].fillna(roads["motor_vehicle"])  # the more specific tag wins
     blocked = roads["access"].isin(_BLOCKED) & ~vehicle.isin(_ALLOWED)
     blocked |= vehicle.isin(_BLOCKED)
     if not net.include_winter_roads:
@@ -165,8 +171,8 @@ def _direction_flags(roads: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     """(forward allowed, backward allowed) per road."""
     oneway = roads["oneway"].fillna("").astype(str).str.lower()
     implied = roads["junction"].isin(["roundabout", "circular"]) | roads["highway"].eq("motorway")
-    forward_only = oneway.isin(_ONEWAY_FORWARD) | (implied & ~oneway.eq("no"))
     reverse_only = oneway.isin(_ONEWAY_REVERSE)
+    forward_only = oneway.isin(_ONEWAY_FORWARD) | (implied & ~oneway.eq("no") & ~reverse_only)
     ferry = roads["ferry"].astype(bool)
     forward = (~reverse_only | ferry).to_numpy()
     backward = (~forward_only | ferry).to_numpy()

@@ -21,7 +21,7 @@ from tqdm import tqdm
 from pipeline.config import PLACE_CLASSES, RegionConfig
 from pipeline.errors import ExtractError
 
-__all__ = ["OsmLayers", "ROAD_TAGS", "clip_to_region", "read_pbf"]
+__all__ = ["ROAD_TAGS", "OsmLayers", "clip_to_region", "find_region", "read_pbf"]
 
 logger = logging.getLogger(__name__)
 
@@ -128,7 +128,9 @@ class _Collector:
             self.boundary_wkb.append(shapely.to_wkb(geom))
         if place in _PLACE_SET and "name" in tags and not is_boundary:
             point = geom.representative_point()
-            self.places.append(_place_row("way" if area.from_way() else "relation", area.orig_id(), tags))
+            self.places.append(
+                _place_row("way" if area.from_way() else "relation", area.orig_id(), tags)
+            )
             self.place_xy.append((point.x, point.y))
 
 
@@ -165,7 +167,9 @@ def read_pbf(path) -> OsmLayers:
             .with_areas(osmium.filter.KeyFilter("boundary", "place"))
             .with_filter(keys)
         )
-        for obj in tqdm(processor, desc="reading OSM", unit=" objects", mininterval=2, leave=False, disable=None):
+        for obj in tqdm(
+            processor, desc="reading OSM", unit=" objects", mininterval=2, leave=False, disable=None
+        ):
             if obj.is_way():
                 collector.way(obj)
             elif obj.is_node():
@@ -190,7 +194,8 @@ def _to_layers(c: _Collector) -> OsmLayers:
         crs="EPSG:4326",
     )
     places = pd.DataFrame(
-        c.places, columns=["osm_type", "osm_id", "name", "name_ru", "name_en", "place", "population"]
+        c.places,
+        columns=["osm_type", "osm_id", "name", "name_ru", "name_en", "place", "population"],
     )
     xy = np.asarray(c.place_xy, dtype=float).reshape(-1, 2)
     places = gpd.GeoDataFrame(places, geometry=shapely.points(xy), crs="EPSG:4326")
@@ -212,7 +217,7 @@ def clip_to_region(layers: OsmLayers, cfg: RegionConfig, crs) -> OsmLayers:
     `crs` is the region's projected CRS, used for the road buffer in metres.
     Raises :class:`ExtractError` if the extract has no such region, or no roads or places in it.
     """
-    region = _find_region(layers.boundaries, cfg)
+    region = find_region(layers.boundaries, cfg)
     region_geom = region.geometry
     inner = layers.boundaries[layers.boundaries["admin_level"] == cfg.boundary.district_admin_level]
     inside = shapely.within(inner.geometry.representative_point().values, region_geom)
@@ -251,7 +256,8 @@ def clip_to_region(layers: OsmLayers, cfg: RegionConfig, crs) -> OsmLayers:
     )
 
 
-def _find_region(boundaries: gpd.GeoDataFrame, cfg: RegionConfig) -> pd.Series:
+def find_region(boundaries: gpd.GeoDataFrame, cfg: RegionConfig) -> pd.Series:
+    """The region's boundary row (by relation id, or by name at its admin level)."""
     b = cfg.boundary
     if b.relation_id is not None:
         match = boundaries[boundaries["osm_id"] == b.relation_id]

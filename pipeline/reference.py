@@ -29,11 +29,16 @@ TOWN_MATCH_M = 5_000.0  # metres between a GeoNames point and the official town'
 CITY_MIN_POPULATION = 100_000  # a town this large is a `city`, as OSM's place=city
 
 
-def load_reference(cfg: RegionConfig, crs) -> OsmLayers:
-    """Read the region's bundled files into extract-shaped tables (EPSG:4326)."""
+def load_reference(cfg: RegionConfig, crs_for) -> OsmLayers:
+    """Read the region's bundled files into extract-shaped tables (EPSG:4326).
+
+    `crs_for(region_polygon)` gives the projected CRS used to match towns to points in metres.
+    """
     off = cfg.offline
     if off is None:
-        raise InputDataError(f"{cfg.name}: no [offline] section, so no bundled data to fall back on")
+        raise InputDataError(
+            f"{cfg.name}: no [offline] section, so no bundled data to fall back on"
+        )
     districts = _read(cfg.resolve(off.districts), "districts")
     if off.district_name_field not in districts:
         raise InputDataError(
@@ -55,7 +60,7 @@ def load_reference(cfg: RegionConfig, crs) -> OsmLayers:
         geometry=[region_geom, *districts.geometry],
         crs="EPSG:4326",
     )
-    places = _settlements(cfg, off, crs)
+    places = _settlements(cfg, off, crs_for(region_geom))
     roads = gpd.GeoDataFrame(
         pd.DataFrame(columns=["osm_id", *ROAD_TAGS, "ferry"]), geometry=[], crs="EPSG:4326"
     )
@@ -64,7 +69,9 @@ def load_reference(cfg: RegionConfig, crs) -> OsmLayers:
 
 def _read(path, what: str) -> gpd.GeoDataFrame:
     if not path.is_file():
-        raise InputDataError(f"bundled {what} file {str(path)!r} not found; restore it from the repository")
+        raise InputDataError(
+            f"bundled {what} file {str(path)!r} not found; restore it from the repository"
+        )
     try:
         frame = gpd.read_file(path)
     except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError) as exc:
@@ -101,7 +108,9 @@ def _settlements(cfg: RegionConfig, off: OfflineConfig, crs) -> gpd.GeoDataFrame
 
 def _apply_towns(places: gpd.GeoDataFrame, path, crs) -> gpd.GeoDataFrame:
     if not path.is_file():
-        raise InputDataError(f"bundled towns file {str(path)!r} not found; restore it from the repository")
+        raise InputDataError(
+            f"bundled towns file {str(path)!r} not found; restore it from the repository"
+        )
     towns = pd.read_csv(path, dtype={"population": "Int64"})
     missing = {"city", "geo_lat", "geo_lon", "population"} - set(towns.columns)
     if missing:
@@ -114,7 +123,9 @@ def _apply_towns(places: gpd.GeoDataFrame, path, crs) -> gpd.GeoDataFrame:
     matched = dist <= TOWN_MATCH_M
     if not matched.all():
         unmatched = towns.loc[~matched, "city"].tolist()
-        logger.warning("towns with no GeoNames point within %.0f m, left out: %s", TOWN_MATCH_M, unmatched)
+        logger.warning(
+            "towns with no GeoNames point within %.0f m, left out: %s", TOWN_MATCH_M, unmatched
+        )
     rows = nearest[matched]
     places = places.copy()
     t = towns[matched]

@@ -43,7 +43,11 @@ def nearest_source(graph: sparse.csr_matrix, source_nodes: np.ndarray) -> Neares
         return NearestSource(np.full(n, np.inf), np.full(n, NO_SOURCE, dtype=np.int64))
     unique_nodes, first = np.unique(source_nodes, return_index=True)
     dist, _, winner_node = csgraph.dijkstra(
-        graph.T.tocsr(), directed=True, indices=unique_nodes, min_only=True, return_predecessors=True
+        graph.T.tocsr(),
+        directed=True,
+        indices=unique_nodes,
+        min_only=True,
+        return_predecessors=True,
     )
     position = np.full(n, NO_SOURCE, dtype=np.int64)
     position[unique_nodes] = first

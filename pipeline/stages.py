@@ -43,7 +43,9 @@ def region_crs(cfg: RegionConfig, region_4326) -> CRS:
     if cfg.crs:
         return CRS.from_user_input(cfg.crs)
     c = region_4326.centroid
-    return CRS.from_proj4(f"+proj=laea +lat_0={c.y:.4f} +lon_0={c.x:.4f} +datum=WGS84 +units=m +no_defs")
+    return CRS.from_proj4(
+        f"+proj=laea +lat_0={c.y:.4f} +lon_0={c.x:.4f} +datum=WGS84 +units=m +no_defs"
+    )
 
 
 def _sources(paths: RegionPaths) -> dict:
@@ -77,7 +79,7 @@ def run_fetch(cfg: RegionConfig, paths: RegionPaths) -> Path:
 
 
 def run_extract(cfg: RegionConfig, paths: RegionPaths) -> Path:
-    from pipeline.osm import clip_to_region, read_pbf
+    from pipeline.osm import clip_to_region, find_region, read_pbf
     from pipeline.reference import load_reference
 
     started = time.perf_counter()
@@ -85,19 +87,25 @@ def run_extract(cfg: RegionConfig, paths: RegionPaths) -> Path:
     if source["mode"] == "osm":
         pbf = Path(source["file"])
         if not pbf.is_file():
-            raise ExtractError(f"{pbf} (named in {paths.sources}) is missing; run `make fetch` again")
+            raise ExtractError(
+                f"{pbf} (named in {paths.sources}) is missing; run `make fetch` again"
+            )
         logger.info("reading %s (sha256 %s)", pbf, source.get("sha256"))
         layers = read_pbf(pbf)
-        region = layers.boundaries
-        crs = _crs_for(cfg, region)
+        crs = region_crs(cfg, find_region(layers.boundaries, cfg).geometry)
         layers = clip_to_region(layers, cfg, crs)
         meta = {"mode": "road", "approximate": "no", "source": str(source.get("url") or pbf)}
     else:
         logger.warning("no OSM extract: using the bundled reference data of %s", cfg.display_name)
-        layers = load_reference(cfg, CRS.from_user_input(cfg.crs or "EPSG:3857"))
+        layers = load_reference(cfg, lambda region: region_crs(cfg, region))
         note = _approximate_note(cfg, paths)
         logger.warning(note)
-        meta = {"mode": "straight_line", "approximate": "yes", "note": note, "source": "bundled reference data"}
+        meta = {
+            "mode": "straight_line",
+            "approximate": "yes",
+            "note": note,
+            "source": "bundled reference data",
+        }
     write_gpkg(
         paths.osm_gpkg,
         {"roads": layers.roads, "places": layers.places, "boundaries": layers.boundaries},
@@ -113,12 +121,6 @@ def run_extract(cfg: RegionConfig, paths: RegionPaths) -> Path:
     return paths.osm_gpkg
 
 
-def _crs_for(cfg: RegionConfig, boundaries: gpd.GeoDataFrame) -> CRS:
-    if cfg.crs:
-        return CRS.from_user_input(cfg.crs)
-    return region_crs(cfg, boundaries.geometry.iloc[0])
-
-
 def _approximate_note(cfg: RegionConfig, paths: RegionPaths) -> str:
     off = cfg.offline
     return APPROXIMATE_NOTE.format(
@@ -131,7 +133,7 @@ def _approximate_note(cfg: RegionConfig, paths: RegionPaths) -> str:
 
 def _region_and_crs(cfg: RegionConfig, boundaries: gpd.GeoDataFrame) -> tuple[gpd.GeoSeries, CRS]:
     region = boundaries[boundaries["role"] == "region"].geometry
-    crs = region_crs(cfg, region.iloc[0]) if not cfg.crs else CRS.from_user_input(cfg.crs)
+    crs = region_crs(cfg, region.iloc[0])
     return region.to_crs(crs), crs
 
 
@@ -143,7 +145,9 @@ def run_network(cfg: RegionConfig, paths: RegionPaths) -> Path:
     with atomic_path(paths.network) as tmp:
         if meta.get("mode") == "straight_line":
             with tmp.open("wb") as fh:
-                np.savez_compressed(fh, mode=np.array("straight_line"), crs_wkt=np.array(crs.to_wkt()))
+                np.savez_compressed(
+                    fh, mode=np.array("straight_line"), crs_wkt=np.array(crs.to_wkt())
+                )
             counts = "no road network (straight-line model)"
         else:
             roads = read_layer(paths.osm_gpkg, "roads")
@@ -203,9 +207,11 @@ def run_catchments(cfg: RegionConfig, paths: RegionPaths) -> Path:
     )
     summary = ca.coverage_summary(result.settlements, cfg)
     roads = _roads_layer(cfg, paths, crs) if not approximate else _empty_roads(crs)
-    district_layer = districts[["name", "admin_level", "geometry"]].merge(
-        summary.drop(columns="level"), left_on="name", right_on="area", how="left"
-    ).drop(columns="area")
+    district_layer = (
+        districts[["name", "admin_level", "geometry"]]
+        .merge(summary.drop(columns="level"), left_on="name", right_on="area", how="left")
+        .drop(columns="area")
+    )
     note = meta.get("note", "")
     layers = {
         "districts": district_layer,
@@ -223,7 +229,9 @@ def run_catchments(cfg: RegionConfig, paths: RegionPaths) -> Path:
         "approximate": "yes" if approximate else "no",
         "gap_threshold_min": f"{cfg.thresholds.gap_min:g}",
         "source": meta.get("source", ""),
-        "attribution": "© OpenStreetMap contributors (ODbL)" if not approximate else "see regions/README",
+        "attribution": "© OpenStreetMap contributors (ODbL)"
+        if not approximate
+        else "see regions/README",
     }
     if note:
         gpkg_meta["note"] = note
@@ -258,19 +266,25 @@ def _choose_anchors(cfg: RegionConfig, places: gpd.GeoDataFrame, approximate: bo
         elif a.csv:
             path = cfg.resolve(a.csv)
             if not path.is_file():
-                raise InputDataError(f"anchors.csv {str(path)!r} not found; fix the path in the region file")
+                raise InputDataError(
+                    f"anchors.csv {str(path)!r} not found; fix the path in the region file"
+                )
             anchor_pos = ca.read_anchor_csv(path, places)
         else:
             anchor_pos = ca.rule_anchors(places, a.rule, level)
         core_names = cfg.cores.names
-    core_pos = ca.resolve_names(places, core_names, "core") if core_names else np.array([], dtype=np.int64)
+    core_pos = (
+        ca.resolve_names(places, core_names, "core") if core_names else np.array([], dtype=np.int64)
+    )
     # An agglomeration core is always an anchor as well: it hosts every service an anchor does.
     anchor_pos = np.union1d(anchor_pos, core_pos)
     if len(anchor_pos) == 0:
         raise InputDataError(
             f"no anchor settlements found in {cfg.display_name}; widen anchors.rule or list anchors.names"
         )
-    logger.info("anchors (%d): %s", len(anchor_pos), ", ".join(places["name"].iloc[anchor_pos].astype(str)))
+    logger.info(
+        "anchors (%d): %s", len(anchor_pos), ", ".join(places["name"].iloc[anchor_pos].astype(str))
+    )
     return anchor_pos, core_pos
 
 
@@ -278,14 +292,20 @@ def _roads_layer(cfg: RegionConfig, paths: RegionPaths, crs: CRS) -> gpd.GeoData
     roads = read_layer(paths.osm_gpkg, "roads")
     roads = roads[driveable(roads, cfg.network)].reset_index(drop=True)
     speed = edge_speeds_kph(roads, cfg.network)
-    out = roads[["osm_id", "highway", "name", "ref", "surface", "ferry", "winter_road", "geometry"]].copy()
+    out = roads[
+        ["osm_id", "highway", "name", "ref", "surface", "ferry", "winter_road", "geometry"]
+    ].copy()
     out["speed_kph"] = np.where(out["ferry"].astype(bool), cfg.network.ferry_speed_kph, speed)
     return out.to_crs(crs)
 
 
 def _empty_roads(crs: CRS) -> gpd.GeoDataFrame:
     return gpd.GeoDataFrame(
-        {"osm_id": pd.Series(dtype="int64"), "highway": pd.Series(dtype=str), "speed_kph": pd.Series(dtype=float)},
+        {
+            "osm_id": pd.Series(dtype="int64"),
+            "highway": pd.Series(dtype=str),
+            "speed_kph": pd.Series(dtype=float),
+        },
         geometry=gpd.GeoSeries([], crs=crs),
         crs=crs,
     )
@@ -318,7 +338,9 @@ def _settlement_columns(s: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     return s[list(SETTLEMENT_COLUMNS)].sort_values(["osm_type", "osm_id"]).reset_index(drop=True)
 
 
-def _summary_json(cfg, result: ca.Accessibility, summary: pd.DataFrame, approximate: bool, note: str) -> dict:
+def _summary_json(
+    cfg, result: ca.Accessibility, summary: pd.DataFrame, approximate: bool, note: str
+) -> dict:
     s = result.settlements
     rows = summary.to_dict(orient="records")
     return {
@@ -345,7 +367,18 @@ def run_maps(cfg: RegionConfig, paths: RegionPaths) -> Path:
 
     started = time.perf_counter()
     gpkg = paths.gpkg(cfg.name)
-    layers = {name: read_layer(gpkg, name) for name in ("districts", "catchments", "isochrones", "gaps", "agglomeration_zones", "settlements", "anchors")}
+    layers = {
+        name: read_layer(gpkg, name)
+        for name in (
+            "districts",
+            "catchments",
+            "isochrones",
+            "gaps",
+            "agglomeration_zones",
+            "settlements",
+            "anchors",
+        )
+    }
     meta = read_metadata(gpkg)
     html = build_map(layers, cfg, meta)
     with atomic_path(paths.map_html) as tmp:

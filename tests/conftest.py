@@ -19,6 +19,12 @@ def andorra_run(tmp_path_factory):
     root = tmp_path_factory.mktemp("andorra-root")
     cfg = load_region("andorra")
     paths = region_paths(cfg, root=root)
-    for run in (stages.run_fetch, stages.run_extract, stages.run_network, stages.run_catchments, stages.run_maps):
+    for run in (
+        stages.run_fetch,
+        stages.run_extract,
+        stages.run_network,
+        stages.run_catchments,
+        stages.run_maps,
+    ):
         run(cfg, paths)
     return cfg, paths

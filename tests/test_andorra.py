@@ -42,7 +42,9 @@ def test_settlement_columns_and_classes(andorra_run):
     cfg, paths = andorra_run
     s = gpd.read_file(paths.gpkg(cfg.name), layer="settlements")
     assert list(s.columns) == list(SETTLEMENT_COLUMNS)
-    assert len(s) == 75  # 8 towns, 36 villages, 29 hamlets… named in the extract (counted with osmium)
+    assert (
+        len(s) == 75
+    )  # 8 towns, 36 villages, 29 hamlets… named in the extract (counted with osmium)
     assert set(s["access_class"]) <= {"core_zone", "anchor_zone", "gap", "unreachable"}
     reachable = s["anchor_time_min"].notna()
     assert (s.loc[~reachable, "access_class"] == "unreachable").all()
@@ -82,10 +84,14 @@ def test_settlement_times_match_networkx(andorra_run):
     with np.load(paths.network) as data:
         graph = RoadGraph.from_npz(data)
     anchors = s[s["is_anchor"].astype(bool)]
-    node_time = _reference_times(graph, np.column_stack([anchors.geometry.x, anchors.geometry.y]), cfg)
+    node_time = _reference_times(
+        graph, np.column_stack([anchors.geometry.x, anchors.geometry.y]), cfg
+    )
     speed_mps = cfg.network.offroad_speed_kph / 3.6
     xy = np.column_stack([s.geometry.x, s.geometry.y])
-    d = np.hypot(xy[:, None, 0] - graph.node_xy[None, :, 0], xy[:, None, 1] - graph.node_xy[None, :, 1])
+    d = np.hypot(
+        xy[:, None, 0] - graph.node_xy[None, :, 0], xy[:, None, 1] - graph.node_xy[None, :, 1]
+    )
     walk = np.where(d <= cfg.network.snap_max_m, d / speed_mps, np.inf)
     best_possible_s = np.min(node_time[None, :] + walk, axis=1)
     best_possible_s[s["is_anchor"].astype(bool).to_numpy()] = 0.0
@@ -139,7 +145,9 @@ def test_settlements_lie_in_their_anchors_catchment(andorra_run):
     cfg, paths = andorra_run
     s = gpd.read_file(paths.gpkg(cfg.name), layer="settlements").dropna(subset=["anchor_name"])
     catchments = gpd.read_file(paths.gpkg(cfg.name), layer="catchments").set_index("anchor_name")
-    inside = [catchments.geometry[a].covers(p) for a, p in zip(s["anchor_name"], s.geometry, strict=True)]
+    inside = [
+        catchments.geometry[a].covers(p) for a, p in zip(s["anchor_name"], s.geometry, strict=True)
+    ]
     outside = s[~np.asarray(inside)]
     # A settlement may fall just across a catchment border drawn between cell centres.
     near_border = [
@@ -161,7 +169,9 @@ def test_polygons_do_not_overlap_and_gaps_exceed_threshold(andorra_run):
         times = tif.read(1, masked=True)
     gap_cells = int((times > cfg.thresholds.gap_min).sum())
     beyond = layers["gaps"].query("kind == 'beyond_threshold'")
-    assert beyond.area.sum() / 1e6 == pytest.approx(gap_cells * (cfg.surface.cell_m**2) / 1e6, rel=1e-6)
+    assert beyond.area.sum() / 1e6 == pytest.approx(
+        gap_cells * (cfg.surface.cell_m**2) / 1e6, rel=1e-6
+    )
 
 
 def test_summary_counts_add_up(andorra_run):

@@ -37,7 +37,13 @@ def _assert_one_line_error(result: subprocess.CompletedProcess, *fragments: str)
         assert fragment in lines[0]
 
 
-def _region(tmp_path: Path, name: str, pbf: Path, extra: str = "", anchors: str = 'rule = { places = ["town"] }') -> Path:
+def _region(
+    tmp_path: Path,
+    name: str,
+    pbf: Path,
+    extra: str = "",
+    anchors: str = 'rule = { places = ["town"] }',
+) -> Path:
     folder = tmp_path / "regions dir с пробелом"  # spaces and Cyrillic in the path
     folder.mkdir(exist_ok=True)
     path = folder / f"{name}.toml"
@@ -52,7 +58,9 @@ def _region(tmp_path: Path, name: str, pbf: Path, extra: str = "", anchors: str 
 
 
 def test_unknown_region(tmp_path):
-    _assert_one_line_error(_run("fetch", "--region", "narnia", root=tmp_path), "unknown region 'narnia'", "andorra")
+    _assert_one_line_error(
+        _run("fetch", "--region", "narnia", root=tmp_path), "unknown region 'narnia'", "andorra"
+    )
 
 
 def test_region_name_with_path_refused(tmp_path):
@@ -61,8 +69,12 @@ def test_region_name_with_path_refused(tmp_path):
 
 def test_malformed_region_file(tmp_path):
     path = tmp_path / "bad.toml"
-    path.write_text('name = "bad"\ndisplay_name = "x"\n[anchors]\nnames = ["A"]\n[thresholds]\ngap_min = -1\n')
-    _assert_one_line_error(_run("check", "--config", str(path), root=tmp_path), "thresholds.gap_min = -1")
+    path.write_text(
+        'name = "bad"\ndisplay_name = "x"\n[anchors]\nnames = ["A"]\n[thresholds]\ngap_min = -1\n'
+    )
+    _assert_one_line_error(
+        _run("check", "--config", str(path), root=tmp_path), "thresholds.gap_min = -1"
+    )
 
 
 def test_missing_extract(tmp_path):

@@ -49,7 +49,10 @@ def test_speed_override_merges_with_defaults(tmp_path):
 @pytest.mark.parametrize(
     ("extra", "expected"),
     [
-        ("[thresholds]\ngap_mins = 30\n", "unknown key 'thresholds.gap_mins'; did you mean 'gap_min'?"),
+        (
+            "[thresholds]\ngap_mins = 30\n",
+            "unknown key 'thresholds.gap_mins'; did you mean 'gap_min'?",
+        ),
         ("[thresholds]\ngap_min = -5\n", "thresholds.gap_min = -5 is invalid"),
         ("[thresholds]\nbands_min = [30, 15]\n", "must be strictly ascending"),
         ("[thresholds]\ngap_min = 'sixty'\n", "thresholds.gap_min = 'sixty' is invalid"),
@@ -57,7 +60,10 @@ def test_speed_override_merges_with_defaults(tmp_path):
         ('crs = "EPSG:4326"\n', "is not projected"),
         ("[surface]\ncell_m = 0\n", "surface.cell_m = 0 is invalid"),
         ('[source]\nurls = ["ftp://example.org/x.pbf"]\n', "is not an http(s) URL"),
-        ("[boundary]\nadmin_level = 6\ndistrict_admin_level = 4\n", "must be greater than admin_level"),
+        (
+            "[boundary]\nadmin_level = 6\ndistrict_admin_level = 4\n",
+            "must be greater than admin_level",
+        ),
         ("speling = 1\n", "unknown key 'speling'"),
     ],
 )
@@ -76,7 +82,9 @@ def test_bad_values_name_field_and_fix(tmp_path, extra, expected):
 
 def test_anchors_need_exactly_one_way(tmp_path):
     body = 'name = "{name}"\ndisplay_name = "T"\n[anchors]\nnames = ["A"]\ncsv = "a.csv"\n'
-    with pytest.raises(ConfigError, match="give exactly one of anchors.names, anchors.csv or anchors.rule"):
+    with pytest.raises(
+        ConfigError, match=r"give exactly one of anchors\.names, anchors\.csv or anchors\.rule"
+    ):
         load_region(config=_write(tmp_path, body))
 
 

@@ -1,0 +1,283 @@
+"""The road graph: edge times worked out by hand from length (pyproj.Geod) and the speed rules.
+
+Every expected time below is length ÷ speed with the speed taken from the tagging rules, never
+from :func:`pipeline.network.edge_speeds_kph` itself.
+"""
+
+from __future__ import annotations
+
+import math
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pytest
+import shapely
+from pyproj import CRS, Geod
+
+from pipeline.config import DEFAULT_SPEEDS_KPH, NetworkConfig
+from pipeline.network import build_graph, parse_duration_s, parse_maxspeed_kph
+from pipeline.osm import ROAD_TAGS, read_pbf
+from tests.osm_builder import OsmBuilder
+
+CRS_UTM = CRS.from_user_input("EPSG:32637")  # UTM 37N: the test area at 39°E, 60°N
+GEOD = Geod(ellps="WGS84")
+DEFAULT_NET = NetworkConfig()
+
+# Three points on the parallel 60°N, about 1.1 km apart, and one to the north.
+P0, P1, P2 = (39.00, 60.00), (39.02, 60.00), (39.05, 60.00)
+PN = (39.00, 60.01)
+
+
+def geod_m(a: tuple[float, float], b: tuple[float, float]) -> float:
+    """Ellipsoidal distance in metres, the independent length of a straight segment."""
+    return GEOD.inv(a[0], a[1], b[0], b[1])[2]
+
+
+def roads_frame(*roads: dict) -> gpd.GeoDataFrame:
+    """A roads table shaped like the extract's: every ROAD_TAGS column, `ferry`, EPSG:4326.
+
+    Each road is a dict with `coords` (lon, lat pairs) and any OSM tags; `route="ferry"`
+    sets the ferry flag as :mod:`pipeline.osm` does.
+    """
+    rows, geoms = [], []
+    for i, road in enumerate(roads, start=1):
+        tags = {k: v for k, v in road.items() if k != "coords"}
+        ferry = tags.pop("route", None) == "ferry"
+        rows.append({"osm_id": i, **{k: tags.get(k) for k in ROAD_TAGS}, "ferry": ferry})
+        geoms.append(shapely.LineString(road["coords"]))
+    return gpd.GeoDataFrame(pd.DataFrame(rows), geometry=geoms, crs="EPSG:4326")
+
+
+def edge_times(roads: gpd.GeoDataFrame, net: NetworkConfig = DEFAULT_NET) -> dict:
+    """{((lon, lat), (lon, lat)): seconds} for every directed edge of the built graph."""
+    g = build_graph(roads, net, CRS_UTM)
+    ll = np.round(g.node_lonlat, 7)
+    return {
+        (tuple(ll[u]), tuple(ll[v])): t
+        for u, v, t in zip(g.edge_u, g.edge_v, g.edge_time_s, strict=True)
+    }
+
+
+def kph(speed: float) -> float:
+    """km/h → m/s."""
+    return speed / 3.6
+
+
+# --- speeds ----------------------------------------------------------------------------------
+
+
+def test_primary_road_time_is_length_over_class_speed():
+    length = geod_m(P0, P1)  # ≈ 1 114 m along 60°N
+    g = build_graph(roads_frame({"coords": [P0, P1], "highway": "primary"}), DEFAULT_NET, CRS_UTM)
+    assert g.n_nodes == 2
+    assert len(g.edge_u) == 2  # two-way road: both directions
+    np.testing.assert_allclose(g.edge_length_m, [length, length], rtol=1e-9)
+    # 80 km/h = 22.22 m/s → ≈ 50.1 s
+    np.testing.assert_allclose(g.edge_time_s, length / kph(80.0), rtol=1e-9)
+    assert set(g.edge_way) == {1}
+
+
+def test_multi_segment_road_sums_its_segments():
+    times = edge_times(roads_frame({"coords": [P0, P1, P2], "highway": "tertiary"}))
+    assert len(times) == 4
+    assert times[(P0, P1)] == pytest.approx(geod_m(P0, P1) / kph(60.0), rel=1e-9)
+    assert times[(P2, P1)] == pytest.approx(geod_m(P1, P2) / kph(60.0), rel=1e-9)
+
+
+@pytest.mark.parametrize(("maxspeed", "expected_kph"), [("50", 50.0), ("30 mph", 30 * 1.609344)])
+def test_lower_maxspeed_caps_the_class_speed(maxspeed, expected_kph):
+    times = edge_times(
+        roads_frame({"coords": [P0, P1], "highway": "primary", "maxspeed": maxspeed})
+    )
+    assert times[(P0, P1)] == pytest.approx(geod_m(P0, P1) / kph(expected_kph), rel=1e-9)
+
+
+@pytest.mark.parametrize("maxspeed", ["130", "RU:motorway", "none", "signals"])
+def test_higher_or_unreadable_maxspeed_keeps_the_class_speed(maxspeed):
+    times = edge_times(
+        roads_frame({"coords": [P0, P1], "highway": "primary", "maxspeed": maxspeed})
+    )
+    assert times[(P0, P1)] == pytest.approx(geod_m(P0, P1) / kph(80.0), rel=1e-9)
+
+
+def test_unpaved_surface_slows_the_road():
+    # secondary 70 km/h × unpaved 0.7 = 49 km/h
+    times = edge_times(
+        roads_frame({"coords": [P0, P1], "highway": "secondary", "surface": "unpaved"})
+    )
+    assert times[(P0, P1)] == pytest.approx(geod_m(P0, P1) / kph(49.0), rel=1e-9)
+
+
+def test_tracktype_grade4_slows_a_track():
+    # track 20 km/h × grade4 0.45 = 9 km/h
+    times = edge_times(roads_frame({"coords": [P0, P1], "highway": "track", "tracktype": "grade4"}))
+    assert times[(P0, P1)] == pytest.approx(geod_m(P0, P1) / kph(9.0), rel=1e-9)
+
+
+def test_surface_and_tracktype_take_the_smaller_factor():
+    # track 20 km/h × min(gravel 0.7, grade4 0.45) = 9 km/h; × min(dirt 0.5, grade2 0.8) = 10 km/h
+    times = edge_times(
+        roads_frame(
+            {"coords": [P0, P1], "highway": "track", "surface": "gravel", "tracktype": "grade4"},
+            {"coords": [P1, P2], "highway": "track", "surface": "dirt", "tracktype": "grade2"},
+        )
+    )
+    assert times[(P0, P1)] == pytest.approx(geod_m(P0, P1) / kph(9.0), rel=1e-9)
+    assert times[(P1, P2)] == pytest.approx(geod_m(P1, P2) / kph(10.0), rel=1e-9)
+
+
+def test_speed_override_from_the_region_file():
+    net = NetworkConfig(speeds_kph={"primary": 60.0})
+    times = edge_times(roads_frame({"coords": [P0, P1], "highway": "primary"}), net)
+    assert times[(P0, P1)] == pytest.approx(geod_m(P0, P1) / kph(60.0), rel=1e-9)
+
+
+# --- ferries ---------------------------------------------------------------------------------
+
+
+def test_ferry_with_duration_costs_duration_plus_wait_shared_by_length():
+    ferry = roads_frame({"coords": [P0, P1, P2], "route": "ferry", "duration": "00:30"})
+    times = edge_times(ferry)
+    # 30 min sailing + 20 min default wait = 3 000 s for the whole crossing, either way
+    assert times[(P0, P1)] + times[(P1, P2)] == pytest.approx(3000.0, rel=1e-9)
+    assert times[(P2, P1)] + times[(P1, P0)] == pytest.approx(3000.0, rel=1e-9)
+    # split by length: P0-P1 is 0.02° of 0.05° of longitude → 40 % → 1 200 s
+    share = geod_m(P0, P1) / (geod_m(P0, P1) + geod_m(P1, P2))
+    assert share == pytest.approx(0.4, rel=1e-6)
+    assert times[(P0, P1)] == pytest.approx(3000.0 * share, rel=1e-9)
+
+
+def test_ferry_without_duration_sails_at_ferry_speed():
+    ferry = roads_frame({"coords": [P0, P2], "route": "ferry"})
+    length = geod_m(P0, P2)  # ≈ 2 785 m
+    # at 10 km/h: ≈ 1 003 s, plus the 20 min (1 200 s) wait
+    expected = length / kph(10.0) + 20 * 60.0
+    assert edge_times(ferry)[(P0, P2)] == pytest.approx(expected, rel=1e-9)
+
+
+def test_ferry_wait_and_speed_come_from_the_config():
+    ferry = roads_frame({"coords": [P0, P2], "route": "ferry"})
+    net = NetworkConfig(ferry_speed_kph=20.0, ferry_wait_min=5.0)
+    expected = geod_m(P0, P2) / kph(20.0) + 5 * 60.0
+    assert edge_times(ferry, net)[(P2, P0)] == pytest.approx(expected, rel=1e-9)
+
+
+def test_ferry_read_from_an_osm_file(tmp_path):
+    b = OsmBuilder()
+    b.road([P0, P1], highway="primary")
+    b.road([P1, P2], route="ferry", duration="PT45M")
+    roads = read_pbf(b.write(tmp_path / "ferry.osm")).roads
+    times = edge_times(roads)
+    assert times[(P1, P2)] == pytest.approx(45 * 60.0 + 20 * 60.0, rel=1e-9)  # 45 + 20 min
+    assert times[(P0, P1)] == pytest.approx(geod_m(P0, P1) / kph(80.0), rel=1e-9)
+
+
+# --- directions ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("tags", "forward", "backward"),
+    [
+        ({"highway": "primary"}, True, True),
+        ({"highway": "primary", "oneway": "yes"}, True, False),
+        ({"highway": "primary", "oneway": "1"}, True, False),
+        ({"highway": "primary", "oneway": "-1"}, False, True),
+        ({"highway": "primary", "oneway": "no"}, True, True),
+        ({"highway": "tertiary", "junction": "roundabout"}, True, False),
+        ({"highway": "motorway"}, True, False),
+        ({"highway": "motorway", "oneway": "no"}, True, True),
+        # an explicit oneway=-1 reverses an implied oneway
+        ({"highway": "motorway", "oneway": "-1"}, False, True),
+        ({"highway": "tertiary", "junction": "roundabout", "oneway": "-1"}, False, True),
+    ],
+)
+def test_oneway_rules(tags, forward, backward):
+    times = edge_times(roads_frame({"coords": [P0, P1], **tags}))
+    assert ((P0, P1) in times) is forward
+    assert ((P1, P0) in times) is backward
+    speed = DEFAULT_SPEEDS_KPH[tags["highway"]]
+    for t in times.values():
+        assert t == pytest.approx(geod_m(P0, P1) / kph(speed), rel=1e-9)
+
+
+def test_ferry_runs_both_ways_whatever_its_oneway_tag():
+    times = edge_times(roads_frame({"coords": [P0, P1], "route": "ferry", "oneway": "yes"}))
+    assert set(times) == {(P0, P1), (P1, P0)}
+
+
+# --- which roads are driveable ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("tag", ["winter_road", "ice_road"])
+def test_winter_roads_only_when_asked(tag):
+    roads = roads_frame(
+        {"coords": [P0, P1], "highway": "primary"},
+        {"coords": [P1, P2], "highway": "track", tag: "yes"},
+    )
+    closed = edge_times(roads)
+    assert set(closed) == {(P0, P1), (P1, P0)}
+    opened = edge_times(roads, NetworkConfig(include_winter_roads=True))
+    assert set(opened) == {(P0, P1), (P1, P0), (P1, P2), (P2, P1)}
+    assert opened[(P1, P2)] == pytest.approx(geod_m(P1, P2) / kph(20.0), rel=1e-9)
+
+
+@pytest.mark.parametrize(
+    ("tags", "kept"),
+    [
+        ({"highway": "residential", "access": "private"}, False),
+        ({"highway": "residential", "access": "no"}, False),
+        ({"highway": "residential", "motor_vehicle": "no"}, False),
+        ({"highway": "residential", "access": "no", "motor_vehicle": "yes"}, True),
+        ({"highway": "residential", "access": "private", "motorcar": "yes"}, True),
+        ({"highway": "residential", "access": "destination"}, True),
+        pytest.param(
+            {"highway": "residential", "motor_vehicle": "no", "motorcar": "yes"},
+            True,
+        ),
+        pytest.param(
+            {"highway": "residential", "motor_vehicle": "yes", "motorcar": "no"},
+            False,
+        ),
+        ({"highway": "construction"}, False),
+        ({"highway": "proposed"}, False),
+        ({"highway": "footway"}, False),
+        ({"highway": "path"}, False),
+        ({"highway": "cycleway"}, False),
+        ({"highway": "steps"}, False),
+        ({"highway": "residential"}, True),
+    ],
+)
+def test_access_and_road_class(tags, kept):
+    roads = roads_frame({"coords": [P0, P1], "highway": "primary"}, {"coords": [P0, PN], **tags})
+    times = edge_times(roads)
+    assert ((P0, PN) in times) is kept
+    assert ((P0, P1) in times) and ((P1, P0) in times)
+
+
+def test_ways_sharing_a_vertex_share_a_node():
+    # A T junction: the side road starts at the primary road's middle vertex.
+    roads = roads_frame(
+        {"coords": [P0, P1, P2], "highway": "primary"},
+        {"coords": [P1, PN], "highway": "residential"},
+    )
+    g = build_graph(roads, DEFAULT_NET, CRS_UTM)
+    assert g.n_nodes == 4
+    assert len(g.edge_u) == 6
+
+
+# --- tag parsing -----------------------------------------------------------------------------
+
+
+def test_parse_maxspeed_kph():
+    values = pd.Series(["60", "30 mph", "RU:rural", "ru:urban", "none", "garbage", None, "90;110"])
+    got = parse_maxspeed_kph(values)
+    expected = [60.0, 30 * 1.609344, 90.0, 60.0, math.nan, math.nan, math.nan, 90.0]
+    np.testing.assert_allclose(got, expected, rtol=1e-12, equal_nan=True)
+
+
+def test_parse_duration_s():
+    values = pd.Series(["01:30", "PT45M", "20", "00:30", "1:02:03", "PT1H30M", "soon", None])
+    got = parse_duration_s(values)
+    expected = [5400.0, 2700.0, 1200.0, 1800.0, 3723.0, 5400.0, math.nan, math.nan]
+    np.testing.assert_allclose(got, expected, rtol=1e-12, equal_nan=True)
