@@ -19,6 +19,12 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from pipeline.errors import ConfigError
+from pipeline.services import (
+    DEFAULT_CORE_SERVICES,
+    DEFAULT_DESERT_MIN,
+    DEFAULT_SERVICE_TAGS,
+    parse_rule,
+)
 
 __all__ = [
     "DEFAULT_SPEEDS_KPH",
@@ -208,6 +214,47 @@ class NetworkConfig(_Strict):
         return {**DEFAULT_TRACKTYPE_FACTORS, **self.tracktype_factors}
 
 
+class ServicesConfig(_Strict):
+    """Service types (see pipeline/services.py for the default tag table), core services, deserts."""
+
+    tags: dict[str, list[str]] = {}  # per type: replaces that type's rules, or adds a new type
+    core: list[str] = list(DEFAULT_CORE_SERVICES)  # every anchor should host these ("a|b": either)
+    desert_min: dict[str, PositiveFloat] = {}  # per type, overrides DEFAULT_DESERT_MIN
+    csv: Path | None = None  # a planner's service points (name,type,lat,lon), instead of OSM
+    link_max_m: PositiveFloat = 3_000.0  # a service this far from every settlement belongs to none
+
+    @field_validator("tags")
+    @classmethod
+    def _rules_parse(cls, tags: dict[str, list[str]]) -> dict[str, list[str]]:
+        for rules in tags.values():
+            for rule in rules:
+                parse_rule(rule)
+        return tags
+
+    @model_validator(mode="after")
+    def _known_types(self) -> ServicesConfig:
+        known = set(self.table())
+        for entry in self.core:
+            for service in entry.split("|"):
+                if service not in known:
+                    raise ValueError(
+                        f"core service {service!r} is not a service type ({', '.join(sorted(known))})"
+                    )
+        for service in self.desert_min:
+            if service not in known:
+                raise ValueError(
+                    f"desert_min names {service!r}, not a service type ({', '.join(sorted(known))})"
+                )
+        return self
+
+    def table(self) -> dict[str, list[str]]:
+        return {**DEFAULT_SERVICE_TAGS, **self.tags}
+
+    def desert_table(self) -> dict[str, float]:
+        default = {service: 60.0 for service in self.table()}
+        return {**default, **DEFAULT_DESERT_MIN, **self.desert_min}
+
+
 class SurfaceConfig(_Strict):
     """The travel-time raster."""
 
@@ -239,7 +286,9 @@ class RegionConfig(_Strict):
 
     name: str
     display_name: str
-    language: str = "ru"  # labels: name:<language> first, then name
+    language: Literal["ru", "en"] = (
+        "ru"  # labels, legends, popups, report; names: name:<language>, then name
+    )
     crs: str | None = None  # projected CRS; none: an equal-area CRS centred on the region
     source: SourceConfig = SourceConfig()
     boundary: BoundaryConfig = BoundaryConfig()
@@ -249,6 +298,7 @@ class RegionConfig(_Strict):
     thresholds: ThresholdsConfig = ThresholdsConfig()
     network: NetworkConfig = NetworkConfig()
     surface: SurfaceConfig = SurfaceConfig()
+    services: ServicesConfig = ServicesConfig()
     offline: OfflineConfig | None = None
     region_file: Path = Path()  # filled in by load_region
 

@@ -9,6 +9,7 @@ leaves and re-enters the region still connects); places only inside the region.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import geopandas as gpd
@@ -20,6 +21,7 @@ from tqdm import tqdm
 
 from pipeline.config import PLACE_CLASSES, RegionConfig
 from pipeline.errors import ExtractError
+from pipeline.services import ServiceMatcher
 
 __all__ = ["ROAD_TAGS", "OsmLayers", "clip_to_region", "find_region", "read_pbf"]
 
@@ -56,12 +58,16 @@ class OsmLayers:
     roads: gpd.GeoDataFrame
     places: gpd.GeoDataFrame
     boundaries: gpd.GeoDataFrame
+    services: gpd.GeoDataFrame | None = None  # None: no service data at all (not: none found)
 
 
 class _Collector:
     """Rows gathered while pyosmium streams the file once."""
 
-    def __init__(self) -> None:
+    def __init__(self, matcher: ServiceMatcher | None = None) -> None:
+        self.matcher = matcher
+        self.services: list[dict] = []
+        self.service_xy: list[tuple[float, float]] = []
         self.roads: list[dict] = []
         self.road_wkb: list[bytes] = []
         self.places: list[dict] = []
@@ -94,6 +100,20 @@ class _Collector:
         if place in _PLACE_SET and "name" in node.tags:
             self.places.append(_place_row("node", node.id, node.tags))
             self.place_xy.append((node.location.lon, node.location.lat))
+        if self.matcher is not None:
+            self._service("node", node.id, node.tags, node.location.lon, node.location.lat)
+
+    def _service(self, osm_type: str, osm_id: int, tags, lon: float, lat: float) -> None:
+        for service in self.matcher.match(tags):
+            self.services.append(
+                {
+                    "service": service,
+                    "name": tags.get("name"),
+                    "osm_type": osm_type,
+                    "osm_id": osm_id,
+                }
+            )
+            self.service_xy.append((lon, lat))
 
     def relation(self, rel: osmium.osm.Relation) -> None:
         if rel.tags.get("boundary") != "administrative":
@@ -109,7 +129,8 @@ class _Collector:
         tags = area.tags
         place = tags.get("place")
         is_boundary = tags.get("boundary") == "administrative" and not area.from_way()
-        if not is_boundary and place not in _PLACE_SET:
+        services = self.matcher.match(tags) if self.matcher is not None else []
+        if not is_boundary and place not in _PLACE_SET and not services:
             return
         try:
             geom = shapely.from_wkb(bytes.fromhex(_WKB.create_multipolygon(area)))
@@ -126,12 +147,14 @@ class _Collector:
                 }
             )
             self.boundary_wkb.append(shapely.to_wkb(geom))
+        osm_type = "way" if area.from_way() else "relation"
         if place in _PLACE_SET and "name" in tags and not is_boundary:
             point = geom.representative_point()
-            self.places.append(
-                _place_row("way" if area.from_way() else "relation", area.orig_id(), tags)
-            )
+            self.places.append(_place_row(osm_type, area.orig_id(), tags))
             self.place_xy.append((point.x, point.y))
+        if services:
+            point = geom.representative_point()
+            self._service(osm_type, area.orig_id(), tags, point.x, point.y)
 
 
 def _place_row(osm_type: str, osm_id: int, tags: osmium.osm.TagList) -> dict:
@@ -153,18 +176,21 @@ def _int_or_none(value: str | None) -> int | None:
     return int(digits) if digits.isdigit() else None
 
 
-def read_pbf(path) -> OsmLayers:
-    """Stream an .osm.pbf once and return every road, named place and admin boundary in it.
+def read_pbf(path, service_table: Mapping[str, list[str]] | None = None) -> OsmLayers:
+    """Stream an .osm.pbf (or .osm XML) once: every road, named place, admin boundary and,
+    given a service table, every service point in it.
 
     Raises :class:`ExtractError` if the file is missing, truncated or not a PBF.
     """
-    collector = _Collector()
-    keys = osmium.filter.KeyFilter("highway", "route", "place", "boundary")
+    matcher = ServiceMatcher(service_table) if service_table else None
+    collector = _Collector(matcher)
+    service_keys = matcher.keys if matcher is not None else []
+    keys = osmium.filter.KeyFilter("highway", "route", "place", "boundary", *service_keys)
     try:
         processor = (
             osmium.FileProcessor(str(path))
             .with_locations()
-            .with_areas(osmium.filter.KeyFilter("boundary", "place"))
+            .with_areas(osmium.filter.KeyFilter("boundary", "place", *service_keys))
             .with_filter(keys)
         )
         for obj in tqdm(
@@ -208,7 +234,12 @@ def _to_layers(c: _Collector) -> OsmLayers:
         geometry=shapely.from_wkb(c.boundary_wkb) if c.boundary_wkb else [],
         crs="EPSG:4326",
     )
-    return OsmLayers(roads=roads, places=places, boundaries=boundaries)
+    services = gpd.GeoDataFrame(
+        pd.DataFrame(c.services, columns=["service", "name", "osm_type", "osm_id"]),
+        geometry=shapely.points(np.asarray(c.service_xy, dtype=float).reshape(-1, 2)),
+        crs="EPSG:4326",
+    )
+    return OsmLayers(roads=roads, places=places, boundaries=boundaries, services=services)
 
 
 def clip_to_region(layers: OsmLayers, cfg: RegionConfig, crs) -> OsmLayers:
@@ -249,10 +280,15 @@ def clip_to_region(layers: OsmLayers, cfg: RegionConfig, crs) -> OsmLayers:
             f"the extract has no settlements (place={'/'.join(cfg.settlement_places)}) in "
             f"{region_label}; check settlement_places in the region file"
         )
+    services = layers.services
+    if services is not None:
+        services = services[shapely.contains(region_geom, services.geometry.values)]
+        services = services.sort_values(["service", "osm_type", "osm_id"]).reset_index(drop=True)
     return OsmLayers(
         roads=roads.sort_values("osm_id").reset_index(drop=True),
         places=places.sort_values(["osm_type", "osm_id"]).reset_index(drop=True),
         boundaries=boundaries.reset_index(drop=True),
+        services=services,
     )
 
 

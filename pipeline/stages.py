@@ -14,16 +14,25 @@ from pathlib import Path
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import pyogrio
 from pyproj import CRS
 from scipy.sparse import csgraph
 from scipy.spatial import cKDTree
 
 from pipeline import catchments as ca
-from pipeline._io import RegionPaths, atomic_path
+from pipeline._io import RegionPaths, atomic_path, sha256_of
 from pipeline.config import RegionConfig
 from pipeline.errors import ExtractError, InputDataError
 from pipeline.export import read_layer, read_metadata, write_csv, write_gpkg, write_json
 from pipeline.network import RoadGraph, build_graph, driveable, edge_speeds_kph
+from pipeline.services import (
+    anchor_profile,
+    coverage_by_service,
+    desert_list,
+    link_to_settlements,
+    read_service_csv,
+    service_times,
+)
 from pipeline.surface import write_geotiff
 
 __all__ = ["region_crs", "run_catchments", "run_extract", "run_fetch", "run_maps", "run_network"]
@@ -91,7 +100,7 @@ def run_extract(cfg: RegionConfig, paths: RegionPaths) -> Path:
                 f"{pbf} (named in {paths.sources}) is missing; run `make fetch` again"
             )
         logger.info("reading %s (sha256 %s)", pbf, source.get("sha256"))
-        layers = read_pbf(pbf)
+        layers = read_pbf(pbf, cfg.services.table())
         crs = region_crs(cfg, find_region(layers.boundaries, cfg).geometry)
         layers = clip_to_region(layers, cfg, crs)
         meta = {"mode": "road", "approximate": "no", "source": str(source.get("url") or pbf)}
@@ -106,19 +115,42 @@ def run_extract(cfg: RegionConfig, paths: RegionPaths) -> Path:
             "note": note,
             "source": "bundled reference data",
         }
-    write_gpkg(
-        paths.osm_gpkg,
-        {"roads": layers.roads, "places": layers.places, "boundaries": layers.boundaries},
-        meta,
-    )
+    services = _service_points(cfg, layers.services)
+    tables = {"roads": layers.roads, "places": layers.places, "boundaries": layers.boundaries}
+    if services is not None:
+        tables["services"] = services
+    write_gpkg(paths.osm_gpkg, tables, meta)
     districts = int((layers.boundaries["role"] == "district").sum())
+    service_count = (
+        f"{len(services)} services of {services['service'].nunique()} types"
+        if services is not None
+        else "no service data"
+    )
     _summary(
         "extract",
         started,
-        f"{len(layers.roads)} roads, {len(layers.places)} settlements, {districts} districts",
+        f"{len(layers.roads)} roads, {len(layers.places)} settlements, {districts} districts, "
+        + service_count,
         paths.osm_gpkg,
     )
     return paths.osm_gpkg
+
+
+def _service_points(cfg: RegionConfig, from_osm: gpd.GeoDataFrame | None):
+    """The region's service points: its services.csv if it names one, else those found in OSM."""
+    if cfg.services.csv is not None:
+        path = cfg.resolve(cfg.services.csv)
+        points = read_service_csv(path, list(cfg.services.table()))
+        logger.info(
+            "service points from %s (%d rows, sha256 %s)", path, len(points), sha256_of(path)
+        )
+        return points
+    if from_osm is None:
+        logger.warning(
+            "no service data (no OSM extract and no services.csv): service accessibility is skipped; "
+            'set [services] csv = "services.csv" (name,type,lat,lon) in the region file to add it'
+        )
+    return from_osm
 
 
 def _approximate_note(cfg: RegionConfig, paths: RegionPaths) -> str:
@@ -206,6 +238,7 @@ def run_catchments(cfg: RegionConfig, paths: RegionPaths) -> Path:
         places, region, anchor_pos, core_pos, make_field, cfg, road_tree=tree
     )
     summary = ca.coverage_summary(result.settlements, cfg)
+    service_layer, service_summary = _add_service_access(cfg, paths, result, make_field, crs)
     roads = _roads_layer(cfg, paths, crs) if not approximate else _empty_roads(crs)
     district_layer = (
         districts[["name", "admin_level", "geometry"]]
@@ -223,6 +256,8 @@ def run_catchments(cfg: RegionConfig, paths: RegionPaths) -> Path:
         "settlements": _settlement_columns(result.settlements),
         "anchors": result.anchors,
     }
+    if service_layer is not None:
+        layers["services"] = service_layer
     gpkg_meta = {
         "region": cfg.display_name,
         "mode": mode,
@@ -239,7 +274,11 @@ def run_catchments(cfg: RegionConfig, paths: RegionPaths) -> Path:
     with atomic_path(paths.travel_time_tif) as tmp:
         write_geotiff(tmp, result.grid, result.rasters)
     write_csv(paths.summary_csv, summary)
-    write_json(paths.summary_json, _summary_json(cfg, result, summary, approximate, note))
+    figures = _summary_json(cfg, result, summary, approximate, note)
+    figures["services"] = _services_json(cfg, result.anchors, service_layer, service_summary)
+    if service_summary is not None:
+        write_csv(paths.processed / "services_summary.csv", service_summary)
+    write_json(paths.summary_json, figures)
     s = result.settlements
     _summary(
         "catchments",
@@ -250,6 +289,56 @@ def run_catchments(cfg: RegionConfig, paths: RegionPaths) -> Path:
         paths.gpkg(cfg.name),
     )
     return paths.gpkg(cfg.name)
+
+
+def _add_service_access(cfg: RegionConfig, paths: RegionPaths, result, make_field, crs):
+    """Service columns on settlements and anchors; the services layer and per-type figures.
+
+    Returns (None, None) when the region has no service data at all.
+    """
+    if "services" not in {name for name, _ in pyogrio.list_layers(paths.osm_gpkg)}:
+        logger.warning("no service data for %s: service accessibility skipped", cfg.display_name)
+        return None, None
+    services = read_layer(paths.osm_gpkg, "services").to_crs(crs)
+    types = list(cfg.services.table())
+    s, anchors = result.settlements, result.anchors
+    link = link_to_settlements(services, s, cfg.services.link_max_m)
+    services = pd.concat([services.drop(columns="geometry"), link, services[["geometry"]]], axis=1)
+    services = gpd.GeoDataFrame(services, geometry="geometry", crs=crs)
+    times = service_times(s, services, make_field, types)
+    for column in times.columns:
+        s[column] = times[column].to_numpy()
+    s["service_deserts"] = desert_list(times, cfg.services.desert_table(), types).to_numpy()
+    profile = anchor_profile(anchors, services, types, cfg.services.core)
+    for column in profile.columns:
+        anchors[column] = profile[column].to_numpy()
+    lacking = int(profile["lacks_core_services"].sum())
+    logger.info(
+        "services: %d points of %d types; %d of %d anchors lack a core service (%s)",
+        len(services),
+        services["service"].nunique(),
+        lacking,
+        len(anchors),
+        " + ".join(cfg.services.core),
+    )
+    return services, coverage_by_service(s, types)
+
+
+def _services_json(cfg: RegionConfig, anchors, services, service_summary) -> dict:
+    if services is None:
+        return {"available": False}
+    profile_columns = ["name", "district", "core_services_missing"]
+    return {
+        "available": True,
+        "source": "services.csv" if cfg.services.csv else "OpenStreetMap",
+        "counts": services["service"].value_counts().sort_index().to_dict(),
+        "core": cfg.services.core,
+        "desert_min": cfg.services.desert_table(),
+        "anchors_lacking_core": anchors.loc[
+            anchors["lacks_core_services"], profile_columns
+        ].to_dict(orient="records"),
+        "coverage": service_summary.to_dict(orient="records"),
+    }
 
 
 def _choose_anchors(cfg: RegionConfig, places: gpd.GeoDataFrame, approximate: bool):
@@ -335,7 +424,9 @@ SETTLEMENT_COLUMNS = (
 
 
 def _settlement_columns(s: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
-    return s[list(SETTLEMENT_COLUMNS)].sort_values(["osm_type", "osm_id"]).reset_index(drop=True)
+    extra = [c for c in s.columns if c.startswith("time_") or c == "service_deserts"]
+    columns = [c for c in SETTLEMENT_COLUMNS if c != "geometry"] + extra + ["geometry"]
+    return s[columns].sort_values(["osm_type", "osm_id"]).reset_index(drop=True)
 
 
 def _summary_json(

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 
 import geopandas as gpd
-import networkx as nx
 import numpy as np
 import pyogrio
 import pytest
@@ -15,6 +14,7 @@ import rasterio
 from pipeline.export import RESULT_LAYERS, read_metadata
 from pipeline.network import RoadGraph
 from pipeline.stages import SETTLEMENT_COLUMNS
+from tests import reference
 
 pytestmark = pytest.mark.integration
 
@@ -26,7 +26,7 @@ def _layers(paths, cfg):
 def test_outputs_exist_with_documented_layers_and_crs(andorra_run):
     cfg, paths = andorra_run
     listed = {name for name, _ in pyogrio.list_layers(paths.gpkg(cfg.name))}
-    assert listed == set(RESULT_LAYERS)
+    assert listed == {*RESULT_LAYERS, "services"}  # Andorra's OSM has services
     for name, layer in _layers(paths, cfg).items():
         assert layer.crs.to_epsg() == 3035, name
     with rasterio.open(paths.travel_time_tif) as tif:
@@ -41,7 +41,8 @@ def test_outputs_exist_with_documented_layers_and_crs(andorra_run):
 def test_settlement_columns_and_classes(andorra_run):
     cfg, paths = andorra_run
     s = gpd.read_file(paths.gpkg(cfg.name), layer="settlements")
-    assert list(s.columns) == list(SETTLEMENT_COLUMNS)
+    core = [c for c in s.columns if not c.startswith("time_") and c != "service_deserts"]
+    assert core == list(SETTLEMENT_COLUMNS)
     assert (
         len(s) == 75
     )  # 8 towns, 36 villages, 29 hamlets… named in the extract (counted with osmium)
@@ -55,59 +56,25 @@ def test_settlement_columns_and_classes(andorra_run):
     assert (s["gap"].astype(bool) == expected_gap).all()
 
 
-def _reference_times(graph: RoadGraph, source_xy: np.ndarray, cfg) -> np.ndarray:
-    """Seconds from every road node to the nearest source, by networkx, from the edge list.
-
-    Sources are joined to their 8 nearest road nodes within the snap distance by the off-road
-    walk (the documented model), found by brute force rather than a KD-tree.
-    """
-    g = nx.DiGraph()
-    for u, v, t in zip(graph.edge_v, graph.edge_u, graph.edge_time_s, strict=True):  # reversed
-        if not g.has_edge(u, v) or g[u][v]["t"] > t:
-            g.add_edge(int(u), int(v), t=float(t))
-    speed_mps = cfg.network.offroad_speed_kph / 3.6
-    sources = []
-    for i, (x, y) in enumerate(source_xy):
-        d = np.hypot(graph.node_xy[:, 0] - x, graph.node_xy[:, 1] - y)
-        nearest = np.argsort(d, kind="stable")[:8]
-        virtual = ("source", i)
-        sources.append(virtual)
-        for n in nearest[d[nearest] <= cfg.network.snap_max_m]:
-            g.add_edge(virtual, int(n), t=max(d[n] / speed_mps, 1e-3))
-    dist = nx.multi_source_dijkstra_path_length(g, sources, weight="t")
-    return np.array([dist.get(n, np.inf) for n in range(graph.n_nodes)])
-
-
 def test_settlement_times_match_networkx(andorra_run):
     cfg, paths = andorra_run
     s = gpd.read_file(paths.gpkg(cfg.name), layer="settlements")
     with np.load(paths.network) as data:
         graph = RoadGraph.from_npz(data)
-    anchors = s[s["is_anchor"].astype(bool)]
-    node_time = _reference_times(
+    is_anchor = s["is_anchor"].astype(bool).to_numpy()
+    anchors = s[is_anchor]
+    node_time = reference.node_times(
         graph, np.column_stack([anchors.geometry.x, anchors.geometry.y]), cfg
     )
-    speed_mps = cfg.network.offroad_speed_kph / 3.6
     xy = np.column_stack([s.geometry.x, s.geometry.y])
-    d = np.hypot(
-        xy[:, None, 0] - graph.node_xy[None, :, 0], xy[:, None, 1] - graph.node_xy[None, :, 1]
-    )
-    walk = np.where(d <= cfg.network.snap_max_m, d / speed_mps, np.inf)
-    best_possible_s = np.min(node_time[None, :] + walk, axis=1)
-    best_possible_s[s["is_anchor"].astype(bool).to_numpy()] = 0.0
+    best_possible_s, rule_s = reference.point_times(graph, node_time, xy, cfg)
+    best_possible_s[is_anchor] = rule_s[is_anchor] = 0.0
     reported_s = s["anchor_time_min"].to_numpy(dtype=float) * 60.0
     both = np.isfinite(best_possible_s) & np.isfinite(reported_s)
     # Never faster than the optimum over every road node in walking reach …
     assert np.all(reported_s[both] >= best_possible_s[both] - 1e-6)
-    # … and exactly the documented rule: the best of the k nearest road nodes that lead to an
-    # anchor (found here by brute force over networkx's times).
-    k = cfg.surface.k_nearest
-    reached = np.isfinite(node_time)
-    d_reached = np.where(reached[None, :], d, np.inf)
-    nearest_k = np.argsort(d_reached, axis=1, kind="stable")[:, :k]
-    rows = np.arange(len(s))[:, None]
-    rule_s = np.min(node_time[nearest_k] + walk[rows, nearest_k], axis=1)
-    rule_s[s["is_anchor"].astype(bool).to_numpy()] = 0.0
+    # … and exactly the documented rule (the best of the k nearest road nodes that lead to an
+    # anchor), found by brute force over networkx's times.
     assert np.array_equal(np.isfinite(rule_s), np.isfinite(reported_s))
     ok = np.isfinite(rule_s)
     assert np.allclose(reported_s[ok], rule_s[ok], atol=1e-3)

@@ -1,0 +1,264 @@
+"""Services: which settlements host a school, a clinic, a post office …, and how far everyone is from each.
+
+The service types and the OSM tags that define them live in :data:`DEFAULT_SERVICE_TAGS`, one
+table a region file can extend or override (`[services] tags`). A rule is `key=value`, or
+`key=*` for any value. Points and areas both count (an area becomes its representative point).
+A planner-maintained CSV (`name,type,lat,lon`) can replace the OSM services of a region.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+from collections.abc import Mapping
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+from scipy.spatial import cKDTree
+
+from pipeline.errors import InputDataError
+
+__all__ = [
+    "DEFAULT_CORE_SERVICES",
+    "DEFAULT_DESERT_MIN",
+    "DEFAULT_SERVICE_TAGS",
+    "ServiceMatcher",
+    "anchor_profile",
+    "link_to_settlements",
+    "read_service_csv",
+]
+
+logger = logging.getLogger(__name__)
+
+# Service type -> OSM tags that make an object that service. Russian practice: a
+# feldsher-midwife post (ФАП) is mapped as healthcare=centre or healthcare=feldsher
+# (sometimes with amenity=clinic, which then counts as a clinic as well).
+DEFAULT_SERVICE_TAGS: dict[str, list[str]] = {
+    "hospital": ["amenity=hospital", "healthcare=hospital"],
+    "clinic": ["amenity=clinic", "healthcare=clinic", "amenity=doctors", "healthcare=doctor"],
+    "fap": ["healthcare=centre", "healthcare=feldsher", "healthcare=paramedic"],
+    "pharmacy": ["amenity=pharmacy", "healthcare=pharmacy"],
+    "school": ["amenity=school"],
+    "kindergarten": ["amenity=kindergarten"],
+    "post_office": ["amenity=post_office"],
+    "bank": ["amenity=bank", "amenity=atm"],
+    "shop": ["shop=supermarket", "shop=convenience", "shop=general"],
+    "fuel": ["amenity=fuel"],
+    "police": ["amenity=police"],
+    "fire_station": ["amenity=fire_station"],
+    "culture": ["amenity=library", "amenity=community_centre", "amenity=arts_centre"],
+}
+
+# What every anchor should offer; `a|b` means either will do.
+DEFAULT_CORE_SERVICES = ["school", "clinic|fap", "pharmacy", "post_office"]
+
+# Beyond this many minutes from the nearest service of a type, a settlement is in that
+# type's service desert.
+DEFAULT_DESERT_MIN: dict[str, float] = {
+    "hospital": 60.0,
+    "clinic": 30.0,
+    "fap": 30.0,
+    "pharmacy": 30.0,
+    "school": 30.0,
+    "kindergarten": 30.0,
+    "post_office": 30.0,
+    "bank": 60.0,
+    "shop": 30.0,
+    "fuel": 60.0,
+    "police": 60.0,
+    "fire_station": 30.0,
+    "culture": 60.0,
+}
+
+
+def parse_rule(rule: str) -> tuple[str, str | None]:
+    """'amenity=school' -> ('amenity', 'school'); 'shop=*' -> ('shop', None)."""
+    key, sep, value = rule.partition("=")
+    key, value = key.strip(), value.strip()
+    if not sep or not key or not value:
+        raise ValueError(f"{rule!r} is not a tag rule; write key=value or key=*")
+    return key, (None if value == "*" else value)
+
+
+class ServiceMatcher:
+    """Which service types an OSM object's tags make it. Built once from the type table."""
+
+    def __init__(self, table: Mapping[str, list[str]]) -> None:
+        self.by_key: dict[str, list[tuple[str | None, str]]] = {}
+        for service, rules in table.items():
+            for rule in rules:
+                key, value = parse_rule(rule)
+                self.by_key.setdefault(key, []).append((value, service))
+
+    @property
+    def keys(self) -> list[str]:
+        return sorted(self.by_key)
+
+    def match(self, tags) -> list[str]:
+        """Service types for a tag list (anything with `.get`), in table order, no repeats."""
+        found: list[str] = []
+        for key, rules in self.by_key.items():
+            value = tags.get(key)
+            if value is None:
+                continue
+            for wanted, service in rules:
+                if (wanted is None or wanted == value) and service not in found:
+                    found.append(service)
+        return found
+
+
+def read_service_csv(path: Path, known_types: list[str]) -> gpd.GeoDataFrame:
+    """Service points a planner maintains: columns name, type, lat, lon (UTF-8 or Windows-1251)."""
+    if not path.is_file():
+        raise InputDataError(
+            f"services.csv {str(path)!r} not found; fix the path in the region file"
+        )
+    raw = path.read_bytes()
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        text = raw.decode("cp1251")
+    table = pd.read_csv(io.StringIO(text), dtype=str)
+    table.columns = [c.strip().lower() for c in table.columns]
+    missing = {"name", "type", "lat", "lon"} - set(table.columns)
+    if missing:
+        raise InputDataError(
+            f"{path}: missing column(s) {', '.join(sorted(missing))}; the header must be name,type,lat,lon"
+        )
+    lat = pd.to_numeric(table["lat"], errors="coerce")
+    lon = pd.to_numeric(table["lon"], errors="coerce")
+    bad = lat.isna() | lon.isna() | ~lat.between(-90, 90) | ~lon.between(-180, 180)
+    if bad.any():
+        row = int(np.flatnonzero(bad.to_numpy())[0]) + 2  # 1-based, after the header
+        raise InputDataError(f"{path}: line {row} has no valid lat/lon; fix or remove it")
+    types = table["type"].str.strip()
+    unknown = sorted(set(types) - set(known_types))
+    if unknown:
+        raise InputDataError(
+            f"{path}: unknown service type {unknown[0]!r}; use one of {', '.join(known_types)}"
+        )
+    return gpd.GeoDataFrame(
+        {
+            "service": types.to_numpy(),
+            "name": table["name"].to_numpy(),
+            "osm_type": "csv",
+            "osm_id": np.arange(1, len(table) + 1, dtype=np.int64),
+        },
+        geometry=gpd.points_from_xy(lon, lat),
+        crs="EPSG:4326",
+    )
+
+
+def link_to_settlements(
+    services: gpd.GeoDataFrame, settlements: gpd.GeoDataFrame, link_max_m: float
+) -> pd.DataFrame:
+    """Nearest settlement of each service (both projected): its name, osm id and distance.
+
+    A service farther than `link_max_m` from every settlement is linked to none.
+    """
+    out = pd.DataFrame(index=services.index)
+    if services.empty or settlements.empty:
+        out["settlement_name"], out["settlement_osm_id"], out["link_distance_m"] = (
+            None,
+            pd.NA,
+            np.nan,
+        )
+        return out
+    tree = cKDTree(np.column_stack([settlements.geometry.x, settlements.geometry.y]))
+    dist, idx = tree.query(np.column_stack([services.geometry.x, services.geometry.y]), k=1)
+    near = dist <= link_max_m
+    names = settlements["name"].to_numpy(dtype=object)
+    ids = settlements["osm_id"].to_numpy()
+    out["settlement_name"] = np.where(near, names[idx], None)
+    out["settlement_osm_id"] = pd.array(np.where(near, ids[idx], 0), dtype="Int64")
+    out.loc[~near, "settlement_osm_id"] = pd.NA
+    out["link_distance_m"] = dist
+    return out
+
+
+def anchor_profile(
+    anchors: pd.DataFrame, services: pd.DataFrame, types: list[str], core: list[str]
+) -> pd.DataFrame:
+    """Per anchor: `has_<type>` for every service type, and the core services it lacks.
+
+    `services` needs `service` and `settlement_osm_id` (from :func:`link_to_settlements`).
+    A core entry `a|b` is met by either type.
+    """
+    hosted = services.dropna(subset=["settlement_osm_id"])
+    present = set(zip(hosted["settlement_osm_id"].astype(np.int64), hosted["service"], strict=True))
+    out = pd.DataFrame(index=anchors.index)
+    ids = anchors["osm_id"].to_numpy(dtype=np.int64)
+    for service in types:
+        out[f"has_{service}"] = [(i, service) in present for i in ids]
+    lacking = []
+    for i in ids:  # tens of anchors, a handful of core entries
+        missing = [entry for entry in core if not any((i, t) in present for t in entry.split("|"))]
+        lacking.append(", ".join(missing))
+    out["core_services_missing"] = lacking
+    out["lacks_core_services"] = out["core_services_missing"] != ""
+    return out
+
+
+def service_times(
+    settlements: gpd.GeoDataFrame, services: gpd.GeoDataFrame, make_field, types: list[str]
+) -> pd.DataFrame:
+    """`time_<type>_min` for every settlement: one multi-source run per service type.
+
+    `make_field(source_xy)` is the region's travel model (road or straight line); a type with
+    no service at all leaves its column empty (NaN), it does not invent a time.
+    """
+    xy = np.column_stack([settlements.geometry.x, settlements.geometry.y])
+    out = pd.DataFrame(index=settlements.index)
+    for service in types:  # one shortest-path run per type, never per facility
+        points = services[services["service"] == service]
+        if points.empty:
+            out[f"time_{service}_min"] = np.nan
+            continue
+        field = make_field(np.column_stack([points.geometry.x, points.geometry.y]))
+        time_s, _, _ = field.times(xy, cells=False)
+        out[f"time_{service}_min"] = np.where(np.isfinite(time_s), time_s / 60.0, np.nan)
+    return out
+
+
+def desert_list(
+    times: pd.DataFrame, desert_min: Mapping[str, float], types: list[str]
+) -> pd.Series:
+    """Comma-separated service types each settlement is beyond the desert threshold of."""
+    flags = {
+        service: ~(times[f"time_{service}_min"] <= desert_min[service]).to_numpy()
+        for service in types
+        if times[f"time_{service}_min"].notna().any()  # no data for a type: no desert claimed
+    }
+    return pd.Series(
+        [", ".join(s for s, f in flags.items() if f[i]) for i in range(len(times))],
+        index=times.index,
+    )
+
+
+def coverage_by_service(
+    settlements: pd.DataFrame, types: list[str], limits_min: tuple[float, ...] = (15.0, 30.0, 60.0)
+) -> pd.DataFrame:
+    """Population (and settlements) within each limit of each service type, by district and region."""
+    pop = settlements["population"].astype("Float64").fillna(0).to_numpy(dtype=float)
+    district = settlements["district"].fillna("(outside districts)").to_numpy()
+    rows = []
+    for service in types:
+        t = settlements[f"time_{service}_min"].to_numpy(dtype=float)
+        if not np.isfinite(t).any():
+            continue
+        frame = pd.DataFrame({"district": district})
+        for limit in limits_min:
+            within = t <= limit
+            frame[f"settlements_within_{limit:g}min"] = within.astype(int)
+            frame[f"population_within_{limit:g}min"] = (pop * within).astype(np.int64)
+        by = frame.groupby("district", sort=True).sum()
+        total = by.sum().to_frame("(region)").T
+        table = pd.concat([total, by])
+        table.index.name = "area"
+        rows.append(table.reset_index().assign(service=service))
+    if not rows:
+        return pd.DataFrame(columns=["service", "area"])
+    out = pd.concat(rows, ignore_index=True)
+    return out[["service", "area", *[c for c in out.columns if c not in ("service", "area")]]]
