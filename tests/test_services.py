@@ -63,7 +63,7 @@ def _run(tmp_path, builder, extra=""):
 
 def test_hand_computed_service_times(tmp_path):
     extra = "\n[services]\ndesert_min = { school = 5 }\n"
-    cfg, paths, s, anchors = _run(tmp_path, _line_region(), extra)
+    _cfg, _paths, s, _anchors = _run(tmp_path, _line_region(), extra)
     ab_s = drive_s(ALPHA, BRAVO, 80.0)  # ≈ 2 780 m at 80 km/h ≈ 125 s
     bc_s = drive_s(BRAVO, CHARLIE, 60.0)  # ≈ 5 560 m at 60 km/h ≈ 334 s
     # Every settlement and service sits on a road node: no walk, plus the 0.001 s edge into the
@@ -99,7 +99,7 @@ def test_service_layer_links_services_to_settlements(tmp_path):
 
 
 def test_anchor_service_profile(tmp_path):
-    cfg, paths, _, anchors = _run(tmp_path, _line_region())
+    _cfg, paths, _, anchors = _run(tmp_path, _line_region())
     # Alpha hosts a school only; Charlie a pharmacy and a post office; the FAP is in Bravo.
     assert bool(anchors.loc["Alpha", "has_school"])
     assert not bool(anchors.loc["Alpha", "has_fap"])
