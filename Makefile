@@ -22,23 +22,43 @@ OUT := data_processed/$(region)
 SOURCES := $(RAW)/SOURCES.json
 OSM := $(OUT)/osm.gpkg
 NETWORK := $(OUT)/network.npz
-RESULTS := $(OUT)/$(region).gpkg
-MAP := maps/$(region)/index.html
+# A what-if run (season=… and/or scenario=…) keeps its results in its own folder.
+season ?=
+scenario ?=
+RUN_DIR := $(if $(season)$(scenario),runs/$(or $(scenario),baseline)/$(or $(season),default)/,)
+RUN_ARGS := $(if $(season),--season $(season)) $(if $(scenario),--scenario $(scenario))
+RESULTS := $(OUT)/$(RUN_DIR)$(region).gpkg
+MAP := maps/$(region)/$(RUN_DIR)index.html
+SEASONS := $(OUT)/seasons.gpkg
+a ?= baseline
+b ?=
+run_gpkg = $(if $(filter baseline,$(1)),$(OUT)/$(region).gpkg,$(OUT)/runs/$(1)/default/$(region).gpkg)
+DIFF := $(OUT)/diff/$(a)__$(b).gpkg
+ifneq ($(filter diff,$(MAKECMDGOALS)),)
+  ifeq ($(b),)
+    $(error make diff needs b=<scenario> (and a=, default baseline): make diff region=$(region) b=new_bridge)
+  endif
+endif
 
 CODE := pipeline/__init__.py pipeline/__main__.py pipeline/cli.py pipeline/config.py \
         pipeline/errors.py pipeline/_io.py pipeline/stages.py pipeline/export.py
-REGION_INPUTS := $(REGION_FILE) $(wildcard regions/$(region)/*)
+REGION_INPUTS := $(REGION_FILE) $(wildcard regions/$(region)/*) $(wildcard regions/$(region)/scenarios/*)
 DEPS := $(VENV)/.installed $(CODE) $(REGION_INPUTS)
 
-.DEFAULT_GOAL := all
-.PHONY: all test lint clean help fetch extract network catchments maps check
+# `make regions="vologda andorra …"`: many regions at once on Dask (see `many` below).
+ifdef regions
+  .DEFAULT_GOAL := many
+else
+  .DEFAULT_GOAL := all
+endif
+.PHONY: all test lint clean help fetch extract network catchments maps check seasons diff many bench
 .DELETE_ON_ERROR:
 
 all: $(MAP) ## run every stage for the region
 	@echo "Results for $(region):"
 	@echo "  GeoPackage   $(RESULTS)"
-	@echo "  travel times $(OUT)/travel_time.tif"
-	@echo "  figures      $(OUT)/summary.json, $(OUT)/summary.csv"
+	@echo "  travel times $(OUT)/$(RUN_DIR)travel_time.tif"
+	@echo "  figures      $(OUT)/$(RUN_DIR)summary.json, $(OUT)/$(RUN_DIR)summary.csv"
 	@echo "  map          $(MAP)"
 	@echo "  logs         logs/$(region)/"
 
@@ -67,16 +87,38 @@ $(NETWORK): $(OSM) pipeline/network.py $(DEPS)
 	$(RUN) network $(REGION_ARGS)
 
 catchments: $(RESULTS) ## travel times, catchments, gaps, figures
-$(RESULTS) $(OUT)/travel_time.tif $(OUT)/summary.json $(OUT)/summary.csv &: $(NETWORK) $(OSM) \
+$(RESULTS) $(OUT)/$(RUN_DIR)travel_time.tif $(OUT)/$(RUN_DIR)summary.json $(OUT)/$(RUN_DIR)summary.csv &: $(NETWORK) $(OSM) \
 		pipeline/catchments.py pipeline/routing.py pipeline/surface.py pipeline/network.py $(DEPS)
-	$(RUN) catchments $(REGION_ARGS)
+	$(RUN) catchments $(REGION_ARGS) $(RUN_ARGS)
 
 maps: $(MAP) ## the HTML map
 $(MAP): $(RESULTS) pipeline/maps.py $(DEPS)
-	$(RUN) maps $(REGION_ARGS)
+	$(RUN) maps $(REGION_ARGS) $(RUN_ARGS)
+
+seasons: $(SEASONS) ## every season: worst/best season, all-season access, crossings
+$(SEASONS): $(NETWORK) $(OSM) pipeline/seasons.py pipeline/catchments.py pipeline/routing.py \
+		pipeline/surface.py pipeline/network.py pipeline/services.py $(DEPS)
+	$(RUN) seasons $(REGION_ARGS)
+
+diff: $(DIFF) ## compare two runs: a=baseline b=<scenario>
+$(DIFF): $(call run_gpkg,$(a)) $(call run_gpkg,$(b)) pipeline/diff.py $(DEPS)
+	$(RUN) diff $(REGION_ARGS) --a $(a) --b $(b)
+
+# A scenario's run in the default season, as `make diff` needs it.
+$(OUT)/runs/%/default/$(region).gpkg: $(NETWORK) $(OSM) pipeline/scenarios.py pipeline/catchments.py \
+		pipeline/routing.py pipeline/surface.py pipeline/network.py $(DEPS)
+	$(RUN) catchments $(REGION_ARGS) --scenario $*
 
 test: $(VENV)/.installed ## run the test suite
 	$(PYTHON) -m pytest
+
+many: $(VENV)/.installed ## regions="a b …" in parallel on Dask (DASK_SCHEDULER=tcp://host:port: a cluster)
+	$(if $(regions),,$(error make many needs regions="name1 name2 …"))
+	$(RUN) many --regions $(regions)
+
+# sizes="district" for one size; see bench/README.md. Not part of `make test`.
+bench: $(VENV)/.installed ## benchmark: synthetic district/oblast/macro regions vs osmnx+networkx
+	$(PYTHON) -m bench.run $(if $(sizes),--sizes $(sizes))
 
 lint: $(VENV)/.installed ## ruff checks
 	$(PYTHON) -m ruff check pipeline tests

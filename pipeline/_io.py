@@ -7,7 +7,7 @@ import hashlib
 import os
 import tempfile
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from pipeline.config import PROJECT_ROOT, RegionConfig
@@ -24,6 +24,23 @@ class RegionPaths:
     processed: Path
     maps: Path
     logs: Path
+    shared: Path | None = None  # a run's folder reads the region's extract and network from here
+
+    def for_run(self, scenario: str | None = None, season: str | None = None) -> RegionPaths:
+        """Paths of a what-if run: results under runs/<scenario|baseline>/<season|default>/.
+
+        The default run (no scenario, default season) keeps the region's own folders.
+        """
+        if scenario is None and season is None:
+            return self
+        sub = Path("runs") / (scenario or "baseline") / (season or "default")
+        return replace(
+            self,
+            processed=self.processed / sub,
+            maps=self.maps / sub,
+            logs=self.logs / sub,
+            shared=self.shared or self.processed,
+        )
 
     @property
     def sources(self) -> Path:
@@ -35,11 +52,11 @@ class RegionPaths:
 
     @property
     def osm_gpkg(self) -> Path:
-        return self.processed / "osm.gpkg"
+        return (self.shared or self.processed) / "osm.gpkg"
 
     @property
     def network(self) -> Path:
-        return self.processed / "network.npz"
+        return (self.shared or self.processed) / "network.npz"
 
     def gpkg(self, name: str) -> Path:
         return self.processed / f"{name}.gpkg"
@@ -59,6 +76,17 @@ class RegionPaths:
     @property
     def map_html(self) -> Path:
         return self.maps / "index.html"
+
+    @property
+    def report_html(self) -> Path:
+        return self.maps / "report.html"
+
+    @property
+    def settlements_csv(self) -> Path:
+        return self.processed / "settlements.csv"
+
+    def qgis_project(self, name: str) -> Path:
+        return self.processed / f"{name}.qgz"
 
 
 def region_paths(cfg: RegionConfig, root: Path | None = None) -> RegionPaths:

@@ -56,6 +56,7 @@ class TravelField:
     k: int
     max_point_m: float  # settlements: beyond this from every node, no access
     max_cell_m: float  # raster cells: the same for land
+    next_node: np.ndarray | None = None  # road graph: the shortest-path tree (see routing)
 
     def times(self, xy: np.ndarray, *, cells: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         return time_via_nearest_nodes(
@@ -98,6 +99,7 @@ def road_field(
         k=cfg.surface.k_nearest,
         max_point_m=cfg.network.snap_max_m,
         max_cell_m=cfg.network.snap_max_m,  # the same walk limit for land and settlements
+        next_node=result.next_node[:n_nodes],
     )
 
 
@@ -125,11 +127,14 @@ def _norm(name: object) -> str:
     return " ".join(text.split())
 
 
-def resolve_names(settlements: pd.DataFrame, names: list[str], what: str) -> np.ndarray:
+def resolve_names(
+    settlements: pd.DataFrame, names: list[str], what: str, source: str = "the region file"
+) -> np.ndarray:
     """Row positions of the settlements named in `names` (name, name:ru or name:en; case-blind).
 
     Where a name is shared, the most populous settlement of the highest place class wins.
-    Raises :class:`AnchorNotFoundError` listing the closest names for any name not found.
+    Raises :class:`AnchorNotFoundError` listing the closest names for any name not found, and
+    :class:`InputDataError` for a settlement listed twice (`source` is where the list is).
     """
     order = _importance_order(settlements)
     lookup: dict[str, int] = {}
@@ -149,8 +154,21 @@ def resolve_names(settlements: pd.DataFrame, names: list[str], what: str) -> np.
         hint = f"; closest: {', '.join(hints)}" if hints else ""
         raise AnchorNotFoundError(
             f"{what} {missing[0]!r} matches no settlement of the region{hint} — "
-            f"fix the name in the region file ({len(missing)} not found in all)"
+            f"fix the name in {source} ({len(missing)} not found in all)"
         )
+    first_name: dict[int, str] = {}
+    for name, pos in zip(names, found, strict=True):  # a duplicate is a typo, not a no-op
+        if pos in first_name:
+            same = (
+                "is listed twice"
+                if _norm(name) == _norm(first_name[pos])
+                else f"and {first_name[pos]!r} are the same settlement"
+            )
+            raise InputDataError(
+                f"{what} {name!r} {same} — remove the duplicate from {source} "
+                "(two places of one name: list them by osm_id in anchors.csv)"
+            )
+        first_name[pos] = name
     return np.unique(np.asarray(found, dtype=np.int64))
 
 
@@ -181,21 +199,43 @@ def rule_anchors(settlements: pd.DataFrame, rule: AnchorRule, district_level: in
 
 
 def read_anchor_csv(path, settlements: pd.DataFrame) -> np.ndarray:
-    """Anchors from a CSV with a `name` or an `osm_id` column (UTF-8 or Windows-1251)."""
+    """Anchors from a CSV with a `name` or an `osm_id` column (UTF-8 or Windows-1251; `,` or `;`)."""
     raw = path.read_bytes()
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")) or b"\x00" in raw:
+        raise InputDataError(
+            f"{path}: UTF-16 text (Excel's 'Unicode text'); save it as CSV in UTF-8 or Windows-1251"
+        )
     for encoding in ("utf-8-sig", "cp1251"):
         try:
             text = raw.decode(encoding)
             break
         except UnicodeDecodeError:
             continue
-    table = pd.read_csv(io.StringIO(text), dtype=str)
+    else:
+        raise InputDataError(f"{path}: neither UTF-8 nor Windows-1251 text; save it as UTF-8")
+    header = text.partition("\n")[0]
+    sep = ";" if header.count(";") > header.count(",") else ","  # Excel in a Russian locale: ';'
+    try:
+        table = pd.read_csv(io.StringIO(text), dtype=str, sep=sep)
+    except pd.errors.EmptyDataError:
+        raise InputDataError(
+            f"{path}: the file is empty; write a header line `name` and one anchor per line"
+        ) from None
+    except pd.errors.ParserError as exc:
+        raise InputDataError(f"{path}: not a readable CSV ({' '.join(str(exc).split())})") from None
     columns = {c.strip().lower(): c for c in table.columns}
+    listed = next((table[columns[c]].dropna() for c in ("osm_id", "name") if c in columns), None)
+    if listed is not None and listed.str.strip().eq("").all():
+        raise InputDataError(f"{path}: lists no anchors; add one anchor per line under the header")
     if "osm_id" in columns:
         ids = pd.to_numeric(table[columns["osm_id"]], errors="coerce")
         if ids.isna().any():
             bad = table[columns["osm_id"]][ids.isna()].iloc[0]
             raise InputDataError(f"{path}: osm_id {bad!r} is not a number; fix that row")
+        if ids.duplicated().any():
+            raise InputDataError(
+                f"{path}: osm_id {int(ids[ids.duplicated()].iloc[0])} is listed twice; remove the duplicate"
+            )
         positions = settlements.reset_index(drop=True).index[settlements["osm_id"].isin(ids)]
         missing = set(ids.astype(int)) - set(settlements["osm_id"])
         if missing:
@@ -205,7 +245,7 @@ def read_anchor_csv(path, settlements: pd.DataFrame) -> np.ndarray:
         return np.asarray(positions, dtype=np.int64)
     if "name" in columns:
         names = table[columns["name"]].dropna().str.strip().tolist()
-        return resolve_names(settlements, names, f"anchor (from {path.name})")
+        return resolve_names(settlements, [n for n in names if n], "anchor", str(path))
     raise InputDataError(
         f"{path}: needs a column 'name' or 'osm_id' (found: {', '.join(table.columns)}); rename the header"
     )

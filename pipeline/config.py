@@ -90,8 +90,24 @@ _REGION_NAME = re.compile(r"^[a-z][a-z0-9_-]{0,63}$")
 PositiveFloat = Annotated[float, Field(gt=0)]
 
 
+# Other OSM highway=* values: not driveable by default, but a region may give them a speed.
+_OTHER_HIGHWAYS = (
+    "pedestrian", "footway", "path", "cycleway", "bridleway", "steps", "corridor", "busway",
+    "bus_guideway", "raceway", "escape", "construction", "proposed", "platform", "via_ferrata",
+)  # fmt: skip
+# Documented OSM surface=* values (wiki Key:surface); a key outside these is a typo.
+_OSM_SURFACES = (
+    "paved", "asphalt", "chipseal", "concrete", "concrete:plates", "concrete:lanes",
+    "paving_stones", "paving_stones:lanes", "grass_paver", "sett", "unhewn_cobblestone",
+    "cobblestone", "bricks", "metal", "metal_grid", "wood", "stepping_stones", "rubber", "tiles",
+    "unpaved", "compacted", "fine_gravel", "gravel", "shells", "rock", "pebblestone", "ground",
+    "dirt", "earth", "grass", "mud", "sand", "woodchips", "snow", "ice", "salt", "clay",
+)  # fmt: skip
+
+
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # inf and nan are never meaningful here (a gap threshold of inf would hide every gap).
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class SourceConfig(_Strict):
@@ -200,9 +216,26 @@ class NetworkConfig(_Strict):
     tracktype_factors: dict[str, Annotated[float, Field(gt=0, le=1)]] = {}
     ferry_speed_kph: PositiveFloat = 10.0  # when a ferry has no duration tag
     ferry_wait_min: float = Field(default=20.0, ge=0)  # added once per ferry crossing
-    include_winter_roads: bool = False  # winter_road / ice_road ways: closed outside winter
     snap_max_m: PositiveFloat = 2_000.0  # farthest walk to a road; beyond: no_road, land unreached
     offroad_speed_kph: PositiveFloat = 5.0  # walking pace across land to the nearest road
+
+    @field_validator("speeds_kph", "surface_factors", "tracktype_factors")
+    @classmethod
+    def _known_osm_values(cls, table: dict[str, float], info) -> dict[str, float]:
+        # A misspelt key would be silently ignored and the default kept: refuse it instead.
+        osm_key, known = {
+            "speeds_kph": ("highway", (*DEFAULT_SPEEDS_KPH, *_OTHER_HIGHWAYS)),
+            "surface_factors": ("surface", _OSM_SURFACES),
+            "tracktype_factors": ("tracktype", tuple(DEFAULT_TRACKTYPE_FACTORS)),
+        }[info.field_name]
+        for key in table:
+            if key not in known:
+                guess = difflib.get_close_matches(key, known, n=1)
+                also = f"; did you mean {guess[0]!r}?" if guess else ""
+                raise ValueError(
+                    f"{key!r} is not an OSM {osm_key}=* value{also} (known: {', '.join(known)})"
+                )
+        return table
 
     def speed_table(self) -> dict[str, float]:
         return {**DEFAULT_SPEEDS_KPH, **self.speeds_kph}
@@ -255,6 +288,60 @@ class ServicesConfig(_Strict):
         return {**default, **DEFAULT_DESERT_MIN, **self.desert_min}
 
 
+class SeasonConfig(_Strict):
+    """One season: its dates and which ways it opens, closes or slows (see README, Seasons)."""
+
+    start: str  # "MM-DD", first day
+    end: str  # "MM-DD", last day; may wrap over the new year
+    winter_roads: bool = False  # winter_road=yes / ice_road=yes ways are open
+    ferries: bool = True  # ferries run (each within its own months: opening_hours, seasonal)
+    soft_unpaved_open: bool = True  # dirt, earth, grass, mud, sand, grade3-5, untagged tracks
+    soft_unpaved_factor: Annotated[float, Field(gt=0, le=1)] = 1.0  # speed multiplier when open
+    gravel_factor: Annotated[float, Field(gt=0, le=1)] = 1.0  # gravel, compacted, fine_gravel
+    winter_road_speed_kph: PositiveFloat = 30.0  # on winter roads and ice crossings
+    ferry_wait_min: float | None = Field(default=None, ge=0)  # overrides network.ferry_wait_min
+
+    @field_validator("start", "end")
+    @classmethod
+    def _month_day(cls, value: str) -> str:
+        m = re.fullmatch(r"(\d{2})-(\d{2})", value)
+        if not m or not (1 <= int(m[1]) <= 12 and 1 <= int(m[2]) <= 31):
+            raise ValueError(f"{value!r} is not a date as MM-DD (e.g. '04-15')")
+        return value
+
+    def mid_month(self) -> int:
+        """The month (1-12) in the middle of the season: ferries must run then to count as open."""
+        start = (int(self.start[:2]) - 1) * 30.5 + int(self.start[3:])
+        end = (int(self.end[:2]) - 1) * 30.5 + int(self.end[3:])
+        if end < start:
+            end += 366
+        middle = ((start + end) / 2) % 366
+        return min(int(middle // 30.5) + 1, 12)
+
+
+# Vologda Oblast's seasons: rivers free of ice from about mid-May to the end of October (ferry
+# navigation); зимники and ice crossings open from mid-December to the end of March; the spring
+# thaw (распутица) with ice break-up from April to mid-May, when ferries cannot run, winter
+# roads are gone and dirt roads are impassable.
+DEFAULT_SEASONS: dict[str, dict] = {
+    "summer": {"start": "05-15", "end": "10-31"},
+    "winter": {
+        "start": "12-15",
+        "end": "03-31",
+        "winter_roads": True,
+        "ferries": False,
+        "soft_unpaved_factor": 0.8,
+    },
+    "thaw": {
+        "start": "04-01",
+        "end": "05-14",
+        "ferries": False,
+        "soft_unpaved_open": False,
+        "gravel_factor": 0.6,
+    },
+}
+
+
 class SurfaceConfig(_Strict):
     """The travel-time raster."""
 
@@ -299,8 +386,57 @@ class RegionConfig(_Strict):
     network: NetworkConfig = NetworkConfig()
     surface: SurfaceConfig = SurfaceConfig()
     services: ServicesConfig = ServicesConfig()
+    seasons: dict[str, SeasonConfig] = {k: SeasonConfig(**v) for k, v in DEFAULT_SEASONS.items()}
+    default_season: str = "summer"  # what `make region=…` computes
+    ferry_months: list[Annotated[int, Field(ge=1, le=12)]] = [
+        5,
+        6,
+        7,
+        8,
+        9,
+        10,
+    ]  # navigation, when a ferry's tags say nothing
     offline: OfflineConfig | None = None
     region_file: Path = Path()  # filled in by load_region
+
+    @model_validator(mode="before")
+    @classmethod
+    def _season_defaults(cls, raw: dict) -> dict:
+        # A region may change one rule of a default season without restating the rest.
+        seasons = raw.get("seasons") if isinstance(raw, dict) else None
+        if isinstance(seasons, dict):
+            raw = {
+                **raw,
+                "seasons": {
+                    name: {**DEFAULT_SEASONS.get(name, {}), **rules}
+                    if isinstance(rules, dict)
+                    else rules
+                    for name, rules in seasons.items()
+                },
+            }
+        return raw
+
+    @model_validator(mode="after")
+    def _default_season_exists(self) -> RegionConfig:
+        if self.default_season not in self.seasons:
+            raise ValueError(
+                f"default_season {self.default_season!r} is not among the seasons ({', '.join(self.seasons)})"
+            )
+        for name in self.seasons:
+            if not _REGION_NAME.fullmatch(name):
+                raise ValueError(
+                    f"season name {name!r} must be lowercase letters, digits, '-' or '_'"
+                )
+        return self
+
+    def season(self, name: str | None) -> tuple[str, SeasonConfig]:
+        """(name, rules) of a season; None: the default season. Unknown: ConfigError."""
+        name = name or self.default_season
+        if name not in self.seasons:
+            raise ConfigError(
+                f"{self.region_file}: unknown season {name!r}; seasons: {', '.join(self.seasons)}"
+            )
+        return name, self.seasons[name]
 
     @field_validator("name")
     @classmethod
@@ -353,7 +489,7 @@ def load_region(region: str | None = None, config: Path | str | None = None) -> 
     """
     path = _region_path(region, config)
     try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+        raw = tomllib.loads(path.read_text(encoding="utf-8-sig"))  # Notepad may add a BOM
     except UnicodeDecodeError:
         raise ConfigError(f"{path}: not UTF-8 text; save the region file as UTF-8") from None
     except tomllib.TOMLDecodeError as exc:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import geopandas as gpd
 import numpy as np
@@ -22,12 +22,20 @@ from scipy import sparse
 from pipeline.config import NetworkConfig
 
 __all__ = [
+    "FLAG_ADDED",
+    "FLAG_FERRY",
+    "FLAG_GRAVEL",
+    "FLAG_SOFT",
+    "FLAG_WINTER",
     "RoadGraph",
+    "apply_season",
     "build_graph",
     "driveable",
     "edge_speeds_kph",
+    "ferry_months",
     "parse_duration_s",
     "parse_maxspeed_kph",
+    "season_flags",
 ]
 
 logger = logging.getLogger(__name__)
@@ -48,6 +56,23 @@ _MAXSPEED_ZONES = {
 }
 MIN_EDGE_TIME_S = 1e-3  # scipy's csgraph would read an explicit 0 as "no edge"
 
+# Edge flags: what a season may close or slow. A way can have several.
+FLAG_FERRY = 1
+FLAG_WINTER = 2  # winter_road=yes or ice_road=yes: a зимник or an ice crossing
+FLAG_SOFT = 4  # dirt-like surface, tracktype grade3-5, or an untagged track: impassable in the thaw
+FLAG_GRAVEL = 8  # gravel, compacted, fine_gravel, pebblestone: slower in the thaw
+FLAG_ADDED = 16  # added by a scenario
+SOFT_SURFACES = frozenset({"unpaved", "dirt", "earth", "ground", "grass", "mud", "sand"})
+GRAVEL_SURFACES = frozenset({"gravel", "compacted", "fine_gravel", "pebblestone"})
+SOFT_TRACKTYPES = frozenset({"grade3", "grade4", "grade5"})
+ALL_MONTHS = 0xFFF
+_MONTHS = {
+    m: i
+    for i, m in enumerate(
+        ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"]
+    )
+}
+
 
 @dataclass(frozen=True)
 class RoadGraph:
@@ -64,6 +89,9 @@ class RoadGraph:
     edge_time_s: np.ndarray
     edge_length_m: np.ndarray
     edge_way: np.ndarray
+    edge_flags: np.ndarray | None = None  # FLAG_* bits (uint8); None: no flags
+    edge_wait_share: np.ndarray | None = None  # ferries: this edge's share of the crossing's wait
+    edge_months: np.ndarray | None = None  # ferries: bit m-1 set if it runs in month m; 0: unknown
 
     @property
     def n_nodes(self) -> int:
@@ -95,7 +123,12 @@ class RoadGraph:
         return sparse.csr_matrix((t[first], (u[first], v[first])), shape=(n, n))
 
     def to_npz_dict(self) -> dict[str, np.ndarray]:
-        return {
+        optional = {
+            k: getattr(self, k)
+            for k in ("edge_flags", "edge_wait_share", "edge_months")
+            if getattr(self, k) is not None
+        }
+        return optional | {
             "crs_wkt": np.array(self.crs_wkt),
             "node_xy": self.node_xy,
             "node_lonlat": self.node_lonlat,
@@ -108,22 +141,43 @@ class RoadGraph:
 
     @classmethod
     def from_npz(cls, data) -> RoadGraph:
-        return cls(
-            **{k: (str(data[k]) if k == "crs_wkt" else data[k]) for k in cls.__dataclass_fields__}
+        fields = [k for k in cls.__dataclass_fields__ if k in data]
+        return cls(**{k: (str(data[k]) if k == "crs_wkt" else data[k]) for k in fields})
+
+    def flags(self) -> np.ndarray:
+        return (
+            self.edge_flags if self.edge_flags is not None else np.zeros(len(self.edge_u), np.uint8)
+        )
+
+    def select(self, keep: np.ndarray, time_s: np.ndarray | None = None) -> RoadGraph:
+        """The same nodes with only the edges in `keep` (and, optionally, new edge times)."""
+        times = self.edge_time_s if time_s is None else time_s
+
+        def pick(a):
+            return None if a is None else a[keep]
+
+        return replace(
+            self,
+            edge_u=self.edge_u[keep],
+            edge_v=self.edge_v[keep],
+            edge_time_s=times[keep],
+            edge_length_m=self.edge_length_m[keep],
+            edge_way=self.edge_way[keep],
+            edge_flags=pick(self.edge_flags),
+            edge_wait_share=pick(self.edge_wait_share),
+            edge_months=pick(self.edge_months),
         )
 
 
 def driveable(roads: pd.DataFrame, net: NetworkConfig) -> np.ndarray:
     """Mask of roads a car may use: a known road class or a ferry, not closed by access tags.
 
-    Winter roads and ice roads are open only when `include_winter_roads` is set.
+    Winter roads and ice roads are kept (flagged); seasons decide when they are open.
     """
     known = roads["highway"].isin(list(net.speed_table())) | roads["ferry"].astype(bool)
     vehicle = roads["motorcar"].fillna(roads["motor_vehicle"])  # the more specific tag wins
     blocked = roads["access"].isin(_BLOCKED) & ~vehicle.isin(_ALLOWED)
     blocked |= vehicle.isin(_BLOCKED)
-    if not net.include_winter_roads:
-        blocked |= roads["winter_road"].eq("yes") | roads["ice_road"].eq("yes")
     return (known & ~blocked).to_numpy()
 
 
@@ -203,7 +257,9 @@ def build_graph(roads: gpd.GeoDataFrame, net: NetworkConfig, crs: CRS) -> RoadGr
     keep = u != v
     u, v, seg_way, length_m = u[keep], v[keep], seg_way[keep], np.abs(length_m[keep])
 
-    time_s = _segment_times_s(roads, net, seg_way, length_m)
+    time_s, wait_share = _segment_times_s(roads, net, seg_way, length_m)
+    way_flags = season_flags(roads)
+    way_months = ferry_months(roads)
     forward, backward = _direction_flags(roads)
     fw, bw = forward[seg_way], backward[seg_way]
     edge_u = np.concatenate([u[fw], v[bw]])
@@ -221,6 +277,9 @@ def build_graph(roads: gpd.GeoDataFrame, net: NetworkConfig, crs: CRS) -> RoadGr
         edge_time_s=np.maximum(time_s[pick], MIN_EDGE_TIME_S),
         edge_length_m=length_m[pick],
         edge_way=roads["osm_id"].to_numpy()[seg_way[pick]],
+        edge_flags=way_flags[seg_way[pick]],
+        edge_wait_share=wait_share[pick],
+        edge_months=way_months[seg_way[pick]],
     )
 
 
@@ -238,6 +297,7 @@ def _segment_times_s(
     shared among its segments by length, so crossing the whole route costs exactly that."""
     speed_mps = edge_speeds_kph(roads, net) / 3.6
     time_s = length_m / speed_mps[seg_way]
+    wait_share = np.zeros(len(seg_way))
     ferry = roads["ferry"].to_numpy(dtype=bool)
     if ferry.any():
         way_length = np.bincount(seg_way, weights=length_m, minlength=len(roads))
@@ -248,4 +308,93 @@ def _segment_times_s(
         share = length_m / np.maximum(way_length[seg_way], 1e-9)
         on_ferry = ferry[seg_way]
         time_s[on_ferry] = (total[seg_way] * share)[on_ferry]
-    return time_s
+        wait_share[on_ferry] = share[on_ferry]
+    return time_s, wait_share
+
+
+def season_flags(roads: pd.DataFrame) -> np.ndarray:
+    """FLAG_* bits per road: ferry, winter road, soft or gravel surface."""
+    surface = roads["surface"].fillna("")
+    tracktype = roads["tracktype"].fillna("")
+    untagged_track = roads["highway"].eq("track") & surface.eq("") & tracktype.eq("")
+    soft = surface.isin(SOFT_SURFACES) | tracktype.isin(SOFT_TRACKTYPES) | untagged_track
+    gravel = surface.isin(GRAVEL_SURFACES) & ~soft
+    winter = roads["winter_road"].eq("yes") | roads["ice_road"].eq("yes")
+    flags = (
+        roads["ferry"].astype(bool).to_numpy() * FLAG_FERRY
+        + winter.to_numpy() * FLAG_WINTER
+        + soft.to_numpy() * FLAG_SOFT
+        + gravel.to_numpy() * FLAG_GRAVEL
+    )
+    return flags.astype(np.uint8)
+
+
+def ferry_months(roads: pd.DataFrame) -> np.ndarray:
+    """Months a ferry runs (bit m-1 for month m) from `opening_hours` month ranges or `seasonal`;
+    0 where unknown (the region's navigation months apply)."""
+    hours = (
+        roads["opening_hours"] if "opening_hours" in roads else pd.Series(None, index=roads.index)
+    )
+    seasonal = roads["seasonal"].fillna("").str.lower()
+    months = np.array([_months_of(h) for h in hours], dtype=np.uint16)  # ferries: a handful of ways
+    months = np.where((months == 0) & seasonal.eq("no").to_numpy(), ALL_MONTHS, months)
+    winter_only = 0b1100_0000_0111  # Nov–Mar
+    months = np.where((months == 0) & seasonal.eq("winter").to_numpy(), winter_only, months)
+    return np.where(roads["ferry"].astype(bool).to_numpy(), months, 0).astype(np.uint16)
+
+
+def _months_of(opening_hours) -> int:
+    """Month bits from the month ranges of an opening_hours value ('May-Oct', 'Jun 01-Sep 30')."""
+    if not isinstance(opening_hours, str):
+        return 0
+    text = opening_hours.lower()
+    if text.strip() == "24/7":
+        return ALL_MONTHS
+    bits = 0
+    for first, last in re.findall(r"\b([a-z]{3})(?:\s*\d{1,2})?\s*-\s*([a-z]{3})\b", text):
+        if first in _MONTHS and last in _MONTHS:
+            a, b = _MONTHS[first], _MONTHS[last]
+            span = range(a, b + 1) if a <= b else [*range(a, 12), *range(b + 1)]
+            for m in span:
+                bits |= 1 << m
+    return bits
+
+
+def apply_season(
+    graph: RoadGraph, season, navigation_months: list[int], ferry_wait_min: float
+) -> RoadGraph:
+    """The graph as it is in one season: closed ways dropped, slowed ways re-timed.
+
+    Parameters
+    ----------
+    season : a :class:`pipeline.config.SeasonConfig`.
+    navigation_months : months ferries run when their tags say nothing.
+    ferry_wait_min : the network's ferry wait, which a season may replace.
+    """
+    flags = graph.flags()
+    time_s = graph.edge_time_s.copy()
+    keep = np.ones(len(time_s), dtype=bool)
+
+    soft = (flags & FLAG_SOFT) != 0
+    keep &= ~soft | season.soft_unpaved_open
+    time_s[soft] /= season.soft_unpaved_factor
+    gravel = (flags & FLAG_GRAVEL) != 0
+    time_s[gravel] /= season.gravel_factor
+
+    winter = (flags & FLAG_WINTER) != 0
+    keep &= ~winter | season.winter_roads
+    time_s[winter] = graph.edge_length_m[winter] / (season.winter_road_speed_kph / 3.6)
+
+    ferry = (flags & FLAG_FERRY) != 0
+    if ferry.any():
+        default_bits = sum(1 << (m - 1) for m in navigation_months)
+        months = (
+            graph.edge_months if graph.edge_months is not None else np.zeros(len(time_s), np.uint16)
+        )
+        months = np.where(months == 0, default_bits, months).astype(np.int64)
+        runs = ((months >> (season.mid_month() - 1)) & 1).astype(bool)
+        keep &= ~ferry | (season.ferries & runs)
+        if season.ferry_wait_min is not None and graph.edge_wait_share is not None:
+            delta_s = (season.ferry_wait_min - ferry_wait_min) * 60.0 * graph.edge_wait_share
+            time_s = np.where(ferry, time_s + delta_s, time_s)
+    return graph.select(keep, np.maximum(time_s, MIN_EDGE_TIME_S))

@@ -46,6 +46,7 @@ ROAD_TAGS = (
     "winter_road",
     "ice_road",
     "seasonal",
+    "opening_hours",
 )
 _PLACE_SET = frozenset(PLACE_CLASSES)
 _WKB = osmium.geom.WKBFactory()

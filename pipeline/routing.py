@@ -20,9 +20,12 @@ NO_SOURCE = -1
 class NearestSource:
     """Per node: seconds to the nearest source (inf if none) and that source's index (-1)."""
 
-    def __init__(self, time_s: np.ndarray, source: np.ndarray) -> None:
+    def __init__(self, time_s: np.ndarray, source: np.ndarray, next_node: np.ndarray | None = None) -> None:
         self.time_s = time_s
         self.source = source
+        # The next node on each node's fastest way to its source (-9999 at sources and
+        # unreached nodes): the shortest-path tree, for finding which edges are used.
+        self.next_node = next_node
 
 
 def nearest_source(graph: sparse.csr_matrix, source_nodes: np.ndarray) -> NearestSource:
@@ -42,7 +45,7 @@ def nearest_source(graph: sparse.csr_matrix, source_nodes: np.ndarray) -> Neares
     if len(source_nodes) == 0:
         return NearestSource(np.full(n, np.inf), np.full(n, NO_SOURCE, dtype=np.int64))
     unique_nodes, first = np.unique(source_nodes, return_index=True)
-    dist, _, winner_node = csgraph.dijkstra(
+    dist, next_node, winner_node = csgraph.dijkstra(
         graph.T.tocsr(),
         directed=True,
         indices=unique_nodes,
@@ -54,7 +57,7 @@ def nearest_source(graph: sparse.csr_matrix, source_nodes: np.ndarray) -> Neares
     reached = winner_node >= 0
     source = np.full(n, NO_SOURCE, dtype=np.int64)
     source[reached] = position[winner_node[reached]]
-    return NearestSource(np.asarray(dist, dtype=float), source)
+    return NearestSource(np.asarray(dist, dtype=float), source, next_node)
 
 
 def time_via_nearest_nodes(

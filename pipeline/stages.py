@@ -9,6 +9,9 @@ from __future__ import annotations
 import json
 import logging
 import time
+import zipfile
+import zlib
+from dataclasses import dataclass
 from pathlib import Path
 
 import geopandas as gpd
@@ -23,7 +26,14 @@ from pipeline import catchments as ca
 from pipeline._io import RegionPaths, atomic_path, sha256_of
 from pipeline.config import RegionConfig
 from pipeline.errors import ExtractError, InputDataError
-from pipeline.export import read_layer, read_metadata, write_csv, write_gpkg, write_json
+from pipeline.export import (
+    read_layer,
+    read_metadata,
+    write_csv,
+    write_gpkg,
+    write_html,
+    write_json,
+)
 from pipeline.network import RoadGraph, build_graph, driveable, edge_speeds_kph
 from pipeline.services import (
     anchor_profile,
@@ -60,7 +70,15 @@ def region_crs(cfg: RegionConfig, region_4326) -> CRS:
 def _sources(paths: RegionPaths) -> dict:
     if not paths.sources.is_file():
         raise ExtractError(f"{paths.sources} not found; run `make fetch` first")
-    return json.loads(paths.sources.read_text(encoding="utf-8"))
+    try:
+        record = json.loads(paths.sources.read_text(encoding="utf-8"))
+    except ValueError as exc:
+        record = f"{type(exc).__name__}: {exc}"
+    if not isinstance(record, dict) or "mode" not in record:
+        raise ExtractError(
+            f"{paths.sources} is damaged ({str(record)[:100]}); delete it and run `make fetch` again"
+        )
+    return record
 
 
 def _summary(stage: str, started: float, counts: str, output: Path) -> None:
@@ -121,6 +139,14 @@ def run_extract(cfg: RegionConfig, paths: RegionPaths) -> Path:
         tables["services"] = services
     write_gpkg(paths.osm_gpkg, tables, meta)
     districts = int((layers.boundaries["role"] == "district").sum())
+    if districts == 0:  # a wrong level would silently drop every district figure
+        logger.warning(
+            "no district boundaries at admin_level %d in %s: figures are for the whole region "
+            "only; check boundary.district_admin_level in %s",
+            cfg.boundary.district_admin_level,
+            cfg.display_name,
+            cfg.region_file,
+        )
     service_count = (
         f"{len(services)} services of {services['service'].nunique()} types"
         if services is not None
@@ -200,18 +226,39 @@ def run_network(cfg: RegionConfig, paths: RegionPaths) -> Path:
 
 
 def _load_network(path: Path) -> tuple[str, RoadGraph | None]:
-    with np.load(path, allow_pickle=False) as data:
-        mode = str(data["mode"])
-        return mode, (RoadGraph.from_npz(data) if mode == "road" else None)
+    try:
+        with path.open("rb") as fh, np.load(fh, allow_pickle=False) as data:
+            mode = str(data["mode"])
+            return mode, (RoadGraph.from_npz(data) if mode == "road" else None)
+    except FileNotFoundError:
+        raise InputDataError(
+            f"{path} not found; run the earlier stages first (`make` runs every stage in order)"
+        ) from None
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
+        raise InputDataError(
+            f"{path} is damaged ({type(exc).__name__}: {exc}); delete it and run `make` again"
+        ) from None
 
 
 # --- catchments ----------------------------------------------------------------------------
 
 
-def run_catchments(cfg: RegionConfig, paths: RegionPaths) -> Path:
-    started = time.perf_counter()
+@dataclass
+class _Inputs:
+    """What the catchments stage (and the seasons and plan stages) read before computing."""
+
+    meta: dict
+    approximate: bool
+    region: gpd.GeoSeries
+    crs: CRS
+    districts: gpd.GeoDataFrame
+    places: gpd.GeoDataFrame
+    mode: str
+    graph: RoadGraph | None
+
+
+def _load_inputs(cfg: RegionConfig, paths: RegionPaths) -> _Inputs:
     meta = read_metadata(paths.osm_gpkg)
-    approximate = meta.get("mode") == "straight_line"
     boundaries = read_layer(paths.osm_gpkg, "boundaries")
     region, crs = _region_and_crs(cfg, boundaries)
     districts = boundaries[boundaries["role"] == "district"].to_crs(crs).reset_index(drop=True)
@@ -219,20 +266,78 @@ def run_catchments(cfg: RegionConfig, paths: RegionPaths) -> Path:
     places["district"] = ca.assign_districts(places, districts).to_numpy()
     places["population"] = places["population"].astype("Int64")
     mode, graph = _load_network(paths.network)
+    approximate = meta.get("mode") == "straight_line"
+    return _Inputs(meta, approximate, region, crs, districts, places, mode, graph)
 
-    anchor_pos, core_pos = _choose_anchors(cfg, places, approximate)
-    if approximate:
+
+def _travel_model(cfg: RegionConfig, graph: RoadGraph | None):
+    """(make_field, road-node KD-tree): the road model, or the straight-line one offline."""
+    if graph is None:
         off = cfg.offline
 
-        def make_field(xy):
+        def straight(xy):
             return ca.straight_line_field(xy, off.detour_factor, off.speed_kph)
 
-        tree = None
-    else:
-        tree = cKDTree(graph.node_xy)
+        return straight, None
+    tree = cKDTree(graph.node_xy)
 
-        def make_field(xy):
-            return ca.road_field(graph, xy, cfg, tree)
+    def on_roads(xy):
+        return ca.road_field(graph, xy, cfg, tree)
+
+    return on_roads, tree
+
+
+def _what_if(cfg: RegionConfig, inputs: _Inputs, season: str | None, scenario: str | None):
+    """Apply a season and a scenario to the graph; return (graph, season name, scenario)."""
+    from pipeline.network import apply_season
+    from pipeline.scenarios import apply_scenario, load_scenario
+
+    season_name, rules = cfg.season(season)
+    plan = load_scenario(cfg, scenario) if scenario else None
+    graph = inputs.graph
+    if graph is not None:
+        graph = apply_season(graph, rules, cfg.ferry_months, cfg.network.ferry_wait_min)
+        if plan is not None:
+            graph = apply_scenario(graph, plan, cfg, inputs.crs)
+    elif season or (
+        plan is not None and (plan.add_roads or plan.close.osm_ids or plan.close.polygon)
+    ):
+        logger.warning(
+            "the straight-line model has no roads: the season and road changes do not apply"
+        )
+    return graph, season_name, plan
+
+
+def _scenario_anchors(places, anchor_pos: np.ndarray, plan) -> np.ndarray:
+    if plan is None:
+        return anchor_pos
+    if plan.anchors.add:
+        anchor_pos = np.union1d(
+            anchor_pos, ca.resolve_names(places, plan.anchors.add, "scenario anchor")
+        )
+    if plan.anchors.remove:
+        anchor_pos = np.setdiff1d(
+            anchor_pos, ca.resolve_names(places, plan.anchors.remove, "scenario anchor")
+        )
+    if len(anchor_pos) == 0:
+        raise InputDataError(f"scenario {plan.name!r} removes every anchor; keep at least one")
+    return anchor_pos
+
+
+def run_catchments(
+    cfg: RegionConfig, paths: RegionPaths, season: str | None = None, scenario: str | None = None
+) -> Path:
+    """Times, catchments, gaps and figures, for the default season or a season/scenario run
+    (`paths` then is `paths.for_run(scenario, season)`)."""
+    started = time.perf_counter()
+    inputs = _load_inputs(cfg, paths)
+    meta, approximate, region, crs = inputs.meta, inputs.approximate, inputs.region, inputs.crs
+    districts, places, mode = inputs.districts, inputs.places, inputs.mode
+    graph, season_name, plan = _what_if(cfg, inputs, season, scenario)
+
+    anchor_pos, core_pos = _choose_anchors(cfg, places, approximate)
+    anchor_pos = _scenario_anchors(places, anchor_pos, plan)
+    make_field, tree = _travel_model(cfg, graph)
 
     result = ca.compute_accessibility(
         places, region, anchor_pos, core_pos, make_field, cfg, road_tree=tree
@@ -260,6 +365,8 @@ def run_catchments(cfg: RegionConfig, paths: RegionPaths) -> Path:
         layers["services"] = service_layer
     gpkg_meta = {
         "region": cfg.display_name,
+        "season": season_name,
+        "scenario": plan.name if plan is not None else "baseline",
         "mode": mode,
         "approximate": "yes" if approximate else "no",
         "gap_threshold_min": f"{cfg.thresholds.gap_min:g}",
@@ -270,11 +377,13 @@ def run_catchments(cfg: RegionConfig, paths: RegionPaths) -> Path:
     }
     if note:
         gpkg_meta["note"] = note
-    write_gpkg(paths.gpkg(cfg.name), layers, gpkg_meta)
+    write_gpkg(paths.gpkg(cfg.name), layers, gpkg_meta, styles=_qgis_styles(cfg, layers))
     with atomic_path(paths.travel_time_tif) as tmp:
         write_geotiff(tmp, result.grid, result.rasters)
     write_csv(paths.summary_csv, summary)
     figures = _summary_json(cfg, result, summary, approximate, note)
+    figures["season"] = season_name
+    figures["scenario"] = plan.name if plan is not None else "baseline"
     figures["services"] = _services_json(cfg, result.anchors, service_layer, service_summary)
     if service_summary is not None:
         write_csv(paths.processed / "services_summary.csv", service_summary)
@@ -339,6 +448,13 @@ def _services_json(cfg: RegionConfig, anchors, services, service_summary) -> dic
         ].to_dict(orient="records"),
         "coverage": service_summary.to_dict(orient="records"),
     }
+
+
+def _qgis_styles(cfg: RegionConfig, layers: dict[str, gpd.GeoDataFrame]) -> dict[str, str]:
+    """Each layer's default QGIS style (QML), stored inside the GeoPackage."""
+    from pipeline.qgis import layer_styles
+
+    return {name: style.qml() for name, style in layer_styles(cfg, layers).items()}
 
 
 def _choose_anchors(cfg: RegionConfig, places: gpd.GeoDataFrame, approximate: bool):
@@ -472,7 +588,270 @@ def run_maps(cfg: RegionConfig, paths: RegionPaths) -> Path:
     }
     meta = read_metadata(gpkg)
     html = build_map(layers, cfg, meta)
-    with atomic_path(paths.map_html) as tmp:
-        tmp.write_text(html, encoding="utf-8")
+    write_html(paths.map_html, html)
     _summary("maps", started, f"{len(layers['settlements'])} settlements drawn", paths.map_html)
     return paths.map_html
+
+
+# --- qgis ----------------------------------------------------------------------------------
+
+
+def _result_layers(gpkg: Path) -> dict[str, gpd.GeoDataFrame]:
+    """Every data layer of a result GeoPackage, in its stored order (not the styles table)."""
+    names = [name for name, _ in pyogrio.list_layers(gpkg) if name != "layer_styles"]
+    return {name: read_layer(gpkg, name) for name in names}
+
+
+def run_qgis(cfg: RegionConfig, paths: RegionPaths) -> Path:
+    """The QGIS project beside the GeoPackage, and the raster's default style beside the raster."""
+    from pipeline.qgis import project_xml, raster_style, write_project
+
+    started = time.perf_counter()
+    gpkg = paths.gpkg(cfg.name)
+    layers = _result_layers(gpkg)
+    crs = CRS.from_user_input(layers["districts"].crs)
+    # An empty layer without a geometry type (roads in the straight-line model) opens in QGIS
+    # as a bare table: leave it out of the project.
+    stored = dict(pyogrio.list_layers(gpkg))
+    layers = {n: f for n, f in layers.items() if stored.get(n) not in (None, "Unknown")}
+    frames = [f for f in layers.values() if len(f) and f.geometry.notna().any()]
+    bounds = np.asarray([f.total_bounds for f in frames])
+    lo, hi = bounds[:, :2].min(axis=0), bounds[:, 2:].max(axis=0)
+    pad = 0.03 * (hi - lo)
+    extent = (*(lo - pad), *(hi + pad))
+    xml = project_xml(cfg, gpkg.name, layers, crs, extent, paths.travel_time_tif.name)
+    project = paths.qgis_project(cfg.name)
+    with atomic_path(project) as tmp:
+        write_project(tmp, xml, cfg.name)
+    with atomic_path(paths.travel_time_tif.with_suffix(".qml")) as tmp:
+        tmp.write_text(raster_style(cfg), encoding="utf-8")
+    _summary("qgis", started, f"{len(layers)} layers and the travel-time raster", project)
+    return project
+
+
+# --- seasons -------------------------------------------------------------------------------
+
+
+def _anchor_minutes(cfg: RegionConfig, graph: RoadGraph, places, anchor_pos: np.ndarray):
+    """Minutes from each place to its nearest anchor on `graph` (NaN: unreachable), and the
+    shortest-path tree's used ways near the places."""
+    xy = np.column_stack([places.geometry.x, places.geometry.y])
+    tree = cKDTree(graph.node_xy)
+    field = ca.road_field(graph, xy[anchor_pos], cfg, tree)
+    time_s, _, _ = field.times(xy, cells=False)
+    time_s[anchor_pos] = 0.0
+    return np.where(np.isfinite(time_s), time_s / 60.0, np.nan), field, tree
+
+
+def _used_ways(graph: RoadGraph, field, tree, xy: np.ndarray, k: int) -> np.ndarray:
+    """OSM ways on the fastest paths from the places' nearby road nodes to their anchors."""
+    next_node = field.next_node
+    _, start = tree.query(xy, k=min(k, graph.n_nodes))
+    frontier = np.unique(np.asarray(start).ravel())
+    seen = np.zeros(graph.n_nodes, dtype=bool)
+    while len(frontier):  # one step along every path at once
+        seen[frontier] = True
+        step = next_node[frontier]
+        step = step[(step >= 0) & (step < graph.n_nodes)]
+        frontier = np.unique(step[~seen[step]])
+    on_path = seen[graph.edge_u] & seen[graph.edge_v] & (next_node[graph.edge_u] == graph.edge_v)
+    return np.unique(graph.edge_way[on_path])
+
+
+def run_seasons(cfg: RegionConfig, paths: RegionPaths) -> Path:
+    """Every season of the region, then each settlement's worst and best season, all-season
+    access, and the crossings whose closure cuts people off."""
+    from pipeline.network import apply_season
+    from pipeline.seasons import (
+        combine_seasons,
+        crossing_dependence,
+        crossing_state,
+        crossings_table,
+    )
+
+    started = time.perf_counter()
+    per_season = {}
+    for season in cfg.seasons:
+        run_paths = paths.for_run(None, season)
+        run_catchments(cfg, run_paths, season=season)
+        per_season[season] = read_layer(run_paths.gpkg(cfg.name), "settlements")
+    gap = cfg.thresholds.gap_min
+    combined = combine_seasons(per_season, gap)
+
+    inputs = _load_inputs(cfg, paths)
+    places = inputs.places
+    crossings = None
+    lost_names: dict[int, list[str]] = {}
+    if inputs.graph is not None:
+        graphs = {
+            s: apply_season(inputs.graph, rules, cfg.ferry_months, cfg.network.ferry_wait_min)
+            for s, rules in cfg.seasons.items()
+        }
+        state = crossing_state(inputs.graph, graphs)
+        anchor_pos, _ = _choose_anchors(cfg, places, inputs.approximate)
+        xy = np.column_stack([places.geometry.x, places.geometry.y])
+        lost_by_season = {}
+        for season, graph in graphs.items():
+            base, field, tree = _anchor_minutes(cfg, graph, places, anchor_pos)
+            used = _used_ways(graph, field, tree, xy, cfg.surface.k_nearest)
+            open_here = state.loc[state[f"open_{season}"], "osm_id"].to_numpy()
+            lost_by_season[season] = crossing_dependence(
+                graph,
+                open_here,
+                used,
+                lambda g: _anchor_minutes(cfg, g, places, anchor_pos)[0],
+                base,
+                gap,
+            )
+        roads = read_layer(paths.osm_gpkg, "roads").to_crs(inputs.crs)
+        crossings = crossings_table(state, lost_by_season, places, roads)
+        names = places["name"].astype(str).to_numpy()
+        for row in crossings.itertuples():  # crossings are few
+            label = row.name if isinstance(row.name, str) else f"{row.kind} {row.osm_id}"
+            for lost in lost_by_season.values():
+                for i in np.flatnonzero(lost.get(int(row.osm_id), [])):
+                    lost_names.setdefault(names[i], [])
+                    if label not in lost_names[names[i]]:
+                        lost_names[names[i]].append(label)
+    combined["crossings"] = [", ".join(lost_names.get(n, [])) for n in combined["name"].astype(str)]
+
+    layers = {f"settlements_{s}": _settlement_columns(f) for s, f in per_season.items()}
+    layers["settlement_seasons"] = combined
+    if crossings is not None:
+        layers["crossings"] = crossings
+    target = paths.processed / "seasons.gpkg"
+    write_gpkg(target, layers, {"region": cfg.display_name, "seasons": ", ".join(cfg.seasons)})
+    write_json(
+        paths.processed / "seasons.json", _seasons_json(cfg, per_season, combined, crossings)
+    )
+    dependent = combined[combined["season_dependent"]]
+    _summary(
+        "seasons",
+        started,
+        f"{len(cfg.seasons)} seasons, {len(dependent)} settlements whose access depends on the season "
+        f"({int(dependent['population'].astype('Float64').fillna(0).sum())} people), "
+        f"{0 if crossings is None else len(crossings)} crossings",
+        target,
+    )
+    return target
+
+
+def _seasons_json(cfg, per_season, combined, crossings) -> dict:
+    gap = cfg.thresholds.gap_min
+    pop = combined["population"].astype("Float64").fillna(0)
+    seasons = {}
+    for season, frame in per_season.items():
+        t = frame["anchor_time_min"]
+        p = frame["population"].astype("Float64").fillna(0)
+        seasons[season] = {
+            "dates": f"{cfg.seasons[season].start}..{cfg.seasons[season].end}",
+            "settlements_served": int((t <= gap).sum()),
+            "population_served": int(p[t <= gap].sum()),
+            "settlements_unreachable": int(t.isna().sum()),
+        }
+    dependent = combined[combined["season_dependent"]].copy()
+    dependent["_pop"] = pop[combined["season_dependent"]]
+    dependent = dependent.sort_values("_pop", ascending=False, kind="stable")
+    table = [
+        {
+            "name": r.name,
+            "district": r.district,
+            "population": None if pd.isna(r.population) else int(r.population),
+            "seasons_served": r.seasons_served,
+            "worst_season": r.worst_season,
+            "worst_time_min": None
+            if pd.isna(r.worst_time_min)
+            else round(float(r.worst_time_min), 1),
+            "crossings": r.crossings,
+        }
+        for r in dependent.itertuples()
+    ]
+    return {
+        "region": cfg.name,
+        "gap_threshold_min": gap,
+        "seasons": seasons,
+        "all_season_access": {
+            "settlements": int(combined["all_season_access"].sum()),
+            "population": int(pop[combined["all_season_access"]].sum()),
+        },
+        "season_dependent": {
+            "settlements": len(table),
+            "population": int(dependent["_pop"].sum()),
+            "table": table,
+        },
+        "crossings": []
+        if crossings is None
+        else crossings.drop(columns="geometry").replace({np.nan: None}).to_dict(orient="records"),
+    }
+
+
+# --- diff ----------------------------------------------------------------------------------
+
+
+def _run_paths(cfg: RegionConfig, paths: RegionPaths, spec: str) -> RegionPaths:
+    """Paths of a run named `scenario[@season]` (`baseline` is no scenario)."""
+    scenario, _, season = spec.partition("@")
+    if season:
+        cfg.season(season)
+    if scenario != "baseline":
+        from pipeline.scenarios import load_scenario
+
+        load_scenario(cfg, scenario)
+    return paths.for_run(None if scenario == "baseline" else scenario, season or None)
+
+
+def run_diff(cfg: RegionConfig, paths: RegionPaths, a: str, b: str) -> Path:
+    """Compare two runs; write data_processed/<region>/diff/<a>__<b>.gpkg and .json."""
+    from pipeline.diff import compare_runs, diff_figures
+
+    started = time.perf_counter()
+    layers = []
+    for spec in (a, b):
+        run = _run_paths(cfg, paths, spec)
+        gpkg = run.gpkg(cfg.name)
+        if not gpkg.is_file():
+            scenario, _, season = spec.partition("@")
+            how = (
+                f"make catchments region={cfg.name}"
+                + (f" scenario={scenario}" if scenario != "baseline" else "")
+                + (f" season={season}" if season else "")
+            )
+            raise InputDataError(f"run {spec!r} has no results ({gpkg}); run `{how}` first")
+        layers.append(read_layer(gpkg, "settlements"))
+    changes = compare_runs(layers[0], layers[1], cfg.thresholds.gap_min)
+    stem = f"{a}__{b}".replace("@", "-")
+    target = paths.processed / "diff" / f"{stem}.gpkg"
+    write_gpkg(target, {"changes": changes}, {"region": cfg.display_name, "a": a, "b": b})
+    figures = {"region": cfg.name, "a": a, "b": b, **diff_figures(changes)}
+    write_json(paths.processed / "diff" / f"{stem}.json", figures)
+    _summary(
+        "diff",
+        started,
+        f"{len(changes)} settlements change; gained {figures['gained']['population']} people, "
+        f"lost {figures['lost']['population']}",
+        target,
+    )
+    return target
+
+
+# --- report --------------------------------------------------------------------------------
+
+
+def run_report(cfg: RegionConfig, paths: RegionPaths) -> Path:
+    """The reviewer's report page and the settlement table for spreadsheets."""
+    from pipeline.report import build_report, settlements_table, write_settlements_csv
+
+    started = time.perf_counter()
+    gpkg = paths.gpkg(cfg.name)
+    settlements = read_layer(gpkg, "settlements")
+    anchors = read_layer(gpkg, "anchors")
+    sources = json.loads(paths.sources.read_text(encoding="utf-8")) if paths.sources.is_file() else {}
+    credits = cfg.region_file.parent / cfg.name / "ATTRIBUTION.md"
+    attribution = credits.read_text(encoding="utf-8") if credits.is_file() else ""
+    page = build_report(settlements, anchors, cfg, read_metadata(gpkg), sources, attribution)
+    with atomic_path(paths.report_html) as tmp:
+        tmp.write_text(page, encoding="utf-8")
+    with atomic_path(paths.settlements_csv) as tmp:
+        write_settlements_csv(tmp, settlements_table(settlements), cfg.language)
+    _summary("report", started, f"{len(settlements)} settlements", paths.report_html)
+    return paths.report_html

@@ -15,14 +15,15 @@ import pytest
 import shapely
 from pyproj import CRS, Geod
 
-from pipeline.config import DEFAULT_SPEEDS_KPH, NetworkConfig
-from pipeline.network import build_graph, parse_duration_s, parse_maxspeed_kph
+from pipeline.config import DEFAULT_SPEEDS_KPH, NetworkConfig, RegionConfig
+from pipeline.network import apply_season, build_graph, parse_duration_s, parse_maxspeed_kph
 from pipeline.osm import ROAD_TAGS, read_pbf
 from tests.osm_builder import OsmBuilder
 
 CRS_UTM = CRS.from_user_input("EPSG:32637")  # UTM 37N: the test area at 39°E, 60°N
 GEOD = Geod(ellps="WGS84")
 DEFAULT_NET = NetworkConfig()
+DEFAULT_CFG = RegionConfig.model_validate({"name": "t", "display_name": "T", "anchors": {"names": ["A"]}})
 
 # Three points on the parallel 60°N, about 1.1 km apart, and one to the north.
 P0, P1, P2 = (39.00, 60.00), (39.02, 60.00), (39.05, 60.00)
@@ -210,16 +211,22 @@ def test_ferry_runs_both_ways_whatever_its_oneway_tag():
 
 
 @pytest.mark.parametrize("tag", ["winter_road", "ice_road"])
-def test_winter_roads_only_when_asked(tag):
+def test_winter_roads_only_in_winter(tag):
     roads = roads_frame(
         {"coords": [P0, P1], "highway": "primary"},
         {"coords": [P1, P2], "highway": "track", tag: "yes"},
     )
-    closed = edge_times(roads)
-    assert set(closed) == {(P0, P1), (P1, P0)}
-    opened = edge_times(roads, NetworkConfig(include_winter_roads=True))
-    assert set(opened) == {(P0, P1), (P1, P0), (P1, P2), (P2, P1)}
-    assert opened[(P1, P2)] == pytest.approx(geod_m(P1, P2) / kph(20.0), rel=1e-9)
+    graph = build_graph(roads, DEFAULT_NET, CRS_UTM)
+    seasons = DEFAULT_CFG.seasons
+    summer = apply_season(graph, seasons["summer"], [5, 6, 7, 8, 9, 10], 20.0)
+    winter = apply_season(graph, seasons["winter"], [5, 6, 7, 8, 9, 10], 20.0)
+    assert len(summer.edge_u) == 2  # the primary road, both ways
+    assert len(winter.edge_u) == 4
+    # On a winter road the season's winter-road speed (30 km/h by default) applies.
+    closed_way = graph.edge_way[graph.edge_way != graph.edge_way[0]][0]
+    on_winter_road = winter.edge_way == closed_way
+    expected = geod_m(P1, P2) / kph(seasons["winter"].winter_road_speed_kph)
+    assert np.allclose(winter.edge_time_s[on_winter_road], expected, rtol=1e-9)
 
 
 @pytest.mark.parametrize(
