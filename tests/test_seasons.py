@@ -95,7 +95,7 @@ def test_each_season_matches_hand_computed_times(river_seasons):
 
 
 def test_worst_best_and_all_season_access(river_seasons):
-    cfg, paths = river_seasons
+    _cfg, paths = river_seasons
     combined = gpd.read_file(paths.processed / "seasons.gpkg", layer="settlement_seasons")
     c = combined.set_index("name")
     exp = expected_minutes()
@@ -120,7 +120,7 @@ def test_worst_best_and_all_season_access(river_seasons):
 
 
 def test_crossings_layer_states_and_dependants(river_seasons):
-    cfg, paths = river_seasons
+    _cfg, paths = river_seasons
     crossings = gpd.read_file(paths.processed / "seasons.gpkg", layer="crossings").set_index("kind")
     ferry, winter = crossings.loc["ferry"], crossings.loc["winter_road"]
     assert (bool(ferry["open_summer"]), bool(ferry["open_winter"]), bool(ferry["open_thaw"])) == (
