@@ -45,7 +45,17 @@ from pipeline.services import (
 )
 from pipeline.surface import write_geotiff
 
-__all__ = ["region_crs", "run_catchments", "run_extract", "run_fetch", "run_maps", "run_network"]
+__all__ = [
+    "region_crs",
+    "run_catchments",
+    "run_extract",
+    "run_fetch",
+    "run_maps",
+    "run_network",
+    "run_plan",
+    "run_qgis",
+    "run_report",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -382,6 +392,7 @@ def run_catchments(
         write_geotiff(tmp, result.grid, result.rasters)
     write_csv(paths.summary_csv, summary)
     figures = _summary_json(cfg, result, summary, approximate, note)
+    figures["grid_population"] = _grid_population(cfg, result)
     figures["season"] = season_name
     figures["scenario"] = plan.name if plan is not None else "baseline"
     figures["services"] = _services_json(cfg, result.anchors, service_layer, service_summary)
@@ -431,6 +442,32 @@ def _add_service_access(cfg: RegionConfig, paths: RegionPaths, result, make_fiel
         " + ".join(cfg.services.core),
     )
     return services, coverage_by_service(s, types)
+
+
+def _grid_population(cfg: RegionConfig, result) -> dict | None:
+    """People by travel time from the region's population grid, if it names one."""
+    from pipeline.population import people_per_cell, population_figures
+
+    grid_file = cfg.offline.population_grid if cfg.offline is not None else None
+    if grid_file is None:
+        return None
+    path = cfg.resolve(grid_file)
+    people = people_per_cell(result.grid, path)
+    figures = population_figures(
+        people, result.rasters["anchor_time_min"], cfg.thresholds.bands_min, cfg.thresholds.gap_min
+    )
+    logger.info(
+        "population grid %s: ~%d people, ~%d beyond %g min of an anchor (estimate)",
+        path.name,
+        figures["total"],
+        figures["gap"],
+        cfg.thresholds.gap_min,
+    )
+    return {
+        **figures,
+        "source": path.name,
+        "note": "estimate: each grid cell's people spread evenly over the land of the cell",
+    }
 
 
 def _services_json(cfg: RegionConfig, anchors, services, service_summary) -> dict:
@@ -855,3 +892,65 @@ def run_report(cfg: RegionConfig, paths: RegionPaths) -> Path:
         write_settlements_csv(tmp, settlements_table(settlements), cfg.language)
     _summary("report", started, f"{len(settlements)} settlements", paths.report_html)
     return paths.report_html
+
+
+# --- plan ----------------------------------------------------------------------------------
+
+
+def run_plan(cfg: RegionConfig, paths: RegionPaths) -> Path:
+    """Planning answers from the catchments results (data_processed/<region>/plan/): anchors to
+    add, inter-municipal ties, reach of single-industry towns. Same network and season as the
+    catchments stage's baseline."""
+    from pipeline import planning as pl
+
+    started = time.perf_counter()
+    results = paths.gpkg(cfg.name)
+    if not results.is_file():
+        raise ExtractError(f"{results} not found; run `make catchments region={cfg.name}` first")
+    layers = {
+        name: read_layer(results, name)
+        for name in ("settlements", "anchors", "districts", "catchments")
+    }
+    meta = read_metadata(results)
+    graph, _, _ = _what_if(cfg, _load_inputs(cfg, paths), None, None)
+    model = pl.TravelModel.of(cfg, graph)
+    gap_min = cfg.planning.gap_min or cfg.thresholds.gap_min
+    s = layers["settlements"]
+    proposals = pl.propose_anchors(s, model, cfg.planning, gap_min, cfg.planning.k)
+    links = pl.cross_border_links(s, layers["anchors"], model, gap_min)
+    area = pl.cross_border_area(layers["catchments"], layers["anchors"], layers["districts"])
+    pairs = pl.cross_border_pairs(links, layers["districts"], area)
+    reach, reach_links = pl.monotown_reach(s, model, cfg.planning)
+    mode = "straight_line" if graph is None else "road"
+    figures = pl.plan_figures(
+        cfg, proposals, links, pairs, reach, mode=mode, note=meta.get("note", "")
+    )
+    out = paths.processed / "plan"
+    plan_meta = {
+        key: meta[key] for key in ("region", "season", "mode", "approximate", "note") if key in meta
+    }
+    plan_meta.update(gap_threshold_min=f"{gap_min:g}", k=str(cfg.planning.k))
+    plan_layers = {
+        "cross_border_pairs": pairs,
+        "cross_border": links,
+        "monotown_reach": reach_links,
+        "newly_covered": proposals.newly_covered,
+        "proposals": proposals.table,
+    }
+    write_gpkg(out / "plan.gpkg", plan_layers, plan_meta)
+    write_csv(out / "proposals.csv", pd.DataFrame(proposals.table.drop(columns="geometry")))
+    write_csv(out / "cross_border.csv", pd.DataFrame(pairs.drop(columns="geometry")))
+    write_csv(out / "monotown_reach.csv", reach)
+    write_json(out / "plan.json", figures)
+    p = figures["proposals"]
+    _summary(
+        "plan",
+        started,
+        f"{p['proposed']} of k={p['k']} anchors proposed (+{p['verified']['population']} people, "
+        f"{p['verified']['settlements']} settlements within {gap_min:g} min; greedy "
+        f"{'=' if p['greedy_gap']['population'] == 0 else '<'} {'exact' if p['exact']['ran'] else 'no exact'}), "
+        f"{len(pairs)} cross-border district pairs ({len(links)} settlements), "
+        f"{len(reach)} monotowns" + (" (APPROXIMATE)" if graph is None else ""),
+        out / "plan.json",
+    )
+    return out / "plan.json"
