@@ -30,6 +30,7 @@ __all__ = [
     "DEFAULT_SPEEDS_KPH",
     "PROJECT_ROOT",
     "REGIONS_DIR",
+    "PlanningConfig",
     "RegionConfig",
     "available_regions",
     "load_region",
@@ -368,6 +369,27 @@ class OfflineConfig(_Strict):
     cores: list[str] = []  # core names as spelled in the bundled data
 
 
+class PlanningConfig(_Strict):
+    """Planning answers (`make plan`): anchors to add, inter-municipal ties, monotown reach."""
+
+    k: int = Field(default=5, ge=1, le=100)  # anchors to propose; `make plan k=N` overrides
+    gap_min: PositiveFloat | None = None  # minutes; none: thresholds.gap_min
+    candidate_min_population: int = Field(default=0, ge=0)  # people; untagged population counts as 0
+    candidate_places: list[Literal[PLACE_CLASSES]] = ["city", "town", "village"]  # type: ignore[valid-type]
+    candidates: list[str] = []  # optional: only these settlements may be proposed
+    exact_max_candidates: int = Field(default=500, ge=0)  # exact optimum only up to this many useful candidates
+    exact_time_limit_s: PositiveFloat = 60.0  # seconds for the exact solver (HiGHS)
+    monotowns: list[str] = []  # single-industry towns (моногорода)
+    employment_min_population: int = Field(default=10_000, ge=0)  # people: an employment centre
+    employment_centres: list[str] = []  # also employment centres, whatever their population
+    reach_bands_min: list[PositiveFloat] = [30.0, 45.0, 60.0]  # minutes from a monotown
+
+    @field_validator("reach_bands_min")
+    @classmethod
+    def _ascending(cls, values: list[float]) -> list[float]:
+        return _strictly_ascending(values)
+
+
 class RegionConfig(_Strict):
     """One region, as read from `regions/<name>.toml`."""
 
@@ -397,6 +419,7 @@ class RegionConfig(_Strict):
         10,
     ]  # navigation, when a ferry's tags say nothing
     offline: OfflineConfig | None = None
+    planning: PlanningConfig = PlanningConfig()
     region_file: Path = Path()  # filled in by load_region
 
     @model_validator(mode="before")
@@ -514,13 +537,17 @@ def _region_path(region: str | None, config: Path | str | None) -> Path:
     region = "vologda" if region is None else region
     known = available_regions()
     if not _REGION_NAME.fullmatch(region) or region not in known:
-        hint = difflib.get_close_matches(region, known, n=1)
-        also = f" (did you mean {hint[0]!r}?)" if hint else ""
         raise ConfigError(
-            f"unknown region {region!r}{also}; available: {', '.join(known)} "
+            f"unknown region {region!r}{did_you_mean(region, known)}; available: {', '.join(known)} "
             f"(or pass config=path/to/region.toml)"
         )
     return REGIONS_DIR / f"{region}.toml"
+
+
+def did_you_mean(name: str, known: list[str]) -> str:
+    """' (did you mean 'x'?)' for the closest known name, or ''."""
+    hint = difflib.get_close_matches(name, known, n=1)
+    return f" (did you mean {hint[0]!r}?)" if hint else ""
 
 
 def _describe(path: Path, exc: ValidationError) -> str:

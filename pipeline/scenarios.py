@@ -21,7 +21,6 @@ what a scenario is.
 
 from __future__ import annotations
 
-import difflib
 import re
 import tomllib
 from pathlib import Path
@@ -34,7 +33,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pyproj import CRS, Geod, Transformer
 from scipy.spatial import cKDTree
 
-from pipeline.config import RegionConfig
+from pipeline.config import RegionConfig, did_you_mean
 from pipeline.errors import ConfigError, InputDataError
 from pipeline.network import FLAG_ADDED, MIN_EDGE_TIME_S, RoadGraph
 
@@ -84,10 +83,8 @@ def load_scenario(cfg: RegionConfig, name: str) -> Scenario:
     folder = scenario_dir(cfg)
     known = sorted(p.stem for p in folder.glob("*.toml")) if folder.is_dir() else []
     if not _NAME.fullmatch(name) or name not in known:
-        hint = difflib.get_close_matches(name, known, n=1)
-        also = f" (did you mean {hint[0]!r}?)" if hint else ""
         raise ConfigError(
-            f"unknown scenario {name!r}{also}; scenarios of {cfg.name}: {', '.join(known) or 'none'} "
+            f"unknown scenario {name!r}{did_you_mean(name, known)}; scenarios of {cfg.name}: {', '.join(known) or 'none'} "
             f"(files in {folder})"
         )
     path = folder / f"{name}.toml"
