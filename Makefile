@@ -29,6 +29,13 @@ RUN_DIR := $(if $(season)$(scenario),runs/$(or $(scenario),baseline)/$(or $(seas
 RUN_ARGS := $(if $(season),--season $(season)) $(if $(scenario),--scenario $(scenario))
 RESULTS := $(OUT)/$(RUN_DIR)$(region).gpkg
 MAP := maps/$(region)/$(RUN_DIR)index.html
+REPORT := maps/$(region)/$(RUN_DIR)report.html
+CSV := $(OUT)/$(RUN_DIR)settlements.csv
+QGZ := $(OUT)/$(RUN_DIR)$(region).qgz
+# What the reader sees: words, colours, the page's script and the inlined Leaflet.
+LOOK := pipeline/i18n.py pipeline/palette.py
+WEB := $(LOOK) $(wildcard pipeline/web/*) $(wildcard pipeline/vendor/leaflet/*) \
+       $(wildcard pipeline/vendor/leaflet/images/*)
 SEASONS := $(OUT)/seasons.gpkg
 a ?= baseline
 b ?=
@@ -51,15 +58,18 @@ ifdef regions
 else
   .DEFAULT_GOAL := all
 endif
-.PHONY: all test lint clean help fetch extract network catchments maps check seasons diff many bench
+.PHONY: all test lint clean help fetch extract network catchments maps report qgis check seasons diff many bench
 .DELETE_ON_ERROR:
 
-all: $(MAP) ## run every stage for the region
+all: $(MAP) $(REPORT) $(QGZ) ## run every stage for the region
 	@echo "Results for $(region):"
 	@echo "  GeoPackage   $(RESULTS)"
 	@echo "  travel times $(OUT)/$(RUN_DIR)travel_time.tif"
 	@echo "  figures      $(OUT)/$(RUN_DIR)summary.json, $(OUT)/$(RUN_DIR)summary.csv"
 	@echo "  map          $(MAP)"
+	@echo "  report       $(REPORT)"
+	@echo "  spreadsheet  $(CSV)"
+	@echo "  QGIS project $(QGZ)"
 	@echo "  logs         logs/$(region)/"
 
 $(VENV)/.installed: pyproject.toml
@@ -88,12 +98,22 @@ $(NETWORK): $(OSM) pipeline/network.py $(DEPS)
 
 catchments: $(RESULTS) ## travel times, catchments, gaps, figures
 $(RESULTS) $(OUT)/$(RUN_DIR)travel_time.tif $(OUT)/$(RUN_DIR)summary.json $(OUT)/$(RUN_DIR)summary.csv &: $(NETWORK) $(OSM) \
-		pipeline/catchments.py pipeline/routing.py pipeline/surface.py pipeline/network.py $(DEPS)
+		pipeline/catchments.py pipeline/routing.py pipeline/surface.py pipeline/network.py \
+		pipeline/qgis.py $(LOOK) $(DEPS)
 	$(RUN) catchments $(REGION_ARGS) $(RUN_ARGS)
 
 maps: $(MAP) ## the HTML map
-$(MAP): $(RESULTS) pipeline/maps.py $(DEPS)
+$(MAP): $(RESULTS) pipeline/maps.py $(WEB) $(DEPS)
 	$(RUN) maps $(REGION_ARGS) $(RUN_ARGS)
+
+report: $(REPORT) ## the reviewer's report page and settlements.csv
+$(REPORT) $(CSV) &: $(RESULTS) $(SOURCES) pipeline/report.py pipeline/maps.py $(LOOK) $(DEPS)
+	$(RUN) report $(REGION_ARGS) $(RUN_ARGS)
+
+qgis: $(QGZ) ## the QGIS project (and the raster's default style)
+$(QGZ) $(OUT)/$(RUN_DIR)travel_time.qml &: $(RESULTS) $(OUT)/$(RUN_DIR)travel_time.tif \
+		pipeline/qgis.py $(LOOK) $(DEPS)
+	$(RUN) qgis $(REGION_ARGS) $(RUN_ARGS)
 
 seasons: $(SEASONS) ## every season: worst/best season, all-season access, crossings
 $(SEASONS): $(NETWORK) $(OSM) pipeline/seasons.py pipeline/catchments.py pipeline/routing.py \

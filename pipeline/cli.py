@@ -27,10 +27,16 @@ STAGES = {
     "network": stages.run_network,
     "catchments": stages.run_catchments,
     "maps": stages.run_maps,
+    "report": stages.run_report,
+    "qgis": stages.run_qgis,
 }
 ALL = tuple(STAGES)
-RUN_STAGES = {"catchments", "maps", "report"}  # these take a season and a scenario
-EXTRA_STAGES = {"seasons": stages.run_seasons, "diff": stages.run_diff}  # not part of `all`
+RUN_STAGES = {"catchments", "maps", "report", "qgis"}  # these take a season and a scenario
+EXTRA_STAGES = {
+    "seasons": stages.run_seasons,
+    "diff": stages.run_diff,
+    "plan": stages.run_plan,
+}  # not part of `all`
 
 logger = logging.getLogger("pipeline")
 _FILE_ONLY = {"file_only": True}  # `extra` of records for the log file, not the console
@@ -57,7 +63,20 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--a", default="baseline", help="diff: the first run (scenario[@season])")
     parser.add_argument("--b", default=None, help="diff: the second run (scenario[@season])")
+    parser.add_argument(
+        "--k", type=_positive_int, default=None, help="plan: anchors to propose (default: [planning] k)"
+    )
     return parser
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of 1 or more")
+    return value
 
 
 def _configure_logging(log_file, quiet: bool) -> None:
@@ -108,6 +127,8 @@ def _stage_inputs(stage: str, cfg: RegionConfig, paths: RegionPaths) -> list[Pat
     if stage == "catchments":
         csvs = [cfg.anchors.csv, cfg.services.csv]
         return [*files, paths.osm_gpkg, paths.network, *(cfg.resolve(p) for p in csvs if p)]
+    if stage == "plan":
+        return [*files, paths.gpkg(cfg.name), paths.network, paths.osm_gpkg]
     return [*files, paths.gpkg(cfg.name)]  # maps and later: the results GeoPackage
 
 
@@ -150,6 +171,10 @@ def _run_stage(stage: str, cfg: RegionConfig, paths: RegionPaths, args) -> None:
         stages.run_diff(cfg, paths, args.a, args.b)
     elif stage == "seasons":
         stages.run_seasons(cfg, paths)
+    elif stage == "plan":
+        if args.k is not None:
+            cfg = cfg.model_copy(update={"planning": cfg.planning.model_copy(update={"k": args.k})})
+        stages.run_plan(cfg, paths)
     elif stage == "catchments":
         run_paths = paths.for_run(args.scenario, args.season)
         stages.run_catchments(cfg, run_paths, season=args.season, scenario=args.scenario)

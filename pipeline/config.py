@@ -33,6 +33,7 @@ __all__ = [
     "PlanningConfig",
     "RegionConfig",
     "available_regions",
+    "did_you_mean",
     "load_region",
 ]
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from pathlib import Path
 
 import geopandas as gpd
@@ -11,9 +12,18 @@ import pandas as pd
 import pyogrio
 
 from pipeline._io import atomic_path
-from pipeline.errors import OutputError
+from pipeline.errors import InputDataError, OutputError
 
-__all__ = ["RESULT_LAYERS", "read_layer", "read_metadata", "write_csv", "write_gpkg", "write_json"]
+__all__ = [
+    "RESULT_LAYERS",
+    "read_layer",
+    "read_metadata",
+    "stable_element_ids",
+    "write_csv",
+    "write_gpkg",
+    "write_html",
+    "write_json",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -30,10 +40,17 @@ RESULT_LAYERS = (
 )
 
 
-def write_gpkg(path: Path, layers: dict[str, gpd.GeoDataFrame], metadata: dict[str, str]) -> None:
+def write_gpkg(
+    path: Path,
+    layers: dict[str, gpd.GeoDataFrame],
+    metadata: dict[str, str],
+    styles: dict[str, str] | None = None,
+) -> None:
     """Write every layer into one new GeoPackage, then move it over `path` in one step.
 
     `metadata` goes into the GeoPackage's dataset metadata (QGIS shows it under Information).
+    `styles` (layer name: QML, see :mod:`pipeline.qgis`) become each layer's default style in
+    the ``layer_styles`` table, the one QGIS reads when the layer is opened.
     """
     with atomic_path(path) as tmp:
         for i, (name, frame) in enumerate(layers.items()):
@@ -50,6 +67,31 @@ def write_gpkg(path: Path, layers: dict[str, gpd.GeoDataFrame], metadata: dict[s
                 )
             except (OSError, pyogrio.errors.DataSourceError) as exc:
                 raise OutputError(f"cannot write layer {name!r} to {path}: {exc}") from None
+        if styles:
+            pyogrio.write_dataframe(
+                _styles_table(styles), tmp, layer="layer_styles", append=True, layer_options={"FID": "id"}
+            )
+
+
+def _styles_table(styles: dict[str, str]) -> pd.DataFrame:
+    """QGIS's ``layer_styles`` table (the columns QGIS creates), one default style per layer."""
+    n = len(styles)
+    return pd.DataFrame(
+        {
+            "f_table_catalog": [""] * n,
+            "f_table_schema": [""] * n,
+            "f_table_name": list(styles),
+            "f_geometry_column": ["geom"] * n,
+            "styleName": list(styles),
+            "styleQML": list(styles.values()),
+            "styleSLD": [""] * n,
+            "useAsDefault": [True] * n,
+            "description": ["default style written by the anchor-access pipeline"] * n,
+            "owner": [""] * n,
+            "ui": [""] * n,
+            "update_time": [pd.Timestamp.now(tz="UTC").floor("s").tz_localize(None)] * n,
+        }
+    )
 
 
 def _plain_columns(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
@@ -65,13 +107,38 @@ def _plain_columns(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
 
 
 def read_layer(path: Path, layer: str) -> gpd.GeoDataFrame:
-    return gpd.read_file(path, layer=layer)
+    """One layer of a GeoPackage an earlier stage wrote; :class:`InputDataError` if unreadable."""
+    try:
+        return gpd.read_file(path, layer=layer)
+    except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError, OSError) as exc:
+        raise _unreadable(path, exc, layer) from None
 
 
 def read_metadata(path: Path) -> dict[str, str]:
     """The dataset metadata written by :func:`write_gpkg`."""
-    first_layer = pyogrio.list_layers(path)[0][0]
-    return pyogrio.read_info(path, layer=first_layer).get("dataset_metadata") or {}
+    try:
+        first_layer = pyogrio.list_layers(path)[0][0]
+        return pyogrio.read_info(path, layer=first_layer).get("dataset_metadata") or {}
+    except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError, OSError) as exc:
+        raise _unreadable(path, exc) from None
+
+
+def _unreadable(path: Path, exc: Exception, layer: str | None = None) -> InputDataError:
+    """A missing or damaged file of an earlier stage, with how to make it again."""
+    if not Path(path).exists():
+        return InputDataError(
+            f"{path} not found; run the earlier stages first (`make` runs every stage in order)"
+        )
+    if isinstance(exc, pyogrio.errors.DataLayerError) and layer is not None:
+        return InputDataError(
+            f"{path} has no layer {layer!r} (made by another version?); "
+            "delete it and run `make` again"
+        )
+    # GDAL repeats itself ("…failed: database disk image is malformed; database disk image…")
+    detail = " ".join(str(exc).split()).split("; ")[0].rsplit("failed: ", 1)[-1][:160]
+    return InputDataError(
+        f"{path} is damaged ({detail}); delete it and run `make` again to remake it"
+    )
 
 
 def write_json(path: Path, payload: dict) -> None:
@@ -85,3 +152,29 @@ def write_json(path: Path, payload: dict) -> None:
 def write_csv(path: Path, table: pd.DataFrame) -> None:
     with atomic_path(path) as tmp:
         table.to_csv(tmp, index=False, encoding="utf-8")
+
+
+# folium/branca name every element `<kind>_<uuid4 hex>` (map_…, geo_json_…), new on every run.
+_ELEMENT_ID = re.compile(r"\b([a-z][a-z0-9_]*?)_([0-9a-f]{32})\b")
+
+
+def stable_element_ids(html: str) -> str:
+    """The page with each random element id replaced by a counter in order of first use.
+
+    Two runs on the same inputs then write the same bytes (folium draws a fresh uuid4 per
+    element). Ids are only ever compared with each other in the page, so renaming them
+    consistently changes nothing a browser shows.
+    """
+    numbers: dict[str, str] = {}
+
+    def _number(match: re.Match) -> str:
+        number = numbers.setdefault(match.group(2), f"{len(numbers):032x}")
+        return f"{match.group(1)}_{number}"
+
+    return _ELEMENT_ID.sub(_number, html)
+
+
+def write_html(path: Path, html: str) -> None:
+    """Write an HTML page atomically, with reproducible element ids (:func:`stable_element_ids`)."""
+    with atomic_path(path) as tmp:
+        tmp.write_text(stable_element_ids(html), encoding="utf-8")

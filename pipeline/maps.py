@@ -1,268 +1,298 @@
-"""The reviewer's map: one self-standing folium HTML page per region.
+"""The reviewer's map: one self-contained HTML page per region, usable offline.
 
-Layers (each toggleable): districts, catchments coloured by anchor, isochrone bands, coverage
-gaps, agglomeration zones, settlements coloured by travel time (gap settlements stand out),
-anchors and cores. OSM text is escaped before it reaches the page.
+Leaflet (``pipeline/vendor/leaflet``, from npm) and the page's own script and style
+(``pipeline/web/``) are inlined, so the page opens from a file share or an e-mail attachment
+with no network: online an OSM basemap appears, offline every data layer still shows on a
+plain background. Layers (each toggleable, each with a legend): districts, catchments coloured
+by anchor, isochrone bands, coverage gaps, agglomeration zones, settlements coloured by travel
+time (gap settlements large and magenta, unreachable black), anchors ★ and cores ◆; search by
+settlement name, click popups and a scale bar. Points are drawn on a canvas and polygons
+simplified to about a raster cell, so a whole oblast with thousands of settlements stays fast.
+
+OSM text travels as JSON data (``<`` ``>`` ``&`` escaped) and the script puts it into the page
+with ``textContent``: a place called ``<script>…`` shows as text and never runs.
 """
 
 from __future__ import annotations
 
+import base64
 import html
+import json
+import re
+from pathlib import Path
 
-import folium
 import geopandas as gpd
 import numpy as np
-from branca.element import Element
+import pandas as pd
+import shapely
 
+from pipeline import palette
 from pipeline.config import RegionConfig
+from pipeline.i18n import ACCESS_CLASSES, local_name, tr
+from pipeline.palette import GAP_COLOUR, time_colour
 
-__all__ = ["GAP_COLOUR", "build_map", "time_colour"]
+__all__ = ["GAP_COLOUR", "LAYER_ORDER", "approximate_text", "build_map", "time_colour"]
 
-GAP_COLOUR = "#d6007e"  # magenta: unmistakable against the green-to-red time ramp
-UNREACHABLE_COLOUR = "#000000"
-_TIME_RAMP = [
-    "#1a9850",
-    "#66bd63",
-    "#a6d96a",
-    "#fee08b",
-    "#fdae61",
-    "#f46d43",
-    "#d73027",
-    "#a50026",
-]
-_CATEGORICAL = [
-    "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
-    "#bcbd22", "#17becf", "#393b79", "#637939", "#8c6d31", "#843c39", "#7b4173", "#3182bd",
-]  # fmt: skip
-
-
-def time_colour(minutes: np.ndarray, limits: list[float]) -> np.ndarray:
-    """Ramp colour of each time by its band; NaN (unreachable) is black."""
-    band = np.searchsorted(np.asarray(limits), np.nan_to_num(minutes, nan=np.inf), side="left")
-    ramp = np.asarray(_TIME_RAMP)[
-        np.linspace(0, len(_TIME_RAMP) - 1, len(limits) + 1).round().astype(int)
-    ]
-    colours = ramp[np.minimum(band, len(limits))]
-    return np.where(np.isfinite(minutes), colours, UNREACHABLE_COLOUR)
-
-
-def _escaped(frame: gpd.GeoDataFrame, columns: list[str]) -> gpd.GeoDataFrame:
-    out = frame.copy()
-    for column in columns:
-        out[column] = [
-            html.escape(str(v)) if v is not None and v == v else "—" for v in out[column]
-        ]
-    return out
-
-
-def _polygons(frame: gpd.GeoDataFrame, tolerance_m: float) -> gpd.GeoDataFrame:
-    """Simplified in the projected CRS (by about a cell), then to WGS 84 for the web."""
-    out = frame.copy()
-    out["geometry"] = out.geometry.simplify(tolerance_m, preserve_topology=True)
-    return out.to_crs("EPSG:4326")
+_HERE = Path(__file__).resolve().parent
+_LEAFLET = _HERE / "vendor" / "leaflet"
+_WEB = _HERE / "web"
+_COORD_DECIMALS = 5  # about 1 m: finer than any simplified polygon or OSM node needs here
+# Layers in the layer control and legend, top first.
+LAYER_ORDER = (
+    "anchors",
+    "settlements",
+    "districts",
+    "agglomeration_zones",
+    "gaps",
+    "isochrones",
+    "catchments",
+)
+_UI_TEXT = (
+    "unknown", "unreachable", "anchor_col", "anchor_time", "core_col", "core_time", "population",
+    "district", "access_class", "area_km2", "zone", "search", "not_found", "basemap",
+    "basemap_offline", "attribution", "anchor", "core",
+)  # fmt: skip
 
 
 def build_map(layers: dict[str, gpd.GeoDataFrame], cfg: RegionConfig, meta: dict[str, str]) -> str:
-    """The map page as HTML text."""
-    tol = cfg.surface.cell_m
-    districts = layers["districts"].to_crs("EPSG:4326")
-    west, south, east, north = (
-        districts.total_bounds
-        if len(districts)
-        else layers["settlements"].to_crs(4326).total_bounds
-    )
-    fmap = folium.Map(tiles=None, control_scale=True, prefer_canvas=True)
-    folium.TileLayer("OpenStreetMap", name="OpenStreetMap (online only)", control=True).add_to(fmap)
-    fmap.fit_bounds([[south, west], [north, east]])
-
-    _add_catchments(fmap, _polygons(layers["catchments"], tol))
-    _add_isochrones(fmap, _polygons(layers["isochrones"], tol), cfg)
-    _add_gaps(fmap, _polygons(layers["gaps"], tol), cfg)
-    _add_core_zones(fmap, _polygons(layers["agglomeration_zones"], tol))
-    _add_districts(fmap, districts)
-    _add_settlements(fmap, layers["settlements"].to_crs("EPSG:4326"), cfg)
-    _add_anchors(fmap, layers["anchors"].to_crs("EPSG:4326"), layers["settlements"])
-    folium.LayerControl(collapsed=False).add_to(fmap)
-    fmap.get_root().html.add_child(Element(_legend(cfg, meta)))
-    return fmap.get_root().render()
-
-
-def _add_districts(fmap, districts: gpd.GeoDataFrame) -> None:
-    d = _escaped(districts[["name", "geometry"]], ["name"])
-    folium.GeoJson(
-        d,
-        name="Districts",
-        style_function=lambda _: {"color": "#333333", "weight": 1.5, "fill": False},
-        tooltip=folium.GeoJsonTooltip(fields=["name"], aliases=["District"]),
-    ).add_to(fmap)
-
-
-def _add_catchments(fmap, catchments: gpd.GeoDataFrame) -> None:
-    c = _escaped(catchments, ["anchor_name"])
-    c["colour"] = [_CATEGORICAL[i % len(_CATEGORICAL)] for i in c["anchor_id"]]
-    folium.GeoJson(
-        c[["anchor_name", "area_km2", "colour", "geometry"]],
-        name="Catchments (nearest anchor)",
-        style_function=lambda f: {
-            "fillColor": f["properties"]["colour"],
-            "color": f["properties"]["colour"],
-            "weight": 0.5,
-            "fillOpacity": 0.35,
-        },
-        tooltip=folium.GeoJsonTooltip(
-            fields=["anchor_name", "area_km2"], aliases=["Anchor", "Area, km²"]
-        ),
-    ).add_to(fmap)
-
-
-def _add_isochrones(fmap, bands: gpd.GeoDataFrame, cfg: RegionConfig) -> None:
-    limits = cfg.thresholds.bands_min
-    bands = bands.copy()
-    bands["colour"] = time_colour(bands["to_min"].to_numpy(dtype=float) - 1e-9, limits)
-    folium.GeoJson(
-        bands[["label", "colour", "geometry"]],
-        name="Travel time to the nearest anchor",
-        show=False,
-        style_function=lambda f: {
-            "fillColor": f["properties"]["colour"],
-            "color": f["properties"]["colour"],
-            "weight": 0,
-            "fillOpacity": 0.45,
-        },
-        tooltip=folium.GeoJsonTooltip(fields=["label"], aliases=["To the anchor"]),
-    ).add_to(fmap)
-
-
-def _add_gaps(fmap, gaps: gpd.GeoDataFrame, cfg: RegionConfig) -> None:
-    g = gaps.copy()
-    g["what"] = np.where(
-        g["kind"] == "no_access",
-        "no road access",
-        f"over {cfg.thresholds.gap_min:g} min from every anchor",
-    )
-    folium.GeoJson(
-        g[["what", "area_km2", "kind", "geometry"]],
-        name=f"Coverage gaps (> {cfg.thresholds.gap_min:g} min)",
-        style_function=lambda f: {
-            "fillColor": GAP_COLOUR if f["properties"]["kind"] == "beyond_threshold" else "#555555",
-            "color": GAP_COLOUR,
-            "weight": 1,
-            "fillOpacity": 0.2,
-        },
-        tooltip=folium.GeoJsonTooltip(fields=["what", "area_km2"], aliases=["Gap", "Area, km²"]),
-    ).add_to(fmap)
-
-
-def _add_core_zones(fmap, zones: gpd.GeoDataFrame) -> None:
-    z = _escaped(zones, ["core_name"])
-    folium.GeoJson(
-        z[["core_name", "zone", "to_min", "geometry"]],
-        name="Agglomeration zones",
-        show=False,
-        style_function=lambda f: {
-            "color": "#08306b",
-            "weight": 2,
-            "dashArray": "6 4" if f["properties"]["to_min"] > min(z["to_min"], default=0) else None,
-            "fillOpacity": 0.0,
-        },
-        tooltip=folium.GeoJsonTooltip(fields=["core_name", "zone"], aliases=["Core", "Drive"]),
-    ).add_to(fmap)
-
-
-def _add_settlements(fmap, s: gpd.GeoDataFrame, cfg: RegionConfig) -> None:
-    s = _escaped(s, ["name", "anchor_name", "core_name", "district"])
-    s["colour"] = time_colour(s["anchor_time_min"].to_numpy(dtype=float), cfg.thresholds.bands_min)
-    s["is_gap"] = s["gap"].astype(bool)
-    s["colour"] = np.where(s["is_gap"] & s["anchor_time_min"].notna(), GAP_COLOUR, s["colour"])
-    s["anchor_min"] = (
-        s["anchor_time_min"]
-        .round(1)
-        .astype(object)
-        .where(s["anchor_time_min"].notna(), "unreachable")
-    )
-    s["core_min"] = (
-        s["core_time_min"].round(1).astype(object).where(s["core_time_min"].notna(), "unreachable")
-    )
-    s["pop"] = s["population"].astype(object).where(s["population"].notna(), "unknown")
-    fields = [
-        "name",
-        "pop",
-        "district",
-        "anchor_name",
-        "anchor_min",
-        "core_name",
-        "core_min",
-        "access_class",
-    ]
-    aliases = [
-        "Settlement",
-        "Population",
-        "District",
-        "Anchor",
-        "Minutes",
-        "Core",
-        "Minutes",
-        "Class",
-    ]
-    folium.GeoJson(
-        s[[*fields, "colour", "is_gap", "geometry"]],
-        name="Settlements (time to the anchor)",
-        marker=folium.CircleMarker(radius=4, weight=1, fill_opacity=0.9),
-        style_function=lambda f: {
-            "color": "#000000" if f["properties"]["is_gap"] else "#ffffff",
-            "fill": True,
-            "fillOpacity": 0.95,
-            "fillColor": f["properties"]["colour"],
-            "radius": 7 if f["properties"]["is_gap"] else 4,
-            "weight": 2 if f["properties"]["is_gap"] else 1,
-        },
-        tooltip=folium.GeoJsonTooltip(fields=fields, aliases=aliases),
-    ).add_to(fmap)
-
-
-def _add_anchors(fmap, anchors: gpd.GeoDataFrame, settlements: gpd.GeoDataFrame) -> None:
-    group = folium.FeatureGroup(name="Anchors ★ and cores ◆")
-    for row in anchors.itertuples():  # tens of anchors; markers need one call each
-        symbol, size = ("◆", 22) if row.is_core else ("★", 18)
-        folium.Marker(
-            [row.geometry.y, row.geometry.x],
-            icon=folium.DivIcon(
-                html=f'<div style="font-size:{size}px;color:#111;text-shadow:0 0 3px #fff">{symbol}</div>',
-                icon_size=(size, size),
-                icon_anchor=(size // 2, size // 2),
-            ),
-            tooltip=html.escape(
-                f"{row.name}: {'core, ' if row.is_core else ''}anchor; "
-                f"{row.settlements_served} settlements, {row.population_served} people served"
-            ),
-        ).add_to(group)
-    group.add_to(fmap)
-
-
-def _legend(cfg: RegionConfig, meta: dict[str, str]) -> str:
-    limits = cfg.thresholds.bands_min
-    colours = time_colour(np.asarray([*limits, limits[-1] + 1]) - 1e-9, limits)
-    lows = [0, *limits]
-    rows = "".join(
-        f'<div><span style="background:{c}"></span>{lo:g}–{hi:g} min</div>'
-        for c, lo, hi in zip(colours[:-1], lows, limits, strict=False)
-    )
-    rows += f'<div><span style="background:{colours[-1]}"></span>&gt; {limits[-1]:g} min</div>'
-    rows += f'<div><span style="background:{GAP_COLOUR};border:2px solid #000"></span>gap (&gt; {cfg.thresholds.gap_min:g} min)</div>'
-    rows += f'<div><span style="background:{UNREACHABLE_COLOUR}"></span>unreachable</div>'
+    """The map page as HTML text, from the result layers of ``<region>.gpkg``."""
+    lang = cfg.language
+    data = _map_data(layers, cfg)
     banner = ""
     if meta.get("approximate") == "yes":
-        banner = f'<div class="approx">{html.escape(meta.get("note", "APPROXIMATE results"))}</div>'
-    return f"""
-<style>
- .legend {{position:fixed;bottom:60px;left:10px;z-index:1000;background:#fff;padding:8px 10px;
-   font:12px/1.4 sans-serif;border:1px solid #999;border-radius:4px;max-width:260px}}
- .legend span {{display:inline-block;width:12px;height:12px;margin-right:6px;vertical-align:middle}}
- .approx {{position:fixed;top:10px;left:60px;right:400px;z-index:1000;background:#fff3cd;color:#7a4b00;
-   border:2px solid #d39e00;padding:6px 10px;font:13px sans-serif;border-radius:4px}}
-</style>
-{banner}
-<div class="legend"><b>{html.escape(cfg.display_name)}</b><br>Settlements: time to the nearest anchor{rows}
-<div>★ anchor &nbsp; ◆ agglomeration core</div>
-<div style="color:#555">© OpenStreetMap contributors</div></div>
-"""
+        short = approximate_text(cfg)
+        note = html.escape(meta.get("note", ""), quote=True)
+        banner = f'<div class="approx" id="approximate" title="{note}">{html.escape(short)}</div>'
+    title = tr(lang, "map_title", region=cfg.display_name)
+    parts = {
+        "LANG": lang,
+        "TITLE": html.escape(title),
+        "REPORT": html.escape(tr(lang, "report_link")),
+        "BANNER": banner,
+        "LEAFLET_CSS": _leaflet_css(),
+        "MAP_CSS": (_WEB / "map.css").read_text(encoding="utf-8"),
+        "LEAFLET_JS": _leaflet_js(),
+        "MAP_JS": (_WEB / "map.js").read_text(encoding="utf-8"),
+        "DATA": _script_json(data),
+    }
+    template = (_WEB / "map.html").read_text(encoding="utf-8")
+    return re.sub(r"@@([A-Z_]+)@@", lambda m: parts[m.group(1)], template)
+
+
+def approximate_text(cfg: RegionConfig) -> str:
+    """The one-line warning shown on every deliverable of a straight-line (offline) run."""
+    off = cfg.offline
+    detour, speed = (off.detour_factor, off.speed_kph) if off else (float("nan"), float("nan"))
+    return tr(cfg.language, "approximate_long", detour=detour, speed=speed, region=cfg.name)
+
+
+def _script_json(payload: dict) -> str:
+    """JSON safe inside a <script> element: no '<', '>' or '&' can end it or start markup."""
+    text = json.dumps(payload, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+
+def _leaflet_js() -> str:
+    js = (_LEAFLET / "leaflet.js").read_text(encoding="utf-8")
+    return re.sub(r"^//# sourceMappingURL=.*$", "", js, flags=re.MULTILINE)
+
+
+def _leaflet_css() -> str:
+    """Leaflet's stylesheet with its images as data: URIs (nothing to fetch)."""
+
+    def inline(match: re.Match) -> str:
+        png = (_LEAFLET / "images" / match.group(1)).read_bytes()
+        return f"url(data:image/png;base64,{base64.b64encode(png).decode('ascii')})"
+
+    css = (_LEAFLET / "leaflet.css").read_text(encoding="utf-8")
+    return re.sub(r"url\(images/([\w.-]+\.png)\)", inline, css)
+
+
+# --- data -----------------------------------------------------------------------------------
+
+
+def _map_data(layers: dict[str, gpd.GeoDataFrame], cfg: RegionConfig) -> dict:
+    lang, gap = cfg.language, cfg.thresholds.gap_min
+    settlements = layers["settlements"].to_crs(4326)
+    anchor_names = _anchor_local_names(settlements, lang)
+    classes = palette.settlement_classes(cfg.thresholds.bands_min, gap, lang)
+    districts = layers["districts"]
+    bounds = (districts if len(districts) else layers["settlements"]).to_crs(4326).total_bounds
+    return {
+        "bounds": [round(float(v), _COORD_DECIMALS) for v in bounds],
+        "text": {key: tr(lang, key) for key in _UI_TEXT},
+        "colours": {
+            "gap": GAP_COLOUR,
+            "core_zone": palette.CORE_ZONE_COLOUR,
+            "district": palette.DISTRICT_COLOUR,
+        },
+        "classes": [{"colour": c.colour, "label": c.label} for c in classes],
+        "names": {key: _layer_name(cfg, key) for key in LAYER_ORDER},
+        "order": list(LAYER_ORDER),
+        "legends": _legends(layers, cfg, classes, anchor_names),
+        "layers": _polygon_layers(layers, cfg, anchor_names),
+        "settlements": _settlement_columns(settlements, cfg, classes, anchor_names),
+        "anchors": _anchor_points(layers["anchors"].to_crs(4326), lang, anchor_names),
+    }
+
+
+def _layer_name(cfg: RegionConfig, key: str) -> str:
+    return tr(cfg.language, f"layer_{key}", minutes=cfg.thresholds.gap_min)
+
+
+def _anchor_local_names(settlements: gpd.GeoDataFrame, lang: str) -> dict[str, str]:
+    """Anchor name (as in ``anchor_name``) -> its name in the region's language."""
+    anchors = settlements[settlements["is_anchor"].astype(bool)]
+    return dict(zip(anchors["name"].astype(str), local_name(anchors, lang).astype(str), strict=True))
+
+
+def _rounded(geometry: gpd.GeoSeries) -> gpd.GeoSeries:
+    return gpd.GeoSeries(
+        shapely.transform(geometry.to_numpy(), lambda xy: np.round(xy, _COORD_DECIMALS)),
+        crs=geometry.crs,
+    )
+
+
+def _geojson(frame: gpd.GeoDataFrame, tolerance_m: float, properties: pd.DataFrame) -> dict:
+    """Polygons simplified in the projected CRS (by about a cell), then WGS 84, then rounded."""
+    geometry = frame.geometry.simplify(tolerance_m, preserve_topology=True).to_crs(4326)
+    out = gpd.GeoDataFrame(properties.reset_index(drop=True), geometry=_rounded(geometry).values)
+    return json.loads(out.to_json(drop_id=True))
+
+
+def _text_or_none(values) -> list:
+    return [None if v is None or v != v else str(v) for v in values]
+
+
+def _polygon_layers(layers, cfg: RegionConfig, anchor_names: dict[str, str]) -> dict:
+    lang, tol, gap = cfg.language, cfg.surface.cell_m, cfg.thresholds.gap_min
+    catch, bands = layers["catchments"], layers["isochrones"]
+    gaps, zones, districts = layers["gaps"], layers["agglomeration_zones"], layers["districts"]
+    inner = zones["to_min"].min() if len(zones) else 0
+    return {
+        "catchments": _geojson(
+            catch,
+            tol,
+            pd.DataFrame(
+                {
+                    "anchor": [anchor_names.get(str(n), str(n)) for n in catch["anchor_name"]],
+                    "area_km2": catch["area_km2"].round(1),
+                    "colour": [palette.categorical(i) for i in catch["anchor_id"]],
+                }
+            ),
+        ),
+        "isochrones": _geojson(
+            bands,
+            tol,
+            pd.DataFrame(
+                {
+                    "label": [tr(lang, "band", lo=a, hi=b) for a, b in zip(bands["from_min"], bands["to_min"], strict=True)],
+                    "colour": time_colour(bands["to_min"].to_numpy(dtype=float) - 1e-9, cfg.thresholds.bands_min),
+                }
+            ),
+        ),  # fmt: skip
+        "gaps": _geojson(
+            gaps,
+            tol,
+            pd.DataFrame(
+                {
+                    "label": [
+                        tr(lang, "no_access") if k == "no_access" else tr(lang, "beyond_threshold", minutes=gap)
+                        for k in gaps["kind"]
+                    ],
+                    "area_km2": gaps["area_km2"].round(1),
+                    "colour": np.where(gaps["kind"] == "no_access", palette.NO_ACCESS_COLOUR, GAP_COLOUR),
+                }
+            ),
+        ),  # fmt: skip
+        "agglomeration_zones": _geojson(
+            zones,
+            tol,
+            pd.DataFrame(
+                {
+                    "core": [anchor_names.get(str(n), str(n)) for n in zones["core_name"]],
+                    "zone": [tr(lang, "band", lo=0, hi=t) for t in zones["to_min"]],
+                    "inner": (zones["to_min"] == inner).to_numpy(),
+                }
+            ),
+        ),
+        "districts": _geojson(
+            districts, tol / 2, pd.DataFrame({"name": _text_or_none(districts["name"])})
+        ),
+    }
+
+
+def _settlement_columns(s: gpd.GeoDataFrame, cfg: RegionConfig, classes, anchor_names) -> dict:
+    lang = cfg.language
+    access = {c: tr(lang, f"class_{c}") for c in ACCESS_CLASSES}
+
+    def minutes(column: str) -> list:
+        return [None if v != v else round(float(v), 1) for v in s[column]]
+
+    return {
+        "name": _text_or_none(local_name(s, lang)),
+        "lat": np.round(s.geometry.y.to_numpy(), _COORD_DECIMALS).tolist(),
+        "lon": np.round(s.geometry.x.to_numpy(), _COORD_DECIMALS).tolist(),
+        "pop": [None if v != v else int(v) for v in s["population"]],
+        "district": _text_or_none(s["district"]),
+        "anchor": _text_or_none(anchor_names.get(str(n), n) if n == n else n for n in s["anchor_name"]),
+        "anchor_min": minutes("anchor_time_min"),
+        "core": _text_or_none(anchor_names.get(str(n), n) if n == n else n for n in s["core_name"]),
+        "core_min": minutes("core_time_min"),
+        "access": [access.get(str(c), str(c)) for c in s["access_class"]],
+        "cls": palette.settlement_class(s["anchor_time_min"].to_numpy(dtype=float), classes).tolist(),
+    }  # fmt: skip
+
+
+def _anchor_points(anchors: gpd.GeoDataFrame, lang: str, anchor_names: dict[str, str]) -> list:
+    return [
+        {
+            "name": anchor_names.get(str(row.name), str(row.name)),
+            "lat": round(row.geometry.y, _COORD_DECIMALS),
+            "lon": round(row.geometry.x, _COORD_DECIMALS),
+            "core": bool(row.is_core),
+            "served": tr(
+                lang,
+                "served",
+                settlements=int(row.settlements_served),
+                people=f"{int(row.population_served):,}".replace(",", "\u202f"),
+            ),
+        }
+        for row in anchors.itertuples()
+    ]
+
+
+def _legends(layers, cfg: RegionConfig, classes, anchor_names: dict[str, str]) -> dict:
+    lang, gap = cfg.language, cfg.thresholds.gap_min
+    catch = layers["catchments"].sort_values("anchor_id")
+    zones = sorted({float(t) for t in layers["agglomeration_zones"]["to_min"]})
+    point = [{"kind": "point", "colour": c.colour, "label": c.label} for c in classes]
+    point[-2]["outline"] = "#000000"
+    point[-1]["outline"] = GAP_COLOUR
+    return {
+        "settlements": point,
+        "anchors": [
+            {"kind": "symbol", "symbol": "★", "label": tr(lang, "anchor")},
+            {"kind": "symbol", "symbol": "◆", "label": tr(lang, "core")},
+        ],
+        "districts": [
+            {"kind": "line", "colour": palette.DISTRICT_COLOUR, "label": tr(lang, "district_outline")}
+        ],
+        "agglomeration_zones": [
+            {"kind": "line", "colour": palette.CORE_ZONE_COLOUR, "dashed": i > 0,
+             "label": tr(lang, "band", lo=0, hi=t)}
+            for i, t in enumerate(zones)
+        ],  # fmt: skip
+        "gaps": [
+            {"kind": "fill", "colour": GAP_COLOUR, "label": tr(lang, "beyond_threshold", minutes=gap)},
+            {"kind": "fill", "colour": palette.NO_ACCESS_COLOUR, "label": tr(lang, "no_access")},
+        ],
+        "isochrones": [
+            {"kind": "fill", "colour": c.colour, "label": c.label}
+            for c in palette.band_classes(cfg.thresholds.bands_min, lang)
+        ],
+        "catchments": [
+            {"kind": "fill", "colour": palette.categorical(i), "label": anchor_names.get(str(n), str(n))}
+            for i, n in zip(catch["anchor_id"], catch["anchor_name"], strict=True)
+        ],
+    }

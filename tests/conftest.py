@@ -15,7 +15,7 @@ PROJECT = Path(__file__).resolve().parent.parent
 
 @pytest.fixture(scope="session")
 def andorra_run(tmp_path_factory):
-    """(cfg, paths) after fetch → extract → network → catchments → maps on the Andorra extract."""
+    """(cfg, paths) after every stage (fetch → … → maps, report, qgis) on the Andorra extract."""
     root = tmp_path_factory.mktemp("andorra-root")
     cfg = load_region("andorra")
     paths = region_paths(cfg, root=root)
@@ -25,6 +25,29 @@ def andorra_run(tmp_path_factory):
         stages.run_network,
         stages.run_catchments,
         stages.run_maps,
+        stages.run_report,
+        stages.run_qgis,
+    ):
+        run(cfg, paths)
+    return cfg, paths
+
+
+@pytest.fixture(scope="session")
+def vologda_run(tmp_path_factory):
+    """(cfg, paths) after every stage on Vologda offline: the bundled data, straight-line model."""
+    root = tmp_path_factory.mktemp("vologda-root")
+    cfg = load_region("vologda")
+    # No download attempt in tests: without a source URL, fetch records the offline fallback.
+    cfg = cfg.model_copy(update={"source": cfg.source.model_copy(update={"urls": []})})
+    paths = region_paths(cfg, root=root)
+    for run in (
+        stages.run_fetch,
+        stages.run_extract,
+        stages.run_network,
+        stages.run_catchments,
+        stages.run_maps,
+        stages.run_report,
+        stages.run_qgis,
     ):
         run(cfg, paths)
     return cfg, paths

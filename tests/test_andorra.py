@@ -26,7 +26,8 @@ def _layers(paths, cfg):
 def test_outputs_exist_with_documented_layers_and_crs(andorra_run):
     cfg, paths = andorra_run
     listed = {name for name, _ in pyogrio.list_layers(paths.gpkg(cfg.name))}
-    assert listed == {*RESULT_LAYERS, "services"}  # Andorra's OSM has services
+    # Andorra's OSM has services; layer_styles holds QGIS's default style of each layer
+    assert listed == {*RESULT_LAYERS, "services", "layer_styles"}
     for name, layer in _layers(paths, cfg).items():
         assert layer.crs.to_epsg() == 3035, name
     with rasterio.open(paths.travel_time_tif) as tif:
