@@ -41,6 +41,10 @@ a ?= baseline
 b ?=
 run_gpkg = $(if $(filter baseline,$(1)),$(OUT)/$(region).gpkg,$(OUT)/runs/$(1)/default/$(region).gpkg)
 DIFF := $(OUT)/diff/$(a)__$(b).gpkg
+# `make plan k=5`: planning answers on the baseline results (k: anchors to propose).
+k ?=
+PLAN_DIR := $(OUT)/plan
+PLAN := $(PLAN_DIR)/plan.json
 ifneq ($(filter diff,$(MAKECMDGOALS)),)
   ifeq ($(b),)
     $(error make diff needs b=<scenario> (and a=, default baseline): make diff region=$(region) b=new_bridge)
@@ -58,7 +62,7 @@ ifdef regions
 else
   .DEFAULT_GOAL := all
 endif
-.PHONY: all test lint clean help fetch extract network catchments maps report qgis check seasons diff many bench
+.PHONY: all test lint clean help fetch extract network catchments maps report qgis check seasons diff many bench plan FORCE
 .DELETE_ON_ERROR:
 
 all: $(MAP) $(REPORT) $(QGZ) ## run every stage for the region
@@ -107,7 +111,8 @@ $(MAP): $(RESULTS) pipeline/maps.py $(WEB) $(DEPS)
 	$(RUN) maps $(REGION_ARGS) $(RUN_ARGS)
 
 report: $(REPORT) ## the reviewer's report page and settlements.csv
-$(REPORT) $(CSV) &: $(RESULTS) $(SOURCES) pipeline/report.py pipeline/maps.py $(LOOK) $(DEPS)
+$(REPORT) $(CSV) &: $(RESULTS) $(SOURCES) pipeline/report.py pipeline/maps.py $(LOOK) $(DEPS) \
+		$(if $(RUN_DIR),,$(wildcard $(OUT)/seasons.json $(OUT)/plan/plan.json))
 	$(RUN) report $(REGION_ARGS) $(RUN_ARGS)
 
 qgis: $(QGZ) ## the QGIS project (and the raster's default style)
@@ -123,6 +128,17 @@ $(SEASONS): $(NETWORK) $(OSM) pipeline/seasons.py pipeline/catchments.py pipelin
 diff: $(DIFF) ## compare two runs: a=baseline b=<scenario>
 $(DIFF): $(call run_gpkg,$(a)) $(call run_gpkg,$(b)) pipeline/diff.py $(DEPS)
 	$(RUN) diff $(REGION_ARGS) --a $(a) --b $(b)
+
+plan: $(PLAN) ## planning answers: anchors to add (k=N), inter-municipal ties, monotown reach
+$(PLAN) $(PLAN_DIR)/plan.gpkg $(PLAN_DIR)/proposals.csv $(PLAN_DIR)/cross_border.csv \
+		$(PLAN_DIR)/monotown_reach.csv &: $(OUT)/$(region).gpkg $(NETWORK) $(OSM) $(PLAN_DIR)/.k \
+		pipeline/planning.py pipeline/catchments.py pipeline/routing.py pipeline/network.py $(DEPS)
+	$(RUN) plan $(REGION_ARGS) $(if $(k),--k $(k))
+
+# The k asked for last: rewritten only when `k=` changes, so a new k (and only that) redoes the plan.
+$(PLAN_DIR)/.k: FORCE
+	@mkdir -p $(@D)
+	@printf '%s\n' '$(k)' | cmp -s - $@ || printf '%s\n' '$(k)' > $@
 
 # A scenario's run in the default season, as `make diff` needs it.
 $(OUT)/runs/%/default/$(region).gpkg: $(NETWORK) $(OSM) pipeline/scenarios.py pipeline/catchments.py \

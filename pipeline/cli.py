@@ -64,7 +64,10 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--a", default="baseline", help="diff: the first run (scenario[@season])")
     parser.add_argument("--b", default=None, help="diff: the second run (scenario[@season])")
     parser.add_argument(
-        "--k", type=_positive_int, default=None, help="plan: anchors to propose (default: [planning] k)"
+        "--k",
+        type=_positive_int,
+        default=None,
+        help="plan: anchors to propose (default: [planning] k)",
     )
     return parser
 
@@ -83,6 +86,8 @@ def _configure_logging(log_file, quiet: bool) -> None:
     root = logging.getLogger()
     for handler in list(root.handlers):
         root.removeHandler(handler)
+        if isinstance(handler, logging.FileHandler):  # the previous stage's log (`all`)
+            handler.close()
     root.setLevel(logging.INFO)
     console = logging.StreamHandler(sys.stderr)
     console.setLevel(logging.WARNING if quiet else logging.INFO)

@@ -375,10 +375,10 @@ class PlanningConfig(_Strict):
 
     k: int = Field(default=5, ge=1, le=100)  # anchors to propose; `make plan k=N` overrides
     gap_min: PositiveFloat | None = None  # minutes; none: thresholds.gap_min
-    candidate_min_population: int = Field(default=0, ge=0)  # people; untagged population counts as 0
+    candidate_min_population: int = Field(default=0, ge=0)  # people; untagged counts as 0
     candidate_places: list[Literal[PLACE_CLASSES]] = ["city", "town", "village"]  # type: ignore[valid-type]
     candidates: list[str] = []  # optional: only these settlements may be proposed
-    exact_max_candidates: int = Field(default=500, ge=0)  # exact optimum only up to this many useful candidates
+    exact_max_candidates: int = Field(default=500, ge=0)  # exact solve if ≤ this many help anyone
     exact_time_limit_s: PositiveFloat = 60.0  # seconds for the exact solver (HiGHS)
     monotowns: list[str] = []  # single-industry towns (моногорода)
     employment_min_population: int = Field(default=10_000, ge=0)  # people: an employment centre
@@ -553,7 +553,9 @@ def did_you_mean(name: str, known: list[str]) -> str:
 
 def _describe(path: Path, exc: ValidationError) -> str:
     """One line for the first validation error: field, bad value, what is allowed."""
-    err = exc.errors()[0]
+    errors = exc.errors()
+    # A misspelt required key is both unknown and missing: "did you mean" is the better hint.
+    err = next((e for e in errors if e["type"] == "extra_forbidden"), errors[0])
     field = ".".join(str(p) for p in err["loc"]) or "(top level)"
     if err["type"] == "extra_forbidden":
         parent = _model_at(err["loc"][:-1])

@@ -69,7 +69,11 @@ def write_gpkg(
                 raise OutputError(f"cannot write layer {name!r} to {path}: {exc}") from None
         if styles:
             pyogrio.write_dataframe(
-                _styles_table(styles), tmp, layer="layer_styles", append=True, layer_options={"FID": "id"}
+                _styles_table(styles),
+                tmp,
+                layer="layer_styles",
+                append=True,
+                layer_options={"FID": "id"},
             )
 
 

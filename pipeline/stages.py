@@ -6,6 +6,7 @@ returns the path it wrote. They hold no analysis of their own.
 
 from __future__ import annotations
 
+import html
 import json
 import logging
 import time
@@ -129,8 +130,11 @@ def run_extract(cfg: RegionConfig, paths: RegionPaths) -> Path:
             )
         logger.info("reading %s (sha256 %s)", pbf, source.get("sha256"))
         layers = read_pbf(pbf, cfg.services.table())
-        crs = region_crs(cfg, find_region(layers.boundaries, cfg).geometry)
-        layers = clip_to_region(layers, cfg, crs)
+        try:
+            crs = region_crs(cfg, find_region(layers.boundaries, cfg).geometry)
+            layers = clip_to_region(layers, cfg, crs)
+        except ExtractError as exc:  # the region is not in it: name the file
+            raise ExtractError(f"{pbf}: {exc}") from None
         meta = {"mode": "road", "approximate": "no", "source": str(source.get("url") or pbf)}
     else:
         logger.warning("no OSM extract: using the bundled reference data of %s", cfg.display_name)
@@ -225,7 +229,8 @@ def run_network(cfg: RegionConfig, paths: RegionPaths) -> Path:
                     f"{paths.osm_gpkg}: no driveable roads in {cfg.display_name}; check the extract"
                 )
             with tmp.open("wb") as fh:
-                np.savez_compressed(fh, mode=np.array("road"), **graph.to_npz_dict())
+                # Uncompressed: zlib on ~10^8 bytes of edge arrays took 2/3 of the stage (oblast).
+                np.savez(fh, mode=np.array("road"), **graph.to_npz_dict())
             n_parts, _ = csgraph.connected_components(graph.csr(), directed=True, connection="weak")
             counts = (
                 f"{graph.n_nodes} nodes, {len(graph.edge_u)} directed edges, "
@@ -607,7 +612,7 @@ def _summary_json(
 
 
 def run_maps(cfg: RegionConfig, paths: RegionPaths) -> Path:
-    from pipeline.maps import build_map
+    from pipeline.maps import build_map, service_layers
 
     started = time.perf_counter()
     gpkg = paths.gpkg(cfg.name)
@@ -623,8 +628,10 @@ def run_maps(cfg: RegionConfig, paths: RegionPaths) -> Path:
             "anchors",
         )
     }
+    if "services" in {name for name, _ in pyogrio.list_layers(gpkg)}:
+        layers["services"] = read_layer(gpkg, "services")
     meta = read_metadata(gpkg)
-    html = build_map(layers, cfg, meta)
+    html = build_map(layers, cfg, meta, extra=service_layers(layers, cfg))
     write_html(paths.map_html, html)
     _summary("maps", started, f"{len(layers['settlements'])} settlements drawn", paths.map_html)
     return paths.map_html
@@ -695,9 +702,22 @@ def _used_ways(graph: RoadGraph, field, tree, xy: np.ndarray, k: int) -> np.ndar
     return np.unique(graph.edge_way[on_path])
 
 
+def _write_extra_map(cfg: RegionConfig, base_gpkg: Path, target: Path, extra, title: str) -> None:
+    """A map page: the result layers of `base_gpkg` plus `extra()` layers (seasons, changes)."""
+    from pipeline.maps import build_map
+
+    names = (
+        "districts", "catchments", "isochrones", "gaps", "agglomeration_zones", "settlements", "anchors",
+    )  # fmt: skip
+    layers = {name: read_layer(base_gpkg, name) for name in names}
+    write_html(target, build_map(layers, cfg, read_metadata(base_gpkg), extra=extra(), title=title))
+
+
 def run_seasons(cfg: RegionConfig, paths: RegionPaths) -> Path:
     """Every season of the region, then each settlement's worst and best season, all-season
     access, and the crossings whose closure cuts people off."""
+    from pipeline.i18n import tr
+    from pipeline.maps import season_layers
     from pipeline.network import apply_season
     from pipeline.seasons import (
         combine_seasons,
@@ -760,6 +780,13 @@ def run_seasons(cfg: RegionConfig, paths: RegionPaths) -> Path:
     write_gpkg(target, layers, {"region": cfg.display_name, "seasons": ", ".join(cfg.seasons)})
     write_json(
         paths.processed / "seasons.json", _seasons_json(cfg, per_season, combined, crossings)
+    )
+    _write_extra_map(
+        cfg,
+        paths.for_run(None, cfg.default_season).gpkg(cfg.name),
+        paths.maps / "seasons.html",
+        lambda: season_layers(per_season, combined, crossings, cfg),
+        tr(cfg.language, "seasons_title", region=cfg.display_name),
     )
     dependent = combined[combined["season_dependent"]]
     _summary(
@@ -840,6 +867,8 @@ def _run_paths(cfg: RegionConfig, paths: RegionPaths, spec: str) -> RegionPaths:
 def run_diff(cfg: RegionConfig, paths: RegionPaths, a: str, b: str) -> Path:
     """Compare two runs; write data_processed/<region>/diff/<a>__<b>.gpkg and .json."""
     from pipeline.diff import compare_runs, diff_figures
+    from pipeline.i18n import tr
+    from pipeline.maps import change_layer
 
     started = time.perf_counter()
     layers = []
@@ -861,6 +890,13 @@ def run_diff(cfg: RegionConfig, paths: RegionPaths, a: str, b: str) -> Path:
     write_gpkg(target, {"changes": changes}, {"region": cfg.display_name, "a": a, "b": b})
     figures = {"region": cfg.name, "a": a, "b": b, **diff_figures(changes)}
     write_json(paths.processed / "diff" / f"{stem}.json", figures)
+    _write_extra_map(
+        cfg,
+        _run_paths(cfg, paths, b).gpkg(cfg.name),
+        paths.maps / "diff" / f"{stem}.html",
+        lambda: [change_layer(changes, cfg)],
+        tr(cfg.language, "diff_title", region=cfg.display_name, a=a, b=b),
+    )
     _summary(
         "diff",
         started,
@@ -874,18 +910,50 @@ def run_diff(cfg: RegionConfig, paths: RegionPaths, a: str, b: str) -> Path:
 # --- report --------------------------------------------------------------------------------
 
 
+def _json_or_empty(path: Path) -> dict:
+    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+
+
+def _plan_sections(cfg: RegionConfig, paths: RegionPaths) -> list[str]:
+    """The planning answers' report sections, when `make plan` has run."""
+    plan = _json_or_empty(paths.processed / "plan" / "plan.json")
+    if not plan:
+        return []
+    from pipeline.planning import plan_sections
+
+    return [
+        f"<h2>{html.escape(title)}</h2>\n{body}"
+        for title, body in plan_sections(plan, cfg.language)
+    ]
+
+
 def run_report(cfg: RegionConfig, paths: RegionPaths) -> Path:
     """The reviewer's report page and the settlement table for spreadsheets."""
-    from pipeline.report import build_report, settlements_table, write_settlements_csv
+    from pipeline.report import (
+        build_report,
+        seasons_section,
+        services_section,
+        settlements_table,
+        write_settlements_csv,
+    )
 
     started = time.perf_counter()
     gpkg = paths.gpkg(cfg.name)
     settlements = read_layer(gpkg, "settlements")
     anchors = read_layer(gpkg, "anchors")
-    sources = json.loads(paths.sources.read_text(encoding="utf-8")) if paths.sources.is_file() else {}
+    sources = (
+        json.loads(paths.sources.read_text(encoding="utf-8")) if paths.sources.is_file() else {}
+    )
     credits = cfg.region_file.parent / cfg.name / "ATTRIBUTION.md"
     attribution = credits.read_text(encoding="utf-8") if credits.is_file() else ""
-    page = build_report(settlements, anchors, cfg, read_metadata(gpkg), sources, attribution)
+    extra = [services_section(_json_or_empty(paths.summary_json).get("services", {}), cfg)]
+    if paths.shared is None:  # the baseline report also covers the seasons and the plan
+        extra.append(seasons_section(_json_or_empty(paths.processed / "seasons.json"), cfg))
+        extra.extend(_plan_sections(cfg, paths))
+    page = build_report(
+        settlements, anchors, cfg, read_metadata(gpkg), sources, attribution,
+        extra_sections=[x for x in extra if x],
+    )  # fmt: skip
     with atomic_path(paths.report_html) as tmp:
         tmp.write_text(page, encoding="utf-8")
     with atomic_path(paths.settlements_csv) as tmp:
