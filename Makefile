@@ -157,8 +157,8 @@ bench: $(VENV)/.installed ## benchmark: synthetic district/oblast/macro regions 
 	$(PYTHON) -m bench.run $(if $(sizes),--sizes $(sizes))
 
 lint: $(VENV)/.installed ## ruff checks
-	$(PYTHON) -m ruff check pipeline tests
-	$(PYTHON) -m ruff format --check pipeline tests
+	$(PYTHON) -m ruff check pipeline tests bench
+	$(PYTHON) -m ruff format --check pipeline tests bench
 
 clean: ## remove the region's results, maps and logs (downloads in data_raw/ are kept)
 	rm -rf $(OUT) maps/$(region) logs/$(region)

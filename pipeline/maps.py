@@ -179,7 +179,9 @@ def _rounded(geometry: gpd.GeoSeries) -> gpd.GeoSeries:
 
 def _geojson(frame: gpd.GeoDataFrame, tolerance_m: float, properties: pd.DataFrame) -> dict:
     """Polygons simplified in the projected CRS (by about a cell), then WGS 84, then rounded."""
-    geometry = frame.geometry.simplify(tolerance_m, preserve_topology=True).to_crs(4326)
+    # Not topology-preserving: ~10x faster on thousands of raster patches (an oblast's bands),
+    # and a patch that collapses at this tolerance is smaller than a cell anyway.
+    geometry = frame.geometry.simplify(tolerance_m, preserve_topology=False).to_crs(4326)
     out = gpd.GeoDataFrame(properties.reset_index(drop=True), geometry=_rounded(geometry).values)
     return json.loads(out.to_json(drop_id=True))
 

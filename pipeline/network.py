@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import dataclass, replace
+from functools import cached_property
 
 import geopandas as gpd
 import numpy as np
@@ -74,6 +75,17 @@ _MONTHS = {
 }
 
 
+def _fastest(
+    u: np.ndarray, v: np.ndarray, t: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(u, v, t) sorted by (u, v), keeping only the fastest of parallel edges."""
+    order = np.lexsort((t, v, u))
+    u, v, t = u[order], v[order], t[order]
+    first = np.ones(len(u), dtype=bool)
+    first[1:] = (u[1:] != u[:-1]) | (v[1:] != v[:-1])
+    return u[first], v[first], t[first]
+
+
 @dataclass(frozen=True)
 class RoadGraph:
     """A directed road graph in the region's projected CRS.
@@ -109,18 +121,19 @@ class RoadGraph:
         `extra_*` add edges to `extra_nodes` virtual nodes numbered after the road nodes.
         """
         n = self.n_nodes + extra_nodes
-        u, v, t = self.edge_u, self.edge_v, self.edge_time_s
+        u, v, t = self._fastest_edges
         if extra_u is not None:
-            u, v, t = (
-                np.concatenate([u, extra_u]),
-                np.concatenate([v, extra_v]),
-                np.concatenate([t, extra_time_s]),
+            # Extra edges end at virtual nodes (>= n_nodes), so none is parallel to a road edge.
+            eu, ev, et = _fastest(
+                np.asarray(extra_u), np.asarray(extra_v), np.asarray(extra_time_s)
             )
-        order = np.lexsort((t, v, u))
-        u, v, t = u[order], v[order], t[order]
-        first = np.ones(len(u), dtype=bool)
-        first[1:] = (u[1:] != u[:-1]) | (v[1:] != v[:-1])
-        return sparse.csr_matrix((t[first], (u[first], v[first])), shape=(n, n))
+            u, v, t = np.concatenate([u, eu]), np.concatenate([v, ev]), np.concatenate([t, et])
+        return sparse.csr_matrix((t, (u, v)), shape=(n, n))
+
+    @cached_property
+    def _fastest_edges(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The road edges with parallel ones reduced to the fastest; sorted once, reused by csr()."""
+        return _fastest(self.edge_u, self.edge_v, self.edge_time_s)
 
     def to_npz_dict(self) -> dict[str, np.ndarray]:
         optional = {

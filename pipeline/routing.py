@@ -15,12 +15,15 @@ from scipy.spatial import cKDTree
 __all__ = ["NearestSource", "nearest_source", "time_via_nearest_nodes"]
 
 NO_SOURCE = -1
+_CHUNK_POINTS = 1 << 18  # points per KD-tree query in time_via_nearest_nodes
 
 
 class NearestSource:
     """Per node: seconds to the nearest source (inf if none) and that source's index (-1)."""
 
-    def __init__(self, time_s: np.ndarray, source: np.ndarray, next_node: np.ndarray | None = None) -> None:
+    def __init__(
+        self, time_s: np.ndarray, source: np.ndarray, next_node: np.ndarray | None = None
+    ) -> None:
         self.time_s = time_s
         self.source = source
         # The next node on each node's fastest way to its source (-9999 at sources and
@@ -80,15 +83,24 @@ def time_via_nearest_nodes(
     -------
     (time_s, source, nearest_node_m) per point.
     """
+    n = len(points_xy)
+    if len(node_xy) == 0:  # no road node leads to a source: nobody reaches one
+        return np.full(n, np.inf), np.full(n, NO_SOURCE, dtype=np.int64), np.full(n, np.inf)
     tree = tree if tree is not None else cKDTree(node_xy)
     k = min(k, len(node_xy))
-    dist, idx = tree.query(points_xy, k=k, distance_upper_bound=max_offroad_m, workers=-1)
-    dist, idx = dist.reshape(len(points_xy), k), idx.reshape(len(points_xy), k)
-    found = idx < len(node_xy)
-    safe = np.where(found, idx, 0)
-    total = np.where(found, node.time_s[safe] + dist / (offroad_speed_kph / 3.6), np.inf)
-    best = np.argmin(total, axis=1)
-    rows = np.arange(len(points_xy))
-    time_s = total[rows, best]
-    source = np.where(np.isfinite(time_s), node.source[safe[rows, best]], NO_SOURCE)
-    return time_s, source, dist[:, 0]
+    time_s, source, near_m = np.empty(n), np.empty(n, dtype=np.int64), np.empty(n)
+    # In chunks: k values per point for millions of raster cells would take gigabytes at once.
+    for start in range(0, n, _CHUNK_POINTS):
+        sl = slice(start, min(start + _CHUNK_POINTS, n))
+        xy = points_xy[sl]
+        dist, idx = tree.query(xy, k=k, distance_upper_bound=max_offroad_m, workers=-1)
+        dist, idx = dist.reshape(len(xy), k), idx.reshape(len(xy), k)
+        found = idx < len(node_xy)
+        safe = np.where(found, idx, 0)
+        total = np.where(found, node.time_s[safe] + dist / (offroad_speed_kph / 3.6), np.inf)
+        best = np.argmin(total, axis=1)
+        rows = np.arange(len(xy))
+        time_s[sl] = total[rows, best]
+        source[sl] = np.where(np.isfinite(time_s[sl]), node.source[safe[rows, best]], NO_SOURCE)
+        near_m[sl] = dist[:, 0]
+    return time_s, source, near_m

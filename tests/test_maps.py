@@ -90,7 +90,14 @@ def test_map_works_offline_in_chromium(run, request, browser, tmp_path):
     cfg, paths = request.getfixturevalue(run)
     page = _open_map(browser, paths.map_html)
     overlays = page.evaluate("Object.keys(anchorMap.overlays).sort()")
-    assert overlays == sorted(LAYER_ORDER)
+    # The result layers, then (where the region has service data) the services and one
+    # "service desert" layer per service type found.
+    layers = {name for name, _ in pyogrio.list_layers(paths.gpkg(cfg.name))}
+    extra = set()
+    if "services" in layers:
+        types = set(gpd.read_file(paths.gpkg(cfg.name), layer="services")["service"])
+        extra = {"services"} | {f"desert_{t}" for t in types}
+    assert overlays == sorted({*LAYER_ORDER, *extra})
     n = pyogrio.read_info(paths.gpkg(cfg.name), layer="settlements")["features"]
     assert page.evaluate("anchorMap.settlements.length") == n
     drawn = page.evaluate(
@@ -109,7 +116,7 @@ def test_map_works_offline_in_chromium(run, request, browser, tmp_path):
     assert sorted(legends) == sorted(shown)
     assert page.evaluate(
         "document.querySelectorAll('.leaflet-control-layers-overlays label').length"
-    ) == len(LAYER_ORDER)
+    ) == len(overlays)
     assert page.evaluate("!!document.querySelector('.leaflet-control-scale-line')")
     # Offline: the basemap gave up and said so; the data are all there.
     assert page.evaluate("!document.getElementById('offline-note').hidden")

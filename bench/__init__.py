@@ -1,0 +1,1 @@
+"""Benchmark of the pipeline: a seeded generator of synthetic regions and a runner that times them."""

@@ -1,0 +1,474 @@
+"""`make bench`: generate synthetic regions, time every stage as its own process, compare with the usual way.
+
+For each size (district, oblast, macro — see :data:`bench.generator.SIZES`):
+
+1. generate ``bench/out/<size>/synth-<size>.osm.pbf`` and its region file (kept and reused
+   while the seed and the generator's code are unchanged);
+2. time a bare pyosmium pass over the PBF (the floor: read every object, no work);
+3. run every stage, ``python -m pipeline STAGE --config …`` with ``PIPELINE_ROOT=bench/out/<size>``,
+   each as a separate process, recording wall time, peak resident memory (``wait4`` rusage) and
+   the load average before it;
+4. on the district size only: time the catchment computation in process
+   (:mod:`bench.inprocess`), run the usual way (:mod:`bench.baseline`), and check that both give
+   every settlement the same anchor and the same time within 1 s.
+
+Results go to ``bench/results.json`` (merged per size) and the table in ``bench/README.md``.
+
+Usage::
+
+    python -m bench.run                      # district, oblast, macro
+    python -m bench.run --sizes district     # one size
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import hashlib
+import json
+import os
+import platform
+import re
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+BENCH = Path(__file__).resolve().parent
+PROJECT = BENCH.parent
+RESULTS = BENCH / "results.json"
+README = BENCH / "README.md"
+TABLE_START, TABLE_END = "<!-- results:start -->", "<!-- results:end -->"
+FLOOR_CODE = "import sys, osmium\nfor _ in osmium.FileProcessor(sys.argv[1]):\n    pass\n"
+AGREE_TOLERANCE_S = 1.0
+
+__all__ = ["main", "render_table", "run_size"]
+
+
+def _stages() -> tuple[str, ...]:
+    from pipeline.cli import ALL  # every stage `python -m pipeline all` runs, in order
+
+    return ALL
+
+
+def measure(cmd: list[str], log: Path, env: dict[str, str] | None = None) -> dict:
+    """Run `cmd` as a child process; wall seconds, peak RSS (MB) of that child, exit code."""
+    log.parent.mkdir(parents=True, exist_ok=True)
+    load = os.getloadavg()
+    with log.open("w", encoding="utf-8") as out:
+        started = time.perf_counter()
+        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env, cwd=PROJECT)
+        _, status, usage = os.wait4(proc.pid, 0)
+        seconds = time.perf_counter() - started
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    return {
+        "seconds": round(seconds, 2),
+        "peak_rss_mb": round(usage.ru_maxrss / 1024, 1),
+        "returncode": proc.returncode,
+        "load_before": [round(x, 2) for x in load],
+    }
+
+
+def _generator_digest() -> str:
+    return hashlib.sha256((BENCH / "generator.py").read_bytes()).hexdigest()[:16]
+
+
+def _generate(size: str, out: Path, seed: int, regenerate: bool) -> dict:
+    from bench.generator import region_name
+
+    name = region_name(size)
+    stats_path = out / f"{name}.stats.json"
+    digest = _generator_digest()
+    if stats_path.is_file() and not regenerate:
+        stats = json.loads(stats_path.read_text(encoding="utf-8"))
+        if stats.get("seed") == seed and stats.get("generator_sha") == digest:
+            print(f"[{size}] reusing {out / (name + '.osm.pbf')}", flush=True)
+            return stats
+    print(f"[{size}] generating…", flush=True)
+    m = measure(
+        [sys.executable, "-m", "bench.generator", size, "--seed", str(seed), "--out", str(out)],
+        out / "generate.log",
+    )
+    if m["returncode"] != 0:
+        raise SystemExit(f"generator failed for {size}; see {out / 'generate.log'}")
+    stats = json.loads(stats_path.read_text(encoding="utf-8"))
+    stats["generator_sha"] = digest
+    stats["generate_process"] = m
+    stats_path.write_text(json.dumps(stats, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    return stats
+
+
+def _stage_seconds(log: Path) -> float | None:
+    """The stage's own timing from its summary line ('… in 12.3 s -> path')."""
+    if not log.is_file():
+        return None
+    found = re.findall(r" in ([0-9.]+) s -> ", log.read_text(encoding="utf-8", errors="replace"))
+    return float(found[-1]) if found else None
+
+
+def run_size(
+    size: str,
+    seed: int,
+    *,
+    regenerate: bool = False,
+    baseline: bool = True,
+    whole_only: bool = False,
+) -> dict:
+    from bench.generator import region_name
+
+    out = BENCH / "out" / size
+    stats = _generate(size, out, seed, regenerate)
+    name = region_name(size)
+    config, pbf = out / f"{name}.toml", out / f"{name}.osm.pbf"
+    for folder in ("data_raw", "data_processed", "maps", "logs"):
+        shutil.rmtree(out / folder / name, ignore_errors=True)
+    env = {**os.environ, "PIPELINE_ROOT": str(out), "PYTHONWARNINGS": "ignore"}
+    result: dict = {
+        "size": size,
+        "generated": {k: v for k, v in stats.items() if k != "generate_process"},
+        "generate": stats.get("generate_process"),
+        "when": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+    }
+    print(f"[{size}] floor: bare pyosmium pass", flush=True)
+    result["floor"] = measure(
+        [sys.executable, "-c", FLOOR_CODE, str(pbf)], out / "bench-logs" / "floor.log"
+    )
+    result["stages"] = {}
+    if whole_only:  # one `pipeline all` process; stage times from the stage logs
+        return _run_whole_only(result, out, config, name, env)
+    for stage in _stages():
+        print(f"[{size}] {stage}…", flush=True)
+        m = measure(
+            [sys.executable, "-m", "pipeline", stage, "--config", str(config)],
+            out / "bench-logs" / f"{stage}.log",
+            env,
+        )
+        m["in_stage_s"] = _stage_seconds(out / "logs" / name / f"{stage}.log")
+        result["stages"][stage] = m
+        print(f"[{size}] {stage}: {m['seconds']} s, {m['peak_rss_mb']} MB", flush=True)
+        if m["returncode"] != 0:
+            result["failed"] = (
+                f"{stage} exited {m['returncode']}; see {out / 'bench-logs' / stage}.log"
+            )
+            return result
+    stages = result["stages"].values()
+    result["stages_sum"] = {
+        "seconds": round(sum(s["seconds"] for s in stages), 2),
+        "peak_rss_mb": max(s["peak_rss_mb"] for s in stages),
+    }
+    print(f"[{size}] whole run: python -m pipeline all", flush=True)
+    for folder in ("data_raw", "data_processed", "maps", "logs"):
+        shutil.rmtree(out / folder / name, ignore_errors=True)
+    whole = measure(
+        [sys.executable, "-m", "pipeline", "all", "--config", str(config)],
+        out / "bench-logs" / "all.log",
+        env,
+    )
+    if whole["returncode"] != 0:
+        result["failed"] = f"all exited {whole['returncode']}; see {out / 'bench-logs' / 'all.log'}"
+        return result
+    whole["x_floor"] = round(whole["seconds"] / result["floor"]["seconds"], 1)
+    result["whole"] = whole
+    print(f"[{size}] whole: {whole['seconds']} s, {whole['peak_rss_mb']} MB", flush=True)
+    if baseline:
+        result.update(_compare_with_baseline(size, out, config, name, env, result))
+    return result
+
+
+def _run_whole_only(result: dict, out: Path, config: Path, name: str, env) -> dict:
+    print(f"[{result['size']}] whole run only: python -m pipeline all", flush=True)
+    whole = measure(
+        [sys.executable, "-m", "pipeline", "all", "--config", str(config)],
+        out / "bench-logs" / "all.log",
+        env,
+    )
+    for stage in _stages():
+        own = _stage_seconds(out / "logs" / name / f"{stage}.log")
+        result["stages"][stage] = {"seconds": None, "peak_rss_mb": None, "in_stage_s": own}
+    if whole["returncode"] != 0:
+        result["failed"] = f"all exited {whole['returncode']}; see {out / 'bench-logs' / 'all.log'}"
+        return result
+    whole["x_floor"] = round(whole["seconds"] / result["floor"]["seconds"], 1)
+    result["whole"] = whole
+    result["stages_sum"] = None
+    print(f"[{result['size']}] whole: {whole['seconds']} s, {whole['peak_rss_mb']} MB", flush=True)
+    return result
+
+
+def _compare_with_baseline(size, out: Path, config: Path, name: str, env, result) -> dict:
+    print(f"[{size}] catchment step in process…", flush=True)
+    log = out / "bench-logs" / "inprocess.log"
+    m = measure([sys.executable, "-m", "bench.inprocess", "--config", str(config)], log, env)
+    ours_step = json.loads(log.read_text(encoding="utf-8").strip().splitlines()[-1])
+    print(f"[{size}] the usual way (osmnx + networkx)…", flush=True)
+    base_dir = out / "baseline"
+    b = measure(
+        [sys.executable, "-m", "bench.baseline", "--config", str(config), "--out", str(base_dir)],
+        out / "bench-logs" / "baseline.log",
+        env,
+    )
+    if b["returncode"] != 0:
+        return {"baseline": {**b, "failed": f"see {out / 'bench-logs' / 'baseline.log'}"}}
+    report = json.loads((base_dir / "baseline.json").read_text(encoding="utf-8"))
+    convert_s = report["timings"]["convert_to_xml_s (not counted)"]
+    baseline_whole = round(b["seconds"] - convert_s, 2)
+    agreement = _agreement(
+        out / "data_processed" / name / f"{name}.gpkg", base_dir / "settlements.csv"
+    )
+    step_ours = ours_step["compute_accessibility_s"]
+    step_base = report["timings"]["catchment_step_s"]
+    catch_stage = result["stages"]["catchments"]["seconds"]
+    return {
+        "inprocess": {**ours_step, "process": m},
+        "baseline": {
+            **report,
+            "process": b,
+            "whole_s (process minus XML conversion)": baseline_whole,
+        },
+        "ratios": {
+            "catchment_step (compute vs compute)": round(step_base / step_ours, 1),
+            "catchment_step (our whole catchments process vs baseline compute)": round(
+                step_base / catch_stage, 1
+            ),
+            "whole_run": round(baseline_whole / result["whole"]["seconds"], 1),
+            "whole_run (ours as separate stage processes)": round(
+                baseline_whole / result["stages_sum"]["seconds"], 1
+            ),
+            "peak_memory": round(b["peak_rss_mb"] / result["whole"]["peak_rss_mb"], 2),
+        },
+        "agreement": agreement,
+    }
+
+
+def _agreement(ours_gpkg: Path, theirs_csv: Path) -> dict:
+    """Per settlement: same reachability, same anchor, time within 1 s."""
+    import geopandas as gpd
+
+    ours = gpd.read_file(ours_gpkg, layer="settlements", ignore_geometry=True)
+    ours = ours[ours["osm_type"] == "node"].set_index("osm_id")
+    theirs = pd.read_csv(theirs_csv).set_index("osm_id")
+    both = ours.join(theirs, how="inner", rsuffix="_baseline")
+    t_ours = both["anchor_time_min"].to_numpy(dtype=float) * 60.0
+    t_base = both["anchor_time_s"].to_numpy(dtype=float)
+    reach_ours, reach_base = np.isfinite(t_ours), np.isfinite(t_base)
+    same_reach = reach_ours == reach_base
+    ok = reach_ours & reach_base
+    diff = np.abs(t_ours[ok] - t_base[ok])
+    anchor_same = both["anchor_name"].to_numpy()[ok] == both["anchor_name_baseline"].to_numpy()[ok]
+    return {
+        "settlements_ours": len(ours),
+        "settlements_baseline": len(theirs),
+        "compared": len(both),
+        "reachable_both": int(ok.sum()),
+        "unreachable_both": int((~reach_ours & ~reach_base).sum()),
+        "reachability_differs": int((~same_reach).sum()),
+        "anchor_differs": int((~anchor_same).sum()),
+        "max_time_diff_s": round(float(diff.max()), 6) if len(diff) else 0.0,
+        "over_1s": int((diff > AGREE_TOLERANCE_S).sum()),
+        "identical": bool(
+            len(both) == len(ours) == len(theirs)
+            and same_reach.all()
+            and anchor_same.all()
+            and (diff <= AGREE_TOLERANCE_S).all()
+        ),
+    }
+
+
+def machine() -> dict:
+    cpu = ""
+    with open("/proc/cpuinfo", encoding="utf-8") as fh:  # noqa: PTH123  (Linux only)
+        for line in fh:
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    with open("/proc/meminfo", encoding="utf-8") as fh:  # noqa: PTH123
+        mem_kb = int(fh.readline().split()[1])
+    versions = {}
+    for pkg in ("numpy", "scipy", "shapely", "geopandas", "pyogrio", "osmium", "osmnx", "networkx"):
+        try:
+            from importlib.metadata import version
+
+            versions[pkg] = version(pkg)
+        except Exception:
+            versions[pkg] = None
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "memory_gb": round(mem_kb / 1024**2, 1),
+        "os": platform.platform(),
+        "python": platform.python_version(),
+        "packages": versions,
+    }
+
+
+def _load_results() -> dict:
+    if RESULTS.is_file():
+        return json.loads(RESULTS.read_text(encoding="utf-8"))
+    return {"runs": {}}
+
+
+def _gb(mb: float | None) -> str:
+    return "–" if mb is None else f"{mb / 1024:.2f}"
+
+
+def _stages_sum(r: dict) -> str:
+    return "–" if not r.get("stages_sum") else f"{r['stages_sum']['seconds']:.1f}"
+
+
+def render_table(results: dict) -> str:
+    """Markdown tables of the measured runs (what README.md shows between the markers)."""
+    runs = [results["runs"][s] for s in ("district", "oblast", "macro") if s in results["runs"]]
+    if not runs:
+        return "_no runs yet: `make bench`_"
+    m = results.get("machine", {})
+    lines = [
+        f"Machine: {m.get('cpu', '?')}, {m.get('cores', '?')} cores, {m.get('memory_gb', '?')} GB RAM, "
+        f"{m.get('os', '?')}, Python {m.get('python', '?')}. Seed {results.get('seed', '?')}.",
+        "",
+        "**Whole run**, fetch to map: `python -m pipeline all` as one process (whole), and the stages as "
+        "separate processes as `make` runs them (stages sum); seconds, peak resident memory GB. "
+        "Floor: a bare pyosmium pass over the PBF.",
+        "",
+        "| size | road nodes | settlements | anchors | area km² | PBF MB | floor s | whole s | × floor | stages sum s | peak GB | s per M nodes | GB per M nodes | load before |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+    ]
+    for r in runs:
+        g, w = r["generated"], r.get("whole")
+        if w is None:
+            lines.append(f"| {r['size']} | {g['road_nodes']:,} | failed: {r.get('failed')} |")
+            continue
+        mn = g["road_nodes"] / 1e6
+        load = r["floor"]["load_before"][0]
+        lines.append(
+            f"| {r['size']} | {g['road_nodes']:,} | {g['settlements']:,} | {g['anchors']} | "
+            f"{g['area_km2']:,.0f} | {g['pbf_bytes'] / 1e6:.1f} | {r['floor']['seconds']:.1f} | "
+            f"{w['seconds']:.1f} | {w['x_floor']} | {_stages_sum(r)} | "
+            f"{_gb(w['peak_rss_mb'])} | {w['seconds'] / mn:.1f} | {w['peak_rss_mb'] / 1024 / mn:.2f} | "
+            f"{load}, {w['load_before'][0]} |"
+        )
+    stage_names = list(runs[0]["stages"])
+    lines += [
+        "",
+        "**Per stage** (process wall seconds / peak GB; in brackets the stage's own time from its log, without start-up):",
+        "",
+        "| size | " + " | ".join(stage_names) + " | load before each |",
+        "|---|" + "---:|" * len(stage_names) + "---|",
+    ]
+    for r in runs:
+        cells = []
+        for s in stage_names:
+            st = r["stages"].get(s)
+            if st is None:
+                cells.append("–")
+                continue
+            own = f" ({st['in_stage_s']:.1f})" if st.get("in_stage_s") is not None else ""
+            wall = "–" if st["seconds"] is None else f"{st['seconds']:.1f}"
+            cells.append(f"{wall}{own} / {_gb(st['peak_rss_mb'])}")
+        loads = ", ".join(
+            str(r["stages"][s]["load_before"][0])
+            for s in stage_names
+            if s in r["stages"] and "load_before" in r["stages"][s]
+        )
+        lines.append(f"| {r['size']} | " + " | ".join(cells) + f" | {loads} |")
+    district = results["runs"].get("district", {})
+    if "ratios" in district:
+        lines += _baseline_lines(district)
+    return "\n".join(lines)
+
+
+def _baseline_lines(r: dict) -> list[str]:
+    b, t, ratios, agree = r["baseline"], r["baseline"]["timings"], r["ratios"], r["agreement"]
+    ours = r["inprocess"]
+    return [
+        "",
+        f"**District size against the usual way** (osmnx graph, networkx Dijkstra per anchor, "
+        f"{b['anchors']} anchors, buffered isochrones; load before: {b['process']['load_before'][0]}):",
+        "",
+        "| step | ours s | usual way s | ratio |",
+        "|---|---:|---:|---:|",
+        f"| catchment step (compute: routing, settlement times, catchments, isochrones) | "
+        f"{ours['compute_accessibility_s']:.2f} | {t['catchment_step_s']:.2f} | "
+        f"{ratios['catchment_step (compute vs compute)']}× |",
+        f"| catchment step, ours as the whole `catchments` process (start-up, reading, writing) | "
+        f"{r['stages']['catchments']['seconds']:.2f} | {t['catchment_step_s']:.2f} | "
+        f"{ratios['catchment_step (our whole catchments process vs baseline compute)']}× |",
+        f"| whole run (ours: `pipeline all`, fetch to map; usual way: imports, graph, speeds, routing, "
+        f"polygons, GeoPackage) | {r['whole']['seconds']:.1f} | "
+        f"{b['whole_s (process minus XML conversion)']:.1f} | {ratios['whole_run']}× |",
+        f"| whole run, ours as separate stage processes (`make`) | {r['stages_sum']['seconds']:.1f} | "
+        f"{b['whole_s (process minus XML conversion)']:.1f} | "
+        f"{ratios['whole_run (ours as separate stage processes)']}× |",
+        f"| peak memory GB | {_gb(r['whole']['peak_rss_mb'])} | {_gb(b['process']['peak_rss_mb'])} | "
+        f"{ratios['peak_memory']}× |",
+        "",
+        "Usual way, step by step (s): "
+        + ", ".join(f"{k.removesuffix('_s')} {v}" for k, v in t.items())
+        + ".",
+        "",
+        f"**Agreement**: {agree['compared']} settlements compared ({agree['reachable_both']} reachable, "
+        f"{agree['unreachable_both']} unreachable in both); reachability differs for "
+        f"{agree['reachability_differs']}, anchor differs for {agree['anchor_differs']}, largest time "
+        f"difference {agree['max_time_diff_s']:.4f} s, {agree['over_1s']} over 1 s — "
+        + ("**identical answers**." if agree["identical"] else "**answers differ**."),
+    ]
+
+
+def write_readme_table(results: dict) -> None:
+    text = (
+        README.read_text(encoding="utf-8") if README.is_file() else f"{TABLE_START}\n{TABLE_END}\n"
+    )
+    if TABLE_START not in text:
+        text += f"\n{TABLE_START}\n{TABLE_END}\n"
+    head, rest = text.split(TABLE_START, 1)
+    _, tail = rest.split(TABLE_END, 1)
+    README.write_text(
+        f"{head}{TABLE_START}\n{render_table(results)}\n{TABLE_END}{tail}", encoding="utf-8"
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.run", description=__doc__.splitlines()[0]
+    )
+    parser.add_argument("--sizes", nargs="+", default=["district", "oblast", "macro"])
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--regenerate", action="store_true", help="write the PBFs again")
+    parser.add_argument(
+        "--no-baseline", action="store_true", help="skip the osmnx/networkx baseline"
+    )
+    parser.add_argument(
+        "--whole-only",
+        nargs="*",
+        default=["macro"],
+        help="sizes timed as one `pipeline all` process only (default: macro, to halve its time)",
+    )
+    args = parser.parse_args(argv)
+    results = _load_results()
+    results["machine"] = machine()
+    results["seed"] = args.seed
+    for size in args.sizes:
+        run = run_size(
+            size,
+            args.seed,
+            regenerate=args.regenerate,
+            baseline=(size == "district" and not args.no_baseline),
+            whole_only=size in args.whole_only,
+        )
+        results["runs"][size] = run
+        RESULTS.write_text(
+            json.dumps(results, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
+        )
+        write_readme_table(results)
+        print(f"[{size}] done: whole {run.get('whole')}", flush=True)
+        if "ratios" in run:
+            print(f"[{size}] ratios: {run['ratios']}; agreement: {run['agreement']}", flush=True)
+    print(render_table(results))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
