@@ -37,6 +37,7 @@ __all__ = [
     "approximate_text",
     "build_map",
     "change_layer",
+    "plan_layers",
     "point_layer",
     "season_layers",
     "service_layers",
@@ -373,6 +374,7 @@ def point_layer(
     visible: bool = False,
     group: str | None = None,
     lines: list[list] | None = None,
+    stroke: str | None = None,
 ) -> dict:
     """A generic map layer of points (and optional lines) with popups; all text is data.
 
@@ -393,6 +395,7 @@ def point_layer(
             "lon": np.round(p.geometry.x.to_numpy(), _COORD_DECIMALS).tolist(),
             "colour": colours,
             "radius": radius,
+            "stroke": stroke,
             "title": _text_or_none(titles),
             "rows": [[[str(a), _plain(b)] for a, b in r] for r in rows],
         },
@@ -600,3 +603,48 @@ def change_layer(changes: gpd.GeoDataFrame, cfg: RegionConfig) -> dict:
         [colour[k] for k in changes["change"]], radius=6.0, visible=True,
         legend=[{"kind": "point", "colour": colour[k], "label": tr(lang, f"change_{k}")} for k in kinds],
     )  # fmt: skip
+
+
+def plan_layers(plan: dict[str, gpd.GeoDataFrame], cfg: RegionConfig) -> list[dict]:
+    """The planning answers on the map: proposed anchors, and the links to an anchor in another
+    district and from single-industry towns to employment centres (hidden until switched on)."""
+    lang = cfg.language
+    out = []
+    if "proposals" in plan and len(plan["proposals"]):
+        p = plan["proposals"]
+        rows = [
+            [[tr(lang, "population"), pop], [tr(lang, "newly_covered"), new]]
+            for pop, new in zip(p["population"], p["new_population"], strict=True)
+        ]
+        out.append(
+            point_layer(
+                "proposals", tr(lang, "layer_proposals"), p, p["label"], rows, "#00a651",
+                radius=8.0, visible=True, stroke="#000000",
+                legend=[{"kind": "point", "colour": "#00a651", "label": tr(lang, "proposal")}],
+            )
+        )  # fmt: skip
+    for key, colour in (("cross_border", "#ff7f00"), ("monotown_reach", "#6a3d9a")):
+        if key not in plan or not len(plan[key]):
+            continue
+        lines = plan[key]
+        starts = shapely.get_point(lines.geometry.values, 0)
+        ends = shapely.get_point(lines.geometry.values, -1)
+        coords = [
+            [
+                round(a.y, _COORD_DECIMALS),
+                round(a.x, _COORD_DECIMALS),
+                round(b.y, _COORD_DECIMALS),
+                round(b.x, _COORD_DECIMALS),
+                colour,
+            ]
+            for a, b in zip(starts, ends, strict=True)
+        ]
+        start_points = gpd.GeoDataFrame(geometry=starts, crs=lines.crs)
+        rows = [[] for _ in range(len(lines))]
+        out.append(
+            point_layer(
+                key, tr(lang, f"layer_{key}"), start_points, lines["label"], rows, colour, radius=3.0,
+                lines=coords, legend=[{"kind": "line", "colour": colour, "label": tr(lang, f"layer_{key}")}],
+            )
+        )  # fmt: skip
+    return out

@@ -612,7 +612,7 @@ def _summary_json(
 
 
 def run_maps(cfg: RegionConfig, paths: RegionPaths) -> Path:
-    from pipeline.maps import build_map, service_layers
+    from pipeline.maps import build_map, plan_layers, service_layers
 
     started = time.perf_counter()
     gpkg = paths.gpkg(cfg.name)
@@ -631,7 +631,13 @@ def run_maps(cfg: RegionConfig, paths: RegionPaths) -> Path:
     if "services" in {name for name, _ in pyogrio.list_layers(gpkg)}:
         layers["services"] = read_layer(gpkg, "services")
     meta = read_metadata(gpkg)
-    html = build_map(layers, cfg, meta, extra=service_layers(layers, cfg))
+    extra = service_layers(layers, cfg)
+    plan_gpkg = paths.processed / "plan" / "plan.gpkg"
+    if paths.shared is None and plan_gpkg.is_file():  # the baseline map shows the plan too
+        from pipeline.planning import plan_map_layers
+
+        extra += plan_layers(plan_map_layers(plan_gpkg), cfg)
+    html = build_map(layers, cfg, meta, extra=extra)
     write_html(paths.map_html, html)
     _summary("maps", started, f"{len(layers['settlements'])} settlements drawn", paths.map_html)
     return paths.map_html

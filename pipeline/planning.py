@@ -1,0 +1,1183 @@
+"""Planning answers: which settlements to promote to anchors, where municipalities already share
+anchors, and which job centres a single-industry town can reach.
+
+All three use the travel model of the catchments stage unchanged (:class:`TravelModel`): the road
+graph with a virtual node per destination joined to its 8 nearest road nodes, and a settlement
+timed by the best of its `surface.k_nearest` nearest *reached* road nodes plus the walk; or,
+offline, the straight-line model. Trips run from the settlement to the destination (the
+reversed graph), as everywhere in the pipeline.
+
+1. **New anchors** (:func:`propose_anchors`): a maximal covering location problem. Each
+   candidate is timed to every gap settlement by a *bounded* Dijkstra run (stopped at the
+   threshold); a sparse candidate × gap-settlement matrix says who would be within the
+   threshold; greedy picks (with the marginal gain of each) and, for small problems, an exact
+   optimum from HiGHS (scipy.optimize.milp) are compared; the chosen set is checked by re-running the model with
+   the proposals as anchors.
+2. **Inter-municipal ties** (:func:`cross_border_links`, :func:`cross_border_pairs`):
+   settlements whose nearest anchor lies in another district, with the time to the nearest
+   anchor of their own district.
+3. **Reach of single-industry towns** (:func:`monotown_reach`): employment centres within
+   30/45/60 minutes of each monotown.
+
+Everything here is a pure function of frames and arrays; :func:`pipeline.stages.run_plan` reads
+and writes. :func:`plan_sections` and :func:`plan_map_layers` hand the results to the report
+and the map.
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+import re
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import NamedTuple
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+from scipy import sparse
+from scipy.sparse import csgraph
+from scipy.spatial import cKDTree
+
+from pipeline.catchments import (
+    SOURCE_K_NEAREST,
+    TravelField,
+    resolve_names,
+    road_field,
+    straight_line_field,
+)
+from pipeline.config import PlanningConfig, RegionConfig
+from pipeline.network import MIN_EDGE_TIME_S, RoadGraph
+
+__all__ = [
+    "PLAN_LAYERS",
+    "ExactCover",
+    "Pairs",
+    "Proposals",
+    "TravelModel",
+    "cover_matrix",
+    "cover_weights",
+    "cross_border_area",
+    "cross_border_links",
+    "cross_border_pairs",
+    "employment_centres",
+    "exact_cover",
+    "greedy_cover",
+    "monotown_reach",
+    "plan_figures",
+    "plan_map_layers",
+    "plan_sections",
+    "propose_anchors",
+    "reached_nodes",
+    "times_within",
+]
+
+logger = logging.getLogger(__name__)
+
+# The layers of data_processed/<region>/plan/plan.gpkg, in drawing order (bottom first).
+PLAN_LAYERS = ("cross_border_pairs", "cross_border", "monotown_reach", "newly_covered", "proposals")
+
+LAND_ONLY_MIN_KM2 = 1.0  # a district pair with land but no settlement is listed from this area up
+REPORT_MAX_PAIRS = 15  # district pairs shown in the report (all are in cross_border.csv)
+NEIGHBOUR_CAP = 256  # road nodes per settlement searched for its k nearest reached ones
+DIJKSTRA_BATCH_FLOATS = 1 << 23  # one batch of bounded runs holds at most this many times (64 MB)
+
+
+# --- the travel model ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TravelModel:
+    """The catchments stage's travel model: the road graph, or the straight-line model offline."""
+
+    cfg: RegionConfig
+    graph: RoadGraph | None = None
+    tree: cKDTree | None = None  # KD-tree of every road node
+
+    @classmethod
+    def of(cls, cfg: RegionConfig, graph: RoadGraph | None) -> TravelModel:
+        """The road model on `graph`, or the straight-line one (`cfg.offline`) when it is None."""
+        return cls(cfg, graph, cKDTree(graph.node_xy) if graph is not None else None)
+
+    @property
+    def approximate(self) -> bool:
+        return self.graph is None
+
+    def field(self, dest_xy: np.ndarray) -> TravelField:
+        """The catchments field of these destinations: time from any point to the nearest one."""
+        if self.graph is None:
+            off = self.cfg.offline
+            return straight_line_field(dest_xy, off.detour_factor, off.speed_kph)
+        return road_field(self.graph, dest_xy, self.cfg, self.tree)
+
+    def times(self, dest_xy: np.ndarray, point_xy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(seconds, index of the destination) from each point to its nearest destination."""
+        if len(dest_xy) == 0:
+            return np.full(len(point_xy), np.inf), np.full(len(point_xy), -1)
+        time_s, source, _ = self.field(dest_xy).times(point_xy, cells=False)
+        return time_s, source
+
+
+class Pairs(NamedTuple):
+    """(destination, point) pairs within a time limit, with the trip point → destination."""
+
+    dest: np.ndarray  # index into the destinations
+    point: np.ndarray  # index into the points
+    time_s: np.ndarray
+
+
+def _reversed_with_destinations(model: TravelModel, dest_xy: np.ndarray):
+    """The reversed road graph with one virtual node per destination (numbered after the road
+    nodes), joined as road_field joins an anchor; and each destination's entry nodes (n: none)."""
+    g, net = model.graph, model.cfg.network
+    n, m = g.n_nodes, len(dest_xy)
+    k = min(SOURCE_K_NEAREST, n)
+    dist, idx = model.tree.query(dest_xy, k=k, distance_upper_bound=net.snap_max_m)
+    dist, idx = dist.reshape(m, k), idx.reshape(m, k)
+    ok = idx < n
+    src = np.repeat(np.arange(m), k)[ok.ravel()]
+    walk_s = np.maximum(dist[ok] / (net.offroad_speed_kph / 3.6), MIN_EDGE_TIME_S)
+    csr = g.csr(extra_u=idx[ok], extra_v=n + src, extra_time_s=walk_s, extra_nodes=m)
+    return csr.T.tocsr(), idx
+
+
+def reached_nodes(model: TravelModel, dest_xy: np.ndarray) -> np.ndarray | None:
+    """Road nodes from which some destination can be reached (None for the straight-line model).
+
+    These are the nodes a settlement may walk to in the field of those destinations.
+    """
+    if model.graph is None:
+        return None
+    n = model.graph.n_nodes
+    if len(dest_xy) == 0:
+        return np.zeros(n, dtype=bool)
+    rev, _ = _reversed_with_destinations(model, dest_xy)
+    dist = csgraph.dijkstra(rev, directed=True, indices=n + np.arange(len(dest_xy)), min_only=True)
+    return np.isfinite(dist[:n])
+
+
+@dataclass(frozen=True)
+class _Nearest:
+    """Per point: road nodes in order of distance (n_nodes where none) and the walk to each, s."""
+
+    node: np.ndarray
+    walk_s: np.ndarray
+
+    @classmethod
+    def of(cls, model: TravelModel, point_xy: np.ndarray, cap: int) -> _Nearest:
+        net, n = model.cfg.network, model.graph.n_nodes
+        k = min(cap, n)
+        dist, idx = model.tree.query(point_xy, k=k, distance_upper_bound=net.snap_max_m)
+        dist, idx = dist.reshape(len(point_xy), k), idx.reshape(len(point_xy), k)
+        return cls(idx, np.where(idx < n, dist / (net.offroad_speed_kph / 3.6), np.inf))
+
+    def first(self, reached: np.ndarray, k: int) -> _Nearest:
+        """Only the k nearest nodes that are `reached` (the catchments rule)."""
+        n = len(reached)
+        valid = self.node < n
+        keep = valid & reached[np.where(valid, self.node, 0)]
+        order = np.argsort(~keep, axis=1, kind="stable")[:, :k]
+        kept = np.take_along_axis(keep, order, axis=1)
+        node = np.where(kept, np.take_along_axis(self.node, order, axis=1), n)
+        return _Nearest(
+            node, np.where(kept, np.take_along_axis(self.walk_s, order, axis=1), np.inf)
+        )
+
+    def times(self, node_time_s: np.ndarray) -> np.ndarray:
+        """Seconds from each point: the best of its nodes' times plus the walk to that node."""
+        if self.node.shape[1] == 0:
+            return np.full(self.node.shape[0], np.inf)
+        padded = np.append(node_time_s, np.inf)
+        return np.min(padded[self.node] + self.walk_s, axis=1)
+
+
+def _reaches(rev: sparse.csr_matrix, start: int, n: int) -> np.ndarray:
+    """Road nodes from which `start` can be reached at all (no time limit)."""
+    order = csgraph.breadth_first_order(rev, start, directed=True, return_predecessors=False)
+    mask = np.zeros(n, dtype=bool)
+    mask[order[order < n]] = True
+    return mask
+
+
+def _road_pairs(model, dest_xy, point_xy, limit_s, base_reached) -> Pairs:
+    g, k = model.graph, model.cfg.surface.k_nearest
+    n, m = g.n_nodes, len(dest_xy)
+    rev, entry = _reversed_with_destinations(model, dest_xy)
+    near = _Nearest.of(model, point_xy, max(NEIGHBOUR_CAP, k))
+    static = near.first(base_reached, k) if base_reached is not None else None
+    out: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+    batch = max(1, DIJKSTRA_BATCH_FLOATS // (n + m))
+    for start in range(0, m, batch):
+        dests = np.arange(start, min(start + batch, m))
+        dist = csgraph.dijkstra(rev, directed=True, indices=n + dests, limit=limit_s)
+        for j, row in zip(dests, np.atleast_2d(dist), strict=True):
+            nodes = entry[j][entry[j] < n]
+            if static is not None and base_reached[nodes].all():
+                # Every road into j leads to the base: the reached set is the base itself.
+                time_s = static.times(row[:n])
+            else:
+                reached = _reaches(rev, n + j, n)
+                if base_reached is not None:
+                    reached |= base_reached
+                time_s = near.first(reached, k).times(row[:n])
+            hit = np.flatnonzero(time_s <= limit_s)
+            out.append((np.full(len(hit), j), hit, time_s[hit]))
+    return _concat(out)
+
+
+def _straight_pairs(model, dest_xy, point_xy, limit_s) -> Pairs:
+    off = model.cfg.offline
+    speed_mps = (off.speed_kph / off.detour_factor) / 3.6  # as straight_line_field computes it
+    within = cKDTree(dest_xy).sparse_distance_matrix(
+        cKDTree(point_xy), limit_s * speed_mps * (1 + 1e-9), output_type="ndarray"
+    )
+    time_s = within["v"] / speed_mps
+    keep = time_s <= limit_s
+    return Pairs(within["i"][keep], within["j"][keep], time_s[keep])
+
+
+def _concat(parts) -> Pairs:
+    if not parts:
+        return Pairs(np.array([], dtype=np.int64), np.array([], dtype=np.int64), np.array([]))
+    dest, point, time_s = (np.concatenate(p) for p in zip(*parts, strict=True))
+    return Pairs(dest.astype(np.int64), point.astype(np.int64), time_s.astype(float))
+
+
+def times_within(
+    model: TravelModel,
+    dest_xy: np.ndarray,
+    point_xy: np.ndarray,
+    limit_s: float,
+    *,
+    base_reached: np.ndarray | None = None,
+    dest_point: np.ndarray | None = None,
+) -> Pairs:
+    """Every (destination, point) pair whose trip point → destination takes at most `limit_s`.
+
+    One Dijkstra run per destination on the reversed graph, stopped at `limit_s`; each point
+    then takes the catchments rule: the best of its `surface.k_nearest` nearest reached road
+    nodes plus the walk. A node counts as reached if it leads to the destination, or lies in
+    `base_reached` (the nodes leading to the existing anchors): so a point's time is what the
+    catchments stage would give it if the destination were added to those anchors.
+
+    Parameters
+    ----------
+    dest_xy, point_xy : projected coordinates, metres.
+    limit_s : the time limit, seconds.
+    base_reached : mask of road nodes (see :func:`reached_nodes`); None: only the destination's.
+    dest_point : for each destination, the index of the point it is (-1: none); that pair gets
+        time 0, as an anchor's own time is 0.
+    """
+    if len(dest_xy) == 0 or len(point_xy) == 0:
+        pairs = _concat([])
+    elif model.graph is None:
+        pairs = _straight_pairs(model, dest_xy, point_xy, limit_s)
+    else:
+        pairs = _road_pairs(model, dest_xy, point_xy, limit_s, base_reached)
+    if dest_point is not None:
+        own = np.flatnonzero(np.asarray(dest_point) >= 0)
+        is_own = np.asarray(dest_point)[pairs.dest] == pairs.point if len(pairs.dest) else []
+        keep = ~np.asarray(is_own, dtype=bool)
+        pairs = _concat(
+            [
+                (pairs.dest[keep], pairs.point[keep], pairs.time_s[keep]),
+                (own, np.asarray(dest_point)[own], np.zeros(len(own))),
+            ]
+        )
+    order = np.lexsort((pairs.point, pairs.dest))
+    return Pairs(pairs.dest[order], pairs.point[order], pairs.time_s[order])
+
+
+# --- 1. new anchors: the maximal covering location problem ---------------------------------
+
+
+def cover_matrix(pairs: Pairs, n_dest: int, n_points: int) -> sparse.csr_matrix:
+    """Boolean destination × point matrix of the pairs."""
+    data = np.ones(len(pairs.dest), dtype=bool)
+    return sparse.csr_matrix((data, (pairs.dest, pairs.point)), shape=(n_dest, n_points))
+
+
+def cover_weights(population: np.ndarray) -> np.ndarray:
+    """Integer weights that rank coverage by population first, then by number of settlements.
+
+    population × (n + 1) + 1: any extra person outweighs every settlement count, so settlements
+    of unknown population (0) still count, as tie-breakers.
+    """
+    pop = np.nan_to_num(np.asarray(population, dtype=float), nan=0.0).astype(np.int64)
+    return pop * (len(pop) + 1) + 1
+
+
+def greedy_cover(cover: sparse.csr_matrix, weight: np.ndarray, k: int) -> list[int]:
+    """Greedy maximal covering: up to k rows, each adding the most weight not yet covered.
+
+    Ties go to the lower row. Stops early when no row adds anything.
+    """
+    cover = sparse.csr_matrix(cover, dtype=np.int64)
+    left = np.asarray(weight, dtype=np.int64).copy()
+    picks: list[int] = []
+    for _ in range(min(k, cover.shape[0])):
+        gain = cover @ left
+        gain[picks] = -1
+        best = int(np.argmax(gain))
+        if gain[best] <= 0:
+            break
+        picks.append(best)
+        left[cover.indices[cover.indptr[best] : cover.indptr[best + 1]]] = 0
+    return picks
+
+
+@dataclass(frozen=True)
+class ExactCover:
+    """An exact maximal covering solution, as far as the solver got."""
+
+    picks: list[int]
+    status: str  # "optimal", or "time limit: best found, not proven optimal"
+    seconds: float
+
+
+def exact_cover(
+    cover: sparse.csr_matrix, weight: np.ndarray, k: int, time_limit_s: float
+) -> ExactCover:
+    """Exact maximal covering with HiGHS (:func:`scipy.optimize.milp`): max Σ w·y subject to
+    y_i ≤ Σ_{c covers i} x_c, Σ x ≤ k, x binary, 0 ≤ y ≤ 1. Rows that cover nothing and
+    columns that nothing covers are dropped first."""
+    from scipy.optimize import Bounds, LinearConstraint, milp
+
+    started = time.perf_counter()
+    cover = sparse.csr_matrix(cover, dtype=bool)
+    rows = np.flatnonzero(np.diff(cover.indptr) > 0)
+    if len(rows) <= k:
+        return ExactCover(rows.tolist(), "optimal", time.perf_counter() - started)
+    sub = sparse.csr_matrix(cover[rows], dtype=float)
+    cols = np.flatnonzero(np.asarray(sub.sum(axis=0)).ravel() > 0)
+    sub = sub[:, cols]
+    n_x, n_y = len(rows), len(cols)
+    links = sparse.hstack([-sub.T, sparse.identity(n_y)], format="csr")  # y_i - Σ x_c ≤ 0
+    budget = sparse.csr_matrix(np.concatenate([np.ones(n_x), np.zeros(n_y)]))  # Σ x ≤ k
+    result = milp(
+        c=np.concatenate([np.zeros(n_x), -np.asarray(weight, dtype=float)[cols]]),
+        integrality=np.concatenate([np.ones(n_x), np.zeros(n_y)]),
+        bounds=Bounds(0.0, 1.0),
+        constraints=[LinearConstraint(links, -np.inf, 0.0), LinearConstraint(budget, 0.0, k)],
+        options={"time_limit": time_limit_s, "mip_rel_gap": 0.0},
+    )
+    if result.x is None:
+        return ExactCover([], f"no solution ({result.message})", time.perf_counter() - started)
+    picks = [int(r) for r in rows[result.x[:n_x] > 0.5]]
+    status = "optimal" if result.status == 0 else "time limit: best found, not proven optimal"
+    return ExactCover(picks, status, time.perf_counter() - started)
+
+
+def _rank(cover: sparse.csr_matrix, weight: np.ndarray, picks: list[int]) -> list[int]:
+    """The picks in greedy order (largest marginal gain first); picks that add nothing dropped."""
+    sub = sparse.csr_matrix(cover[picks], dtype=np.int64)
+    order = greedy_cover(sub, weight, len(picks))
+    return [picks[i] for i in order]
+
+
+def _covered_value(cover: sparse.csr_matrix, weight: np.ndarray, picks: list[int]) -> int:
+    hit = np.zeros(cover.shape[1], dtype=bool)
+    if picks:
+        hit[sparse.csr_matrix(cover[picks]).indices] = True
+    return int(np.asarray(weight)[hit].sum())
+
+
+@dataclass
+class Proposals:
+    """The answer to "which settlements to promote": ranked table, who they cover, figures."""
+
+    table: gpd.GeoDataFrame  # one row per proposal, ranked
+    newly_covered: gpd.GeoDataFrame  # gap settlements the proposals bring within the threshold
+    figures: dict
+
+
+def _population(frame: pd.DataFrame) -> np.ndarray:
+    return pd.to_numeric(frame["population"], errors="coerce").to_numpy(dtype=float)
+
+
+def _candidates(settlements: gpd.GeoDataFrame, plan: PlanningConfig) -> np.ndarray:
+    """Row positions of the candidates, most populous first (unknown population last), then osm_id."""
+    pop = _population(settlements)
+    ok = ~settlements["is_anchor"].astype(bool).to_numpy()
+    ok &= settlements["place"].isin(plan.candidate_places).to_numpy()
+    ok &= np.nan_to_num(pop, nan=0.0) >= plan.candidate_min_population
+    if plan.candidates:
+        listed = np.zeros(len(settlements), dtype=bool)
+        listed[
+            resolve_names(settlements, plan.candidates, "candidate", "[planning] candidates")
+        ] = True
+        ok &= listed
+    pos = np.flatnonzero(ok)
+    order = np.lexsort((settlements["osm_id"].to_numpy()[pos], -np.nan_to_num(pop[pos], nan=-1)))
+    return pos[order]
+
+
+def propose_anchors(
+    settlements: gpd.GeoDataFrame, model: TravelModel, plan: PlanningConfig, gap_min: float, k: int
+) -> Proposals:
+    """The k settlements that, made anchors on top of the existing ones, bring the most gap
+    population (then the most gap settlements) within `gap_min` minutes.
+
+    `settlements` is the catchments layer (is_anchor, anchor_time_min, population, place,
+    district, osm_id, name; projected points).
+    """
+    s = settlements.reset_index(drop=True)
+    xy = np.column_stack([s.geometry.x, s.geometry.y])
+    gap = np.flatnonzero(~(s["anchor_time_min"].to_numpy(dtype=float) <= gap_min))
+    cand = _candidates(s, plan)
+    anchors = np.flatnonzero(s["is_anchor"].astype(bool).to_numpy())
+    base = reached_nodes(model, xy[anchors])
+    where_in_gap = pd.Series(np.arange(len(gap)), index=gap)
+    own = where_in_gap.reindex(cand).fillna(-1).to_numpy(dtype=np.int64)
+    started = time.perf_counter()
+    pairs = times_within(
+        model, xy[cand], xy[gap], gap_min * 60.0, base_reached=base, dest_point=own
+    )
+    setup_s = time.perf_counter() - started
+    cover = cover_matrix(pairs, len(cand), len(gap))
+    weight = cover_weights(_population(s.iloc[gap]))
+    greedy = greedy_cover(cover, weight, k)
+    useful = int((np.diff(cover.indptr) > 0).sum())
+    exact = None
+    if 0 < useful <= plan.exact_max_candidates:
+        exact = exact_cover(cover, weight, k, plan.exact_time_limit_s)
+    chosen = greedy
+    if exact is not None and _covered_value(cover, weight, exact.picks) > _covered_value(
+        cover, weight, greedy
+    ):
+        chosen = _rank(cover, weight, exact.picks)
+    table = _proposal_table(s, cand, gap, cover, chosen, greedy, exact)
+    newly = _newly_covered(s, model, anchors, cand[chosen], gap, gap_min)
+    figures = _proposal_figures(s, cand, gap, cover, weight, greedy, exact, chosen, newly, k)
+    figures.update(setup_seconds=round(setup_s, 2), gap_min=gap_min, pairs=len(pairs.dest))
+    if exact is None:
+        figures["exact"]["reason"] = (
+            "no candidate brings anyone within the threshold"
+            if useful == 0
+            else f"{useful} useful candidates > exact_max_candidates ({plan.exact_max_candidates})"
+        )
+    logger.info(
+        "proposals: %d candidates (%d useful) × %d gap settlements timed in %.1f s; %s",
+        len(cand),
+        useful,
+        len(gap),
+        setup_s,
+        f"greedy misses {figures['greedy_gap']['population']} people against exact "
+        f"({figures['exact']['status']})"
+        if exact is not None
+        else f"exact not run: {figures['exact']['reason']}",
+    )
+    return Proposals(table, newly, figures)
+
+
+def _proposal_table(s, cand, gap, cover, chosen, greedy, exact) -> gpd.GeoDataFrame:
+    gap_pop = np.nan_to_num(_population(s.iloc[gap]), nan=0.0)
+    covered = np.zeros(len(gap), dtype=bool)
+    rows = []
+    for rank, c in enumerate(chosen, start=1):
+        hit = sparse.csr_matrix(cover[c]).indices
+        new = hit[~covered[hit]]
+        covered[new] = True
+        rows.append(
+            {
+                "rank": rank,
+                "new_population": int(gap_pop[new].sum()),
+                "new_settlements": len(new),
+                "cumulative_population": int(gap_pop[covered].sum()),
+                "cumulative_settlements": int(covered.sum()),
+                "cumulative_share_pct": round(
+                    100.0 * gap_pop[covered].sum() / max(gap_pop.sum(), 1.0), 1
+                ),
+                "newly_covered": ", ".join(
+                    s["name"].iloc[gap[new]].fillna("?").astype(str).head(12).tolist()
+                )
+                + (" …" if len(new) > 12 else ""),
+                "in_greedy": c in greedy,
+                "in_exact": exact is not None and c in exact.picks,
+            }
+        )
+    columns = ["osm_id", "name", "place", "population", "district", "anchor_time_min", "geometry"]
+    base = s.iloc[cand[chosen]][columns].reset_index(drop=True)
+    base = base.rename(columns={"anchor_time_min": "own_anchor_time_min"})
+    extra = pd.DataFrame(rows, columns=_PROPOSAL_EXTRA)
+    out = pd.concat([extra[["rank"]], base, extra.drop(columns="rank")], axis=1)
+    return gpd.GeoDataFrame(out, geometry="geometry", crs=s.crs)
+
+
+_PROPOSAL_EXTRA = [
+    "rank",
+    "new_population",
+    "new_settlements",
+    "cumulative_population",
+    "cumulative_settlements",
+    "cumulative_share_pct",
+    "newly_covered",
+    "in_greedy",
+    "in_exact",
+]
+
+
+def _newly_covered(s, model, anchors, chosen_pos, gap, gap_min) -> gpd.GeoDataFrame:
+    """Gap settlements within the threshold once the proposals are anchors, by the full model
+    (one field of all anchors and proposals, exactly as the catchments stage would compute it)."""
+    sources = np.concatenate([anchors, chosen_pos])
+    xy = np.column_stack([s.geometry.x, s.geometry.y])
+    time_s, src = model.times(xy[sources], xy[gap])
+    is_source = pd.Series(np.arange(len(sources)), index=sources)
+    own = is_source.reindex(gap).to_numpy()
+    mine = np.isfinite(own)
+    time_s[mine], src[mine] = 0.0, own[mine].astype(np.int64)
+    time_min = time_s / 60.0
+    hit = time_min <= gap_min
+    out = s.iloc[gap[hit]][
+        ["osm_id", "name", "population", "district", "anchor_time_min", "geometry"]
+    ]
+    out = out.rename(columns={"anchor_time_min": "before_time_min"}).reset_index(drop=True)
+    out.insert(5, "time_min", time_min[hit])
+    out.insert(5, "new_anchor", s["name"].to_numpy(dtype=object)[sources[src[hit]]])
+    return gpd.GeoDataFrame(out, geometry="geometry", crs=s.crs)
+
+
+def _proposal_figures(s, cand, gap, cover, weight, greedy, exact, chosen, newly, k) -> dict:
+    gap_pop = np.nan_to_num(_population(s.iloc[gap]), nan=0.0)
+    names = s["name"].to_numpy(dtype=object)
+
+    def solution(picks):
+        hit = np.zeros(len(gap), dtype=bool)
+        if picks:
+            hit[sparse.csr_matrix(cover[picks]).indices] = True
+        return {
+            "names": [str(names[cand[p]]) for p in picks],
+            "population": int(gap_pop[hit].sum()),
+            "settlements": int(hit.sum()),
+        }
+
+    reachable = np.zeros(len(gap), dtype=bool)
+    reachable[cover.indices] = True
+    greedy_sol = solution(greedy)
+    exact_sol = {"ran": exact is not None}
+    if exact is not None:
+        exact_sol.update(
+            solution(exact.picks), status=exact.status, seconds=round(exact.seconds, 2)
+        )
+    best = greedy_sol
+    if exact is not None and (exact_sol["population"], exact_sol["settlements"]) > (
+        greedy_sol["population"],
+        greedy_sol["settlements"],
+    ):
+        best = exact_sol  # a time-limited exact run may fall short of greedy: then greedy is best
+    return {
+        "k": k,
+        "candidates": len(cand),
+        "useful_candidates": int((np.diff(cover.indptr) > 0).sum()),
+        "gap_settlements": len(gap),
+        "gap_population": int(gap_pop.sum()),
+        "gap_settlements_no_population": int(np.isnan(_population(s.iloc[gap])).sum()),
+        "coverable_population": int(gap_pop[reachable].sum()),
+        "coverable_settlements": int(reachable.sum()),
+        "greedy": greedy_sol,
+        "exact": exact_sol,
+        "greedy_gap": {
+            "population": best["population"] - greedy_sol["population"],
+            "settlements": best["settlements"] - greedy_sol["settlements"],
+            "percent": round(
+                100.0
+                * (best["population"] - greedy_sol["population"])
+                / max(best["population"], 1),
+                2,
+            ),
+        },
+        "chosen": "greedy" if chosen == greedy else "exact",
+        "proposed": len(chosen),
+        "verified": {
+            "population": int(np.nan_to_num(_population(newly), nan=0.0).sum()),
+            "settlements": len(newly),
+        },
+    }
+
+
+# --- 2. inter-municipal ties ---------------------------------------------------------------
+
+
+def cross_border_links(
+    settlements: gpd.GeoDataFrame, anchors: gpd.GeoDataFrame, model: TravelModel, gap_min: float
+) -> gpd.GeoDataFrame:
+    """Settlements whose nearest anchor lies in another district: a line to that anchor, the
+    time to it and to the nearest anchor of their own district (NaN if none is reachable).
+
+    One field of all anchors (as the catchments stage) and one per district for its own anchors.
+    """
+    s = settlements.reset_index(drop=True)
+    xy = np.column_stack([s.geometry.x, s.geometry.y])
+    a_xy = np.column_stack([anchors.geometry.x, anchors.geometry.y])
+    time_s, src = model.times(a_xy, xy)
+    is_anchor = s["is_anchor"].astype(bool).to_numpy()
+    _check_same_model(s, np.where(is_anchor, 0.0, time_s / 60.0))
+    a_district = anchors["district"].to_numpy(dtype=object)
+    district = s["district"].to_numpy(dtype=object)
+    reached = src >= 0
+    across = reached & ~is_anchor & pd.notna(district)
+    across &= pd.notna(a_district[np.maximum(src, 0)]) & (
+        a_district[np.maximum(src, 0)] != district
+    )
+    pos = np.flatnonzero(across)
+    own_s = np.full(len(pos), np.inf)
+    own_name = np.full(len(pos), None, dtype=object)
+    for d in sorted(set(district[pos])):  # one field per district with settlements across
+        mine = np.flatnonzero(district[pos] == d)
+        theirs = np.flatnonzero(a_district == d)
+        if len(theirs) == 0:  # a district without an anchor of its own
+            continue
+        t, i = model.times(a_xy[theirs], xy[pos[mine]])
+        own_s[mine] = t
+        own_name[mine] = np.where(i >= 0, anchors["name"].to_numpy(dtype=object)[theirs[i]], None)
+    return _link_frame(s, anchors, pos, src[pos], time_s[pos], own_s, own_name, gap_min)
+
+
+def _check_same_model(s: pd.DataFrame, time_min: np.ndarray) -> None:
+    """Warn if the model here does not give the catchments stage's anchor times."""
+    layer = s["anchor_time_min"].to_numpy(dtype=float)
+    mine = np.where(np.isfinite(time_min), time_min, np.nan)
+    off = ~np.isclose(mine, layer, rtol=0.0, atol=1e-3, equal_nan=True)
+    if off.any():
+        logger.warning(
+            "%d settlements' anchor times differ from the catchments results (e.g. %s): "
+            "re-run `make catchments` so the plan and the results share one network",
+            int(off.sum()),
+            s["name"].iloc[int(np.argmax(off))],
+        )
+
+
+def _link_frame(s, anchors, pos, src, time_s, own_s, own_name, gap_min) -> gpd.GeoDataFrame:
+    time_min, own_min = time_s / 60.0, np.where(np.isfinite(own_s), own_s / 60.0, np.nan)
+    out = s.iloc[pos][["osm_id", "name", "population", "district"]].reset_index(drop=True)
+    out["anchor_name"] = anchors["name"].to_numpy(dtype=object)[src]
+    out["anchor_district"] = anchors["district"].to_numpy(dtype=object)[src]
+    out["time_min"] = time_min
+    out["own_district_anchor"] = own_name
+    out["own_district_time_min"] = own_min
+    out["time_saved_min"] = own_min - time_min
+    # Within the threshold only thanks to the other district's anchor.
+    out["gap_without_crossing"] = (time_min <= gap_min) & ~(own_min <= gap_min)
+    lines = (
+        shapely.linestrings(
+            np.stack(
+                [
+                    np.column_stack([s.geometry.x.to_numpy()[pos], s.geometry.y.to_numpy()[pos]]),
+                    np.column_stack(
+                        [anchors.geometry.x.to_numpy()[src], anchors.geometry.y.to_numpy()[src]]
+                    ),
+                ],
+                axis=1,
+            )
+        )
+        if len(pos)
+        else []
+    )
+    frame = gpd.GeoDataFrame(out, geometry=gpd.GeoSeries(lines, crs=s.crs), crs=s.crs)
+    return frame.sort_values(["district", "anchor_district", "osm_id"], kind="stable").reset_index(
+        drop=True
+    )
+
+
+def cross_border_area(
+    catchments: gpd.GeoDataFrame, anchors: gpd.GeoDataFrame, districts: gpd.GeoDataFrame
+) -> pd.DataFrame:
+    """Land (km²) of each district whose nearest anchor lies in another district."""
+    cols = ["district", "anchor_district", "area_km2"]
+    if catchments.empty or districts.empty:
+        return pd.DataFrame(columns=cols)
+    owner = anchors.set_index("anchor_id")["district"]
+    c = catchments[["anchor_id", "geometry"]].assign(
+        anchor_district=lambda f: owner.reindex(f["anchor_id"]).to_numpy()
+    )
+    pieces = gpd.overlay(
+        c, districts[["name", "geometry"]], how="intersection", keep_geom_type=True
+    )
+    pieces = pieces[
+        pieces["anchor_district"].notna() & (pieces["name"] != pieces["anchor_district"])
+    ]
+    area = pieces.assign(area_km2=pieces.geometry.area / 1e6).rename(columns={"name": "district"})
+    return area.groupby(["district", "anchor_district"], as_index=False)["area_km2"].sum()[cols]
+
+
+def cross_border_pairs(
+    links: gpd.GeoDataFrame,
+    districts: gpd.GeoDataFrame,
+    area: pd.DataFrame | None = None,
+    min_land_km2: float = LAND_ONLY_MIN_KM2,
+) -> gpd.GeoDataFrame:
+    """One row per (district, district of the anchor it relies on): settlements, population,
+    median times and time saved, land area; a line between the districts' inner points.
+
+    A pair with land but no settlement is kept only from `min_land_km2` up: thinner strips
+    are the raster's cells along the border, not a tie.
+    """
+    pop = pd.to_numeric(links["population"], errors="coerce")
+    f = links.assign(
+        _pop=pop.fillna(0),
+        _nopop=pop.isna(),
+        _noown=links["own_district_time_min"].isna(),
+        _gappop=pop.fillna(0) * links["gap_without_crossing"],
+    )
+    by = f.groupby(["district", "anchor_district"], sort=True)
+    table = pd.DataFrame(
+        {
+            "settlements": by.size(),
+            "population": by["_pop"].sum().astype(np.int64),
+            "settlements_no_population": by["_nopop"].sum().astype(np.int64),
+            "median_time_min": by["time_min"].median(),
+            "median_own_district_time_min": by["own_district_time_min"].median(),
+            "median_time_saved_min": by["time_saved_min"].median(),
+            "settlements_no_own_anchor": by["_noown"].sum().astype(np.int64),
+            "settlements_gap_without_crossing": by["gap_without_crossing"].sum().astype(np.int64),
+            "population_gap_without_crossing": by["_gappop"].sum().astype(np.int64),
+            "anchors": by["anchor_name"].agg(lambda v: ", ".join(sorted(set(map(str, v))))),
+        }
+    ).reset_index()
+    if area is not None and len(area):
+        table = table.merge(area, on=["district", "anchor_district"], how="outer")
+        table[_PAIR_COUNTS] = table[_PAIR_COUNTS].fillna(0).astype(np.int64)
+    else:
+        table["area_km2"] = 0.0
+    table["area_km2"] = table["area_km2"].fillna(0.0)
+    table = table[(table["settlements"] > 0) | (table["area_km2"] >= min_land_km2)]
+    district_km2 = districts.set_index("name").geometry.area.groupby(level=0).sum() / 1e6
+    table["area_share_pct"] = (
+        100.0 * table["area_km2"] / district_km2.reindex(table["district"]).to_numpy()
+    )
+    table = table.sort_values(
+        ["population", "settlements", "area_km2", "district", "anchor_district"],
+        ascending=[False, False, False, True, True],
+    )
+    inner = districts.set_index("name").geometry.representative_point()
+    a = inner.reindex(table["district"]).to_numpy()
+    b = inner.reindex(table["anchor_district"]).to_numpy()
+    lines = [
+        shapely.LineString([p, q]) if p is not None and q is not None else None
+        for p, q in zip(a, b, strict=True)
+    ]
+    return gpd.GeoDataFrame(table.reset_index(drop=True), geometry=lines, crs=districts.crs)
+
+
+_PAIR_COUNTS = [
+    "settlements",
+    "population",
+    "settlements_no_population",
+    "settlements_no_own_anchor",
+    "settlements_gap_without_crossing",
+    "population_gap_without_crossing",
+]
+
+
+# --- 3. reach of single-industry towns -----------------------------------------------------
+
+
+def employment_centres(settlements: pd.DataFrame, plan: PlanningConfig) -> np.ndarray:
+    """Row positions of the employment centres: population ≥ the minimum, or named."""
+    pop = np.nan_to_num(_population(settlements), nan=-1.0)
+    chosen = pop >= plan.employment_min_population
+    if plan.employment_centres:
+        named = resolve_names(
+            settlements,
+            plan.employment_centres,
+            "employment centre",
+            "[planning] employment_centres",
+        )
+        chosen[named] = True
+    return np.flatnonzero(chosen)
+
+
+def monotown_reach(
+    settlements: gpd.GeoDataFrame, model: TravelModel, plan: PlanningConfig
+) -> tuple[pd.DataFrame, gpd.GeoDataFrame]:
+    """For each single-industry town: the employment centres within each band (minutes, from
+    the town to the centre, as a commuter drives), their number and population.
+
+    Returns (one row per monotown, one line per monotown–centre pair within the largest band).
+    """
+    s = settlements.reset_index(drop=True)
+    if not plan.monotowns:
+        return _reach_summary(s, np.array([], dtype=np.int64), None, plan), _empty_links(s.crs)
+    towns = resolve_names(s, plan.monotowns, "monotown", "[planning] monotowns")
+    towns = towns[np.argsort(s["name"].to_numpy(dtype=str)[towns], kind="stable")]
+    centres = employment_centres(s, plan)
+    xy = np.column_stack([s.geometry.x, s.geometry.y])
+    pairs = times_within(model, xy[centres], xy[towns], max(plan.reach_bands_min) * 60.0)
+    keep = centres[pairs.dest] != towns[pairs.point]
+    links = _reach_links(
+        s, towns[pairs.point[keep]], centres[pairs.dest[keep]], pairs.time_s[keep], plan
+    )
+    return _reach_summary(s, towns, links, plan), links
+
+
+def _reach_links(s, town_pos, centre_pos, time_s, plan) -> gpd.GeoDataFrame:
+    bands = np.asarray(plan.reach_bands_min, dtype=float)
+    time_min = time_s / 60.0
+    out = pd.DataFrame(
+        {
+            "monotown": s["name"].to_numpy(dtype=object)[town_pos],
+            "monotown_osm_id": s["osm_id"].to_numpy()[town_pos],
+            "centre": s["name"].to_numpy(dtype=object)[centre_pos],
+            "centre_osm_id": s["osm_id"].to_numpy()[centre_pos],
+            "centre_district": s["district"].to_numpy(dtype=object)[centre_pos],
+            "centre_population": _population(s)[centre_pos],
+            "time_min": time_min,
+            "band_min": bands[np.searchsorted(bands, time_min, side="left")]
+            if len(time_min)
+            else [],
+        }
+    )
+    px, py = s.geometry.x.to_numpy(), s.geometry.y.to_numpy()
+    lines = (
+        shapely.linestrings(
+            np.stack(
+                [
+                    np.column_stack([px[town_pos], py[town_pos]]),
+                    np.column_stack([px[centre_pos], py[centre_pos]]),
+                ],
+                axis=1,
+            )
+        )
+        if len(town_pos)
+        else []
+    )
+    frame = gpd.GeoDataFrame(out, geometry=gpd.GeoSeries(lines, crs=s.crs), crs=s.crs)
+    return frame.sort_values(["monotown", "time_min", "centre"], kind="stable").reset_index(
+        drop=True
+    )
+
+
+def _empty_links(crs) -> gpd.GeoDataFrame:
+    columns = ["monotown", "monotown_osm_id", "centre", "centre_osm_id", "centre_district"]
+    data = {c: pd.Series(dtype=object) for c in columns}
+    data.update(
+        centre_population=pd.Series(dtype=float),
+        time_min=pd.Series(dtype=float),
+        band_min=pd.Series(dtype=float),
+    )
+    return gpd.GeoDataFrame(data, geometry=gpd.GeoSeries([], crs=crs), crs=crs)
+
+
+def _reach_summary(s, towns, links, plan) -> pd.DataFrame:
+    rows = []
+    for pos in towns:  # one row per monotown (a handful)
+        mine = links[links["monotown_osm_id"] == s["osm_id"].iloc[pos]]
+        row = {
+            "monotown": s["name"].iloc[pos],
+            "osm_id": s["osm_id"].iloc[pos],
+            "district": s["district"].iloc[pos],
+            "population": _population(s)[pos],
+        }
+        for band in plan.reach_bands_min:
+            within = mine[mine["time_min"] <= band]
+            row[f"centres_within_{band:g}min"] = len(within)
+            row[f"centre_population_within_{band:g}min"] = int(
+                np.nan_to_num(within["centre_population"].to_numpy(dtype=float)).sum()
+            )
+            row[f"centres_within_{band:g}min_names"] = "; ".join(
+                f"{c} ({t:.0f} min)"
+                for c, t in zip(within["centre"], within["time_min"], strict=True)
+            )
+        first = mine.iloc[0] if len(mine) else None
+        row["nearest_centre"] = first["centre"] if first is not None else None
+        row["nearest_centre_time_min"] = first["time_min"] if first is not None else np.nan
+        rows.append(row)
+    columns = ["monotown", "osm_id", "district", "population"]
+    for band in plan.reach_bands_min:
+        columns += [
+            f"centres_within_{band:g}min",
+            f"centre_population_within_{band:g}min",
+            f"centres_within_{band:g}min_names",
+        ]
+    return pd.DataFrame(rows, columns=[*columns, "nearest_centre", "nearest_centre_time_min"])
+
+
+# --- figures, and what the report and the map need ------------------------------------------
+
+
+def _records(frame: pd.DataFrame) -> list[dict]:
+    """JSON-ready rows (NaN becomes null), without geometry."""
+    import json
+
+    plain = pd.DataFrame(frame.drop(columns="geometry", errors="ignore"))
+    return json.loads(plain.to_json(orient="records", force_ascii=False))
+
+
+def plan_figures(
+    cfg: RegionConfig,
+    proposals: Proposals,
+    links: gpd.GeoDataFrame,
+    pairs: gpd.GeoDataFrame,
+    reach: pd.DataFrame,
+    *,
+    mode: str,
+    note: str = "",
+) -> dict:
+    """Everything the report says about the plan, as written to `plan.json`."""
+    plan = cfg.planning
+    pop = pd.to_numeric(links["population"], errors="coerce").fillna(0)
+    return {
+        "region": cfg.display_name,
+        "language": cfg.language,
+        "mode": mode,
+        "approximate": mode == "straight_line",
+        "note": note,
+        "proposals": {
+            **proposals.figures,
+            "candidate_rule": {
+                "min_population": plan.candidate_min_population,
+                "places": list(plan.candidate_places),
+                "only": list(plan.candidates),
+            },
+            "table": _records(proposals.table),
+        },
+        "cross_border": {
+            "settlements": len(links),
+            "population": int(pop.sum()),
+            "settlements_gap_without_crossing": int(links["gap_without_crossing"].sum()),
+            "pairs": _records(pairs),
+        },
+        "monotown_reach": {
+            "bands_min": list(plan.reach_bands_min),
+            "employment_min_population": plan.employment_min_population,
+            "employment_centres": list(plan.employment_centres),
+            "towns": _records(reach),
+        },
+    }
+
+
+# --- for the report and the map ------------------------------------------------------------
+
+_TEXT = {
+    "title_proposals": {
+        "en": "Closing gaps: settlements to promote to anchors",
+        "ru": "Закрытие зон недоступности: какие пункты сделать опорными",
+    },
+    "title_cross_border": {
+        "en": "Inter-municipal ties: anchors serving other districts",
+        "ru": "Межмуниципальное взаимодействие: опорные пункты соседних районов",
+    },
+    "title_monotowns": {
+        "en": "Reach of single-industry towns",
+        "ru": "Доступность центров занятости из моногородов",
+    },
+    "approximate": {
+        "en": "APPROXIMATE: straight-line travel model, bundled settlements only.",
+        "ru": "ПРИБЛИЖЁННО: модель по прямой, только населённые пункты из комплекта данных.",
+    },
+    "proposals_lead": {
+        "en": "{gap_settlements} settlements ({gap_population} people) are over {gap_min:g} min "
+        "from every anchor. {proposed} proposed anchors (k = {k}, from {candidates} candidates) "
+        "bring {population} people in {settlements} settlements within {gap_min:g} min "
+        "(checked with the full model: {verified} people). {gap}.",
+        "ru": "{gap_settlements} пунктов ({gap_population} чел.) дальше {gap_min:g} мин от любого "
+        "опорного пункта. {proposed} предложенных опорных пунктов (k = {k}, из {candidates} "
+        "кандидатов) приближают {population} чел. в {settlements} пунктах на {gap_min:g} мин "
+        "(проверка полной моделью: {verified} чел.). {gap}.",
+    },
+    "cross_border_lead": {
+        "en": "{settlements} settlements ({population} people) have their nearest anchor in "
+        "another district.",
+        "ru": "У {settlements} пунктов ({population} чел.) ближайший опорный пункт находится в "
+        "другом районе.",
+    },
+    "monotowns_lead": {
+        "en": "Employment centres: settlements of at least {min_population} people{named}.",
+        "ru": "Центры занятости: населённые пункты от {min_population} жителей{named}.",
+    },
+    "greedy_gap": {
+        "en": "The greedy choice covers {population} fewer people ({percent:g} %) than the exact "
+        "optimum (solver: {status})",
+        "ru": "Жадный выбор охватывает на {population} чел. меньше ({percent:g} %), чем точное "
+        "решение (решатель: {status})",
+    },
+    "centres_within": {"en": "centres ≤ {band:g} min", "ru": "центров ≤ {band:g} мин"},
+    "centre_population_within": {
+        "en": "people in centres ≤ {band:g} min",
+        "ru": "жителей центров ≤ {band:g} мин",
+    },
+    "none": {"en": "None.", "ru": "Нет."},
+    "more_rows": {"en": "{more} more rows in {file}.", "ru": "Ещё {more} строк в файле {file}."},
+    "exact_not_run": {
+        "en": "Exact solution not computed ({why})",
+        "ru": "Точное решение не считалось ({why})",
+    },
+}
+
+_COLUMNS = {
+    "rank": {"en": "#", "ru": "№"},
+    "name": {"en": "settlement", "ru": "населённый пункт"},
+    "district": {"en": "district", "ru": "район"},
+    "population": {"en": "population", "ru": "население"},
+    "new_population": {"en": "people newly covered", "ru": "новых жителей в зоне"},
+    "new_settlements": {"en": "settlements newly covered", "ru": "новых пунктов в зоне"},
+    "cumulative_population": {"en": "cumulative people", "ru": "нарастающим итогом, чел."},
+    "cumulative_share_pct": {"en": "% of gap population", "ru": "% населения зон"},
+    "anchor_district": {"en": "anchor's district", "ru": "район опорного пункта"},
+    "settlements": {"en": "settlements", "ru": "пунктов"},
+    "median_time_min": {"en": "median time, min", "ru": "медиана времени, мин"},
+    "median_time_saved_min": {"en": "median time saved, min", "ru": "медиана экономии, мин"},
+    "settlements_gap_without_crossing": {
+        "en": "in a gap without crossing",
+        "ru": "вне зоны без соседнего района",
+    },
+    "anchors": {"en": "anchors", "ru": "опорные пункты"},
+    "monotown": {"en": "single-industry town", "ru": "моногород"},
+    "nearest_centre": {"en": "nearest centre", "ru": "ближайший центр"},
+    "nearest_centre_time_min": {"en": "time, min", "ru": "время, мин"},
+}
+
+
+def _t(language: str, key: str, **values) -> str:
+    text = _TEXT[key].get(language, _TEXT[key]["en"])
+    return text.format(**values) if values else text
+
+
+def _html_table(rows: list[dict], columns: list[str], language: str) -> str:
+    """An HTML table of `rows`; every value escaped."""
+
+    def cell(value) -> str:
+        if value is None or (isinstance(value, float) and not np.isfinite(value)):
+            return "—"
+        if isinstance(value, float):
+            return f"{value:.0f}" if value.is_integer() else f"{value:.1f}"
+        return html.escape(str(value))
+
+    def header(c: str) -> str:
+        if m := re.fullmatch(r"(centres_within|centre_population_within)_(.+)min", c):
+            return html.escape(_t(language, m[1], band=float(m[2])))
+        return html.escape(_COLUMNS.get(c, {}).get(language, c))
+
+    head = "".join(f"<th>{header(c)}</th>" for c in columns)
+    body = "".join(
+        "<tr>" + "".join(f"<td>{cell(r.get(c))}</td>" for c in columns) + "</tr>" for r in rows
+    )
+    return f'<table class="plan"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
+
+
+def _p(text: str) -> str:
+    return f"<p>{html.escape(text)}</p>"
+
+
+def plan_sections(plan: dict, language: str = "en") -> list[tuple[str, str]]:
+    """The report's planning sections from `plan.json`: (title, HTML body), all text escaped."""
+    warn = _p(_t(language, "approximate")) if plan.get("approximate") else ""
+    p = plan["proposals"]
+    exact = p["exact"]
+    gap = (
+        _t(language, "greedy_gap", **p["greedy_gap"] | {"status": exact["status"]})
+        if exact["ran"]
+        else _t(language, "exact_not_run", why=exact.get("reason", ""))
+    )
+    best = exact if exact["ran"] and p["chosen"] == "exact" else p["greedy"]
+    lead = _t(
+        language,
+        "proposals_lead",
+        gap_settlements=p["gap_settlements"],
+        gap_population=p["gap_population"],
+        gap_min=p["gap_min"],
+        proposed=p["proposed"],
+        k=p["k"],
+        candidates=p["candidates"],
+        population=best["population"],
+        settlements=best["settlements"],
+        verified=p["verified"]["population"],
+        gap=gap,
+    )
+    proposal_cols = ["rank", "name", "district", "population", "new_population", "new_settlements"]
+    proposal_cols += ["cumulative_population", "cumulative_share_pct"]
+    sections = [
+        (
+            _t(language, "title_proposals"),
+            warn + _p(lead) + _html_table(p["table"], proposal_cols, language),
+        )
+    ]
+    cb = plan["cross_border"]
+    pair_cols = ["district", "anchor_district", "settlements", "population", "median_time_min"]
+    pair_cols += ["median_time_saved_min", "settlements_gap_without_crossing", "anchors"]
+    body = _p(
+        _t(
+            language,
+            "cross_border_lead",
+            settlements=cb["settlements"],
+            population=cb["population"],
+        )
+    )
+    shown = cb["pairs"][:REPORT_MAX_PAIRS]
+    body += _html_table(shown, pair_cols, language) if shown else _p(_t(language, "none"))
+    if len(cb["pairs"]) > len(shown):
+        more = len(cb["pairs"]) - len(shown)
+        body += _p(_t(language, "more_rows", more=more, file="cross_border.csv"))
+    sections.append((_t(language, "title_cross_border"), warn + body))
+    mr = plan["monotown_reach"]
+    named = f" + {', '.join(mr['employment_centres'])}" if mr["employment_centres"] else ""
+    body = _p(
+        _t(language, "monotowns_lead", min_population=mr["employment_min_population"], named=named)
+    )
+    reach_cols = ["monotown", "district", "population"]
+    for band in mr["bands_min"]:
+        reach_cols += [f"centres_within_{band:g}min", f"centre_population_within_{band:g}min"]
+    reach_cols += ["nearest_centre", "nearest_centre_time_min"]
+    body += (
+        _html_table(mr["towns"], reach_cols, language) if mr["towns"] else _p(_t(language, "none"))
+    )
+    sections.append((_t(language, "title_monotowns"), warn + body))
+    return sections
+
+
+def plan_map_layers(plan_gpkg: Path) -> dict[str, gpd.GeoDataFrame]:
+    """The plan's layers in EPSG:4326 for the web map, each with a plain-text `label` column
+    (escape it before it reaches HTML). Empty layers are left out."""
+    import pyogrio
+
+    present = {name for name, _ in pyogrio.list_layers(plan_gpkg)}
+    labels = {
+        "proposals": lambda f: (
+            f["rank"].astype(str)
+            + ". "
+            + f["name"].astype(str)
+            + " (+"
+            + f["new_population"].astype(str)
+            + ")"
+        ),
+        "newly_covered": lambda f: (
+            f["name"].astype(str)
+            + " → "
+            + f["new_anchor"].astype(str)
+            + f["time_min"].map(lambda t: f" {t:.0f} min")
+        ),
+        "cross_border": lambda f: (
+            f["name"].astype(str)
+            + " → "
+            + f["anchor_name"].astype(str)
+            + f["time_min"].map(lambda t: f" {t:.0f} min")
+        ),
+        "cross_border_pairs": lambda f: (
+            f["district"].astype(str)
+            + " → "
+            + f["anchor_district"].astype(str)
+            + ": "
+            + f["settlements"].astype(str)
+        ),
+        "monotown_reach": lambda f: (
+            f["monotown"].astype(str)
+            + " → "
+            + f["centre"].astype(str)
+            + f["time_min"].map(lambda t: f" {t:.0f} min")
+        ),
+    }
+    out = {}
+    for name in PLAN_LAYERS:
+        if name not in present:
+            continue
+        frame = gpd.read_file(plan_gpkg, layer=name)
+        if frame.empty:
+            continue
+        frame = frame.to_crs("EPSG:4326")
+        frame["label"] = labels[name](frame)
+        out[name] = frame
+    return out
