@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 from pathlib import Path
 
 import geopandas as gpd
@@ -18,7 +17,6 @@ __all__ = [
     "RESULT_LAYERS",
     "read_layer",
     "read_metadata",
-    "stable_element_ids",
     "write_csv",
     "write_gpkg",
     "write_html",
@@ -158,27 +156,7 @@ def write_csv(path: Path, table: pd.DataFrame) -> None:
         table.to_csv(tmp, index=False, encoding="utf-8")
 
 
-# folium/branca name every element `<kind>_<uuid4 hex>` (map_…, geo_json_…), new on every run.
-_ELEMENT_ID = re.compile(r"\b([a-z][a-z0-9_]*?)_([0-9a-f]{32})\b")
-
-
-def stable_element_ids(html: str) -> str:
-    """The page with each random element id replaced by a counter in order of first use.
-
-    Two runs on the same inputs then write the same bytes (folium draws a fresh uuid4 per
-    element). Ids are only ever compared with each other in the page, so renaming them
-    consistently changes nothing a browser shows.
-    """
-    numbers: dict[str, str] = {}
-
-    def _number(match: re.Match) -> str:
-        number = numbers.setdefault(match.group(2), f"{len(numbers):032x}")
-        return f"{match.group(1)}_{number}"
-
-    return _ELEMENT_ID.sub(_number, html)
-
-
 def write_html(path: Path, html: str) -> None:
-    """Write an HTML page atomically, with reproducible element ids (:func:`stable_element_ids`)."""
+    """Write an HTML page whole or not at all."""
     with atomic_path(path) as tmp:
-        tmp.write_text(stable_element_ids(html), encoding="utf-8")
+        tmp.write_text(html, encoding="utf-8")
