@@ -23,7 +23,9 @@ from tests.osm_builder import OsmBuilder
 CRS_UTM = CRS.from_user_input("EPSG:32637")  # UTM 37N: the test area at 39°E, 60°N
 GEOD = Geod(ellps="WGS84")
 DEFAULT_NET = NetworkConfig()
-DEFAULT_CFG = RegionConfig.model_validate({"name": "t", "display_name": "T", "anchors": {"names": ["A"]}})
+DEFAULT_CFG = RegionConfig.model_validate(
+    {"name": "t", "display_name": "T", "anchors": {"names": ["A"]}}
+)
 
 # Three points on the parallel 60°N, about 1.1 km apart, and one to the north.
 P0, P1, P2 = (39.00, 60.00), (39.02, 60.00), (39.05, 60.00)
