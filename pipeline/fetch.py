@@ -132,6 +132,11 @@ def _local_pbf_record(cfg: RegionConfig) -> dict:
             f"{path} has sha256 {sha256}, but source.sha256 in {cfg.region_file} is "
             f"{cfg.source.sha256}; put the right file there or update source.sha256"
         )
+    return _file_record(path, sha256, "local file")
+
+
+def _file_record(path: Path, sha256: str, source: str) -> dict:
+    """SOURCES.json's record of a PBF already on disk (not downloaded by this run)."""
     return {
         "mode": "osm",
         "format": "pbf",
@@ -139,7 +144,7 @@ def _local_pbf_record(cfg: RegionConfig) -> dict:
         "size_bytes": path.stat().st_size,
         "sha256": sha256,
         "recorded_at": _now_iso(),
-        "source": "local file",
+        "source": source,
     }
 
 
@@ -171,15 +176,7 @@ def _existing_pbf_record(cfg: RegionConfig, paths: RegionPaths) -> dict | None:
             f"{cfg.source.sha256}; delete the file to download it again, or update source.sha256"
         )
     logger.info("using %s, found on disk without a download record", target)
-    return {
-        "mode": "osm",
-        "format": "pbf",
-        "file": str(target),
-        "size_bytes": target.stat().st_size,
-        "sha256": sha256,
-        "recorded_at": _now_iso(),
-        "source": "existing file",
-    }
+    return _file_record(target, sha256, "existing file")
 
 
 def _download_pbf(cfg: RegionConfig, paths: RegionPaths, timeout_s: float) -> dict:
