@@ -17,7 +17,6 @@ from dataclasses import dataclass
 import geopandas as gpd
 import numpy as np
 import pandas as pd
-from pyproj import CRS
 from scipy.spatial import cKDTree
 
 from pipeline.config import AnchorRule, RegionConfig
@@ -499,10 +498,3 @@ def coverage_summary(s: pd.DataFrame, cfg: RegionConfig) -> pd.DataFrame:
     out.index.name = "area"
     out.insert(0, "level", ["region"] + ["district"] * len(by_district))
     return out.reset_index()
-
-
-def project(frame: gpd.GeoDataFrame, crs: CRS) -> gpd.GeoDataFrame:
-    """Reproject after checking the frame has a CRS at all."""
-    if frame.crs is None:
-        raise InputDataError("a layer has no CRS; every input must be georeferenced")
-    return frame.to_crs(crs)

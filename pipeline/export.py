@@ -15,6 +15,7 @@ from pipeline.errors import InputDataError, OutputError
 
 __all__ = [
     "RESULT_LAYERS",
+    "layer_names",
     "read_layer",
     "read_metadata",
     "write_csv",
@@ -114,6 +115,14 @@ def read_layer(path: Path, layer: str) -> gpd.GeoDataFrame:
         return gpd.read_file(path, layer=layer)
     except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError, OSError) as exc:
         raise _unreadable(path, exc, layer) from None
+
+
+def layer_names(path: Path) -> list[str]:
+    """The layers of a GeoPackage, in stored order; :class:`InputDataError` if unreadable."""
+    try:
+        return [name for name, _ in pyogrio.list_layers(path)]
+    except (pyogrio.errors.DataSourceError, OSError) as exc:
+        raise _unreadable(path, exc) from None
 
 
 def read_metadata(path: Path) -> dict[str, str]:

@@ -662,21 +662,7 @@ def _link_frame(s, anchors, pos, src, time_s, own_s, own_name, gap_min) -> gpd.G
     out["time_saved_min"] = own_min - time_min
     # Within the threshold only thanks to the other district's anchor.
     out["gap_without_crossing"] = (time_min <= gap_min) & ~(own_min <= gap_min)
-    lines = (
-        shapely.linestrings(
-            np.stack(
-                [
-                    np.column_stack([s.geometry.x.to_numpy()[pos], s.geometry.y.to_numpy()[pos]]),
-                    np.column_stack(
-                        [anchors.geometry.x.to_numpy()[src], anchors.geometry.y.to_numpy()[src]]
-                    ),
-                ],
-                axis=1,
-            )
-        )
-        if len(pos)
-        else []
-    )
+    lines = _links(s.geometry.iloc[pos], anchors.geometry.iloc[src])
     frame = gpd.GeoDataFrame(out, geometry=gpd.GeoSeries(lines, crs=s.crs), crs=s.crs)
     return frame.sort_values(["district", "anchor_district", "osm_id"], kind="stable").reset_index(
         drop=True
@@ -831,20 +817,7 @@ def _reach_links(s, town_pos, centre_pos, time_s, plan) -> gpd.GeoDataFrame:
             else [],
         }
     )
-    px, py = s.geometry.x.to_numpy(), s.geometry.y.to_numpy()
-    lines = (
-        shapely.linestrings(
-            np.stack(
-                [
-                    np.column_stack([px[town_pos], py[town_pos]]),
-                    np.column_stack([px[centre_pos], py[centre_pos]]),
-                ],
-                axis=1,
-            )
-        )
-        if len(town_pos)
-        else []
-    )
+    lines = _links(s.geometry.iloc[town_pos], s.geometry.iloc[centre_pos])
     frame = gpd.GeoDataFrame(out, geometry=gpd.GeoSeries(lines, crs=s.crs), crs=s.crs)
     return frame.sort_values(["monotown", "time_min", "centre"], kind="stable").reset_index(
         drop=True
@@ -1129,12 +1102,21 @@ def plan_sections(plan: dict, language: str = "en") -> list[tuple[str, str]]:
     return sections
 
 
+def _links(start: gpd.GeoSeries, end: gpd.GeoSeries):
+    """Straight lines from each start point to the end point at the same position."""
+    if len(start) == 0:
+        return []
+    a = np.column_stack([start.x.to_numpy(), start.y.to_numpy()])
+    b = np.column_stack([end.x.to_numpy(), end.y.to_numpy()])
+    return shapely.linestrings(np.stack([a, b], axis=1))
+
+
 def plan_map_layers(plan_gpkg: Path) -> dict[str, gpd.GeoDataFrame]:
     """The plan's layers in EPSG:4326 for the web map, each with a plain-text `label` column
     (escape it before it reaches HTML). Empty layers are left out."""
-    import pyogrio
+    from pipeline.export import layer_names
 
-    present = {name for name, _ in pyogrio.list_layers(plan_gpkg)}
+    present = set(layer_names(plan_gpkg))
     labels = {
         "proposals": lambda f: (
             f["rank"].astype(str)

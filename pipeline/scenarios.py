@@ -37,7 +37,7 @@ from pipeline.config import RegionConfig, did_you_mean
 from pipeline.errors import ConfigError, InputDataError
 from pipeline.network import FLAG_ADDED, MIN_EDGE_TIME_S, RoadGraph
 
-__all__ = ["Scenario", "apply_scenario", "load_scenario", "scenario_anchor_names", "scenario_dir"]
+__all__ = ["Scenario", "apply_scenario", "load_scenario", "scenario_dir"]
 
 _GEOD = Geod(ellps="WGS84")
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
@@ -171,7 +171,3 @@ def _add_lines(
         edge_wait_share=grow(graph.edge_wait_share, np.zeros(n)),
         edge_months=grow(graph.edge_months, np.zeros(n, dtype=np.uint16)),
     )
-
-
-def scenario_anchor_names(scenario: Scenario) -> tuple[list[str], list[str]]:
-    return list(scenario.anchors.add), list(scenario.anchors.remove)

@@ -28,6 +28,7 @@ from pipeline._io import RegionPaths, atomic_path, sha256_of
 from pipeline.config import RegionConfig
 from pipeline.errors import ExtractError, InputDataError
 from pipeline.export import (
+    layer_names,
     read_layer,
     read_metadata,
     write_csv,
@@ -421,7 +422,7 @@ def _add_service_access(cfg: RegionConfig, paths: RegionPaths, result, make_fiel
 
     Returns (None, None) when the region has no service data at all.
     """
-    if "services" not in {name for name, _ in pyogrio.list_layers(paths.osm_gpkg)}:
+    if "services" not in layer_names(paths.osm_gpkg):
         logger.warning("no service data for %s: service accessibility skipped", cfg.display_name)
         return None, None
     services = read_layer(paths.osm_gpkg, "services").to_crs(crs)
@@ -610,25 +611,23 @@ def _summary_json(
 
 # --- maps ----------------------------------------------------------------------------------
 
+# The result layers every map page draws (services, seasons, plans come as extra layers).
+MAP_LAYERS = (
+    "districts", "catchments", "isochrones", "gaps", "agglomeration_zones", "settlements", "anchors",
+)  # fmt: skip
+
+
+def _map_layers(gpkg: Path) -> dict[str, gpd.GeoDataFrame]:
+    return {name: read_layer(gpkg, name) for name in MAP_LAYERS}
+
 
 def run_maps(cfg: RegionConfig, paths: RegionPaths) -> Path:
     from pipeline.maps import build_map, plan_layers, service_layers
 
     started = time.perf_counter()
     gpkg = paths.gpkg(cfg.name)
-    layers = {
-        name: read_layer(gpkg, name)
-        for name in (
-            "districts",
-            "catchments",
-            "isochrones",
-            "gaps",
-            "agglomeration_zones",
-            "settlements",
-            "anchors",
-        )
-    }
-    if "services" in {name for name, _ in pyogrio.list_layers(gpkg)}:
+    layers = _map_layers(gpkg)
+    if "services" in layer_names(gpkg):
         layers["services"] = read_layer(gpkg, "services")
     meta = read_metadata(gpkg)
     extra = service_layers(layers, cfg)
@@ -648,7 +647,7 @@ def run_maps(cfg: RegionConfig, paths: RegionPaths) -> Path:
 
 def _result_layers(gpkg: Path) -> dict[str, gpd.GeoDataFrame]:
     """Every data layer of a result GeoPackage, in its stored order (not the styles table)."""
-    names = [name for name, _ in pyogrio.list_layers(gpkg) if name != "layer_styles"]
+    names = [name for name in layer_names(gpkg) if name != "layer_styles"]
     return {name: read_layer(gpkg, name) for name in names}
 
 
@@ -682,15 +681,15 @@ def run_qgis(cfg: RegionConfig, paths: RegionPaths) -> Path:
 # --- seasons -------------------------------------------------------------------------------
 
 
-def _anchor_minutes(cfg: RegionConfig, graph: RoadGraph, places, anchor_pos: np.ndarray):
-    """Minutes from each place to its nearest anchor on `graph` (NaN: unreachable), and the
-    shortest-path tree's used ways near the places."""
-    xy = np.column_stack([places.geometry.x, places.geometry.y])
-    tree = cKDTree(graph.node_xy)
+def _anchor_minutes(
+    cfg: RegionConfig, graph: RoadGraph, tree: cKDTree, xy: np.ndarray, anchor_pos: np.ndarray
+):
+    """Minutes from each place (`xy`) to its nearest anchor on `graph` (NaN: unreachable), and
+    the travel field (its shortest-path tree). `tree` indexes the graph's road nodes."""
     field = ca.road_field(graph, xy[anchor_pos], cfg, tree)
     time_s, _, _ = field.times(xy, cells=False)
     time_s[anchor_pos] = 0.0
-    return np.where(np.isfinite(time_s), time_s / 60.0, np.nan), field, tree
+    return np.where(np.isfinite(time_s), time_s / 60.0, np.nan), field
 
 
 def _used_ways(graph: RoadGraph, field, tree, xy: np.ndarray, k: int) -> np.ndarray:
@@ -712,10 +711,7 @@ def _write_extra_map(cfg: RegionConfig, base_gpkg: Path, target: Path, extra, ti
     """A map page: the result layers of `base_gpkg` plus `extra()` layers (seasons, changes)."""
     from pipeline.maps import build_map
 
-    names = (
-        "districts", "catchments", "isochrones", "gaps", "agglomeration_zones", "settlements", "anchors",
-    )  # fmt: skip
-    layers = {name: read_layer(base_gpkg, name) for name in names}
+    layers = _map_layers(base_gpkg)
     write_html(target, build_map(layers, cfg, read_metadata(base_gpkg), extra=extra(), title=title))
 
 
@@ -753,16 +749,18 @@ def run_seasons(cfg: RegionConfig, paths: RegionPaths) -> Path:
         state = crossing_state(inputs.graph, graphs)
         anchor_pos, _ = _choose_anchors(cfg, places, inputs.approximate)
         xy = np.column_stack([places.geometry.x, places.geometry.y])
+        # Seasons and closures drop edges, never nodes: one KD-tree serves every graph here.
+        tree = cKDTree(inputs.graph.node_xy)
         lost_by_season = {}
         for season, graph in graphs.items():
-            base, field, tree = _anchor_minutes(cfg, graph, places, anchor_pos)
+            base, field = _anchor_minutes(cfg, graph, tree, xy, anchor_pos)
             used = _used_ways(graph, field, tree, xy, cfg.surface.k_nearest)
             open_here = state.loc[state[f"open_{season}"], "osm_id"].to_numpy()
             lost_by_season[season] = crossing_dependence(
                 graph,
                 open_here,
                 used,
-                lambda g: _anchor_minutes(cfg, g, places, anchor_pos)[0],
+                lambda g: _anchor_minutes(cfg, g, tree, xy, anchor_pos)[0],
                 base,
                 gap,
             )
@@ -947,9 +945,7 @@ def run_report(cfg: RegionConfig, paths: RegionPaths) -> Path:
     gpkg = paths.gpkg(cfg.name)
     settlements = read_layer(gpkg, "settlements")
     anchors = read_layer(gpkg, "anchors")
-    sources = (
-        json.loads(paths.sources.read_text(encoding="utf-8")) if paths.sources.is_file() else {}
-    )
+    sources = _json_or_empty(paths.sources)
     credits = cfg.region_file.parent / cfg.name / "ATTRIBUTION.md"
     attribution = credits.read_text(encoding="utf-8") if credits.is_file() else ""
     extra = [services_section(_json_or_empty(paths.summary_json).get("services", {}), cfg)]
