@@ -12,6 +12,14 @@ else
   REGION_ARGS := --region $(region)
 endif
 
+# A region that does not exist: say so in one line, not as a missing make rule. Targets that
+# need no region (tests, lint, help, benchmark, many regions, clean) are let through.
+ifneq ($(filter-out test lint help bench many clean,$(or $(MAKECMDGOALS),all)),)
+  ifeq ($(wildcard $(REGION_FILE)),)
+    $(error unknown region '$(region)': no file $(REGION_FILE); available: $(notdir $(basename $(wildcard regions/*.toml))) (or config=path/to/region.toml))
+  endif
+endif
+
 PYTHON_BOOT ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 PYTHON := $(VENV)/bin/python
