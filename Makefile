@@ -14,7 +14,7 @@ endif
 
 # A region that does not exist: say so in one line, not as a missing make rule. Targets that
 # need no region (tests, lint, help, benchmark, many regions, clean) are let through.
-ifneq ($(filter-out test lint help bench many clean,$(or $(MAKECMDGOALS),all)),)
+ifneq ($(filter-out test lint help bench bench-valhalla many clean,$(or $(MAKECMDGOALS),all)),)
   ifeq ($(wildcard $(REGION_FILE)),)
     $(error unknown region '$(region)': no file $(REGION_FILE); available: $(notdir $(basename $(wildcard regions/*.toml))) (or config=path/to/region.toml))
   endif
@@ -70,7 +70,7 @@ ifdef regions
 else
   .DEFAULT_GOAL := all
 endif
-.PHONY: all test lint clean help fetch extract network catchments maps report qgis check seasons diff many bench plan FORCE
+.PHONY: all test lint clean help fetch extract network catchments maps report qgis check seasons diff many bench bench-valhalla plan FORCE
 .DELETE_ON_ERROR:
 
 all: $(MAP) $(REPORT) $(QGZ) ## run every stage for the region
@@ -160,9 +160,15 @@ many: $(VENV)/.installed ## regions="a b …" in parallel on Dask (DASK_SCHEDULE
 	$(if $(regions),,$(error make many needs regions="name1 name2 …"))
 	$(RUN) many --regions $(regions)
 
-# sizes="district" for one size; see bench/README.md. Not part of `make test`.
-bench: $(VENV)/.installed ## benchmark: synthetic district/oblast/macro regions vs osmnx+networkx
-	$(PYTHON) -m bench.run $(if $(sizes),--sizes $(sizes))
+# sizes="district" for one size, sizes=valhalla for the Valhalla comparison alone; see
+# bench/README.md. Not part of `make test`. The Valhalla part builds its own Python 3.12 venv
+# (bench/out/valhalla-venv, from bench/requirements-valhalla.txt) on first use; rev=COMMIT runs
+# the pipeline/ of that commit instead of the work tree's.
+bench: $(VENV)/.installed ## benchmark: synthetic district/oblast/macro regions vs osmnx+networkx, Andorra vs Valhalla
+	$(PYTHON) -m bench.run $(if $(sizes),--sizes $(sizes)) $(if $(rev),--rev $(rev))
+
+bench-valhalla: $(VENV)/.installed ## only the Andorra comparison with Valhalla (rev=COMMIT: that commit's pipeline/)
+	$(PYTHON) -m bench.run --sizes valhalla $(if $(rev),--rev $(rev))
 
 lint: $(VENV)/.installed ## ruff checks
 	$(PYTHON) -m ruff check pipeline tests bench
@@ -173,4 +179,4 @@ clean: ## remove the region's results, maps and logs (downloads in data_raw/ are
 
 help: ## list the targets
 	@echo "make [target] region=NAME   (or config=path/to/region.toml); regions: $(notdir $(basename $(wildcard regions/*.toml)))"
-	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | sort
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | sort

@@ -14,10 +14,15 @@ For each size (district, oblast, macro — see :data:`bench.generator.SIZES`):
 
 Results go to ``bench/results.json`` (merged per size) and the table in ``bench/README.md``.
 
+``valhalla`` in the sizes (:mod:`bench.valhalla`): the real Andorra extract through the pipeline
+and through Valhalla (its own Python 3.12 venv), every settlement's nearest anchor compared;
+figures under ``"valhalla"`` in results.json and in README.md between the valhalla markers.
+
 Usage::
 
-    python -m bench.run                      # district, oblast, macro
+    python -m bench.run                      # district, oblast, macro, valhalla
     python -m bench.run --sizes district     # one size
+    python -m bench.run --sizes valhalla     # the Valhalla comparison only (`make bench-valhalla`)
 """
 
 from __future__ import annotations
@@ -43,6 +48,7 @@ PROJECT = BENCH.parent
 RESULTS = BENCH / "results.json"
 README = BENCH / "README.md"
 TABLE_START, TABLE_END = "<!-- results:start -->", "<!-- results:end -->"
+VALHALLA_START, VALHALLA_END = "<!-- valhalla:start -->", "<!-- valhalla:end -->"
 FLOOR_CODE = "import sys, osmium\nfor _ in osmium.FileProcessor(sys.argv[1]):\n    pass\n"
 AGREE_TOLERANCE_S = 1.0
 
@@ -55,13 +61,15 @@ def _stages() -> tuple[str, ...]:
     return ALL
 
 
-def measure(cmd: list[str], log: Path, env: dict[str, str] | None = None) -> dict:
-    """Run `cmd` as a child process; wall seconds, peak RSS (MB) of that child, exit code."""
+def measure(
+    cmd: list[str], log: Path, env: dict[str, str] | None = None, cwd: Path = PROJECT
+) -> dict:
+    """Run `cmd` as a child process in `cwd`; wall seconds, peak RSS (MB) of that child, exit code."""
     log.parent.mkdir(parents=True, exist_ok=True)
     load = os.getloadavg()
     with log.open("w", encoding="utf-8") as out:
         started = time.perf_counter()
-        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env, cwd=PROJECT)
+        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env, cwd=cwd)
         _, status, usage = os.wait4(proc.pid, 0)
         seconds = time.perf_counter() - started
     proc.returncode = os.waitstatus_to_exitcode(status)
@@ -417,16 +425,32 @@ def _baseline_lines(r: dict) -> list[str]:
     ]
 
 
+def write_readme_section(start: str, end: str, body: str) -> None:
+    """Replace what README.md holds between the markers `start` and `end` (added if missing)."""
+    text = README.read_text(encoding="utf-8") if README.is_file() else ""
+    if start not in text:
+        text += f"\n{start}\n{end}\n"
+    head, rest = text.split(start, 1)
+    _, tail = rest.split(end, 1)
+    README.write_text(f"{head}{start}\n{body}\n{end}{tail}", encoding="utf-8")
+
+
 def write_readme_table(results: dict) -> None:
-    text = (
-        README.read_text(encoding="utf-8") if README.is_file() else f"{TABLE_START}\n{TABLE_END}\n"
-    )
-    if TABLE_START not in text:
-        text += f"\n{TABLE_START}\n{TABLE_END}\n"
-    head, rest = text.split(TABLE_START, 1)
-    _, tail = rest.split(TABLE_END, 1)
-    README.write_text(
-        f"{head}{TABLE_START}\n{render_table(results)}\n{TABLE_END}{tail}", encoding="utf-8"
+    write_readme_section(TABLE_START, TABLE_END, render_table(results))
+
+
+def _run_valhalla(results: dict, rev: str | None) -> None:
+    from bench import valhalla
+
+    figures = valhalla.run(rev=rev)
+    results["valhalla"] = figures
+    RESULTS.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    write_readme_section(VALHALLA_START, VALHALLA_END, valhalla.render_markdown(figures))
+    print(
+        f"[valhalla] same nearest anchor {figures['same_anchor']} of {figures['settlements']} "
+        f"({100 * figures['same_anchor_share']:.1f} %), Spearman {figures['spearman']}; "
+        f"every settlement: {valhalla.WORK / 'andorra.json'}",
+        flush=True,
     )
 
 
@@ -434,7 +458,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m bench.run", description=__doc__.splitlines()[0]
     )
-    parser.add_argument("--sizes", nargs="+", default=["district", "oblast", "macro"])
+    parser.add_argument("--sizes", nargs="+", default=["district", "oblast", "macro", "valhalla"])
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--regenerate", action="store_true", help="write the PBFs again")
     parser.add_argument(
@@ -446,11 +470,19 @@ def main(argv: list[str] | None = None) -> int:
         default=["macro"],
         help="sizes timed as one `pipeline all` process only (default: macro, to halve its time)",
     )
+    parser.add_argument(
+        "--rev", help="valhalla: run the pipeline/ of this commit, not the work tree's"
+    )
     args = parser.parse_args(argv)
     results = _load_results()
-    results["machine"] = machine()
-    results["seed"] = args.seed
+    synthetic = [s for s in args.sizes if s != "valhalla"]
+    if synthetic:  # the machine and seed of the synthetic runs' tables
+        results["machine"] = machine()
+        results["seed"] = args.seed
     for size in args.sizes:
+        if size == "valhalla":
+            _run_valhalla(results, args.rev)
+            continue
         run = run_size(
             size,
             args.seed,
@@ -466,7 +498,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"[{size}] done: whole {run.get('whole')}", flush=True)
         if "ratios" in run:
             print(f"[{size}] ratios: {run['ratios']}; agreement: {run['agreement']}", flush=True)
-    print(render_table(results))
+    if synthetic:
+        print(render_table(results))
     return 0
 
 

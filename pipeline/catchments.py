@@ -1,9 +1,10 @@
 """Anchors, cores, and who reaches them how fast: settlement times, catchment polygons, gaps, figures.
 
-A *travel field* says, for any point, how long the trip to the nearest source (anchor or core)
-takes and which source it is. On roads it is one multi-source Dijkstra plus the off-road walk
-to the road; offline it is the straight-line model (distance × detour ÷ speed). Settlements and
-raster cells are both evaluated through the same field, so they always agree.
+A travel model (:mod:`pipeline.access`: the road model, or the straight-line one offline) gives
+the *field* of a set of sources — anchors or cores — and times every settlement and every raster
+cell to its nearest source by the one rule of that module, so settlements and cells agree.
+Anchors and cores are told apart by their position in the anchors table (``anchor_id``) and their
+OSM identity, never by name.
 """
 
 from __future__ import annotations
@@ -17,105 +18,26 @@ from dataclasses import dataclass
 import geopandas as gpd
 import numpy as np
 import pandas as pd
-from scipy.spatial import cKDTree
 
+from pipeline.access import TravelModel, Trips
 from pipeline.config import AnchorRule, RegionConfig
 from pipeline.errors import AnchorNotFoundError, InputDataError
-from pipeline.network import MIN_EDGE_TIME_S, RoadGraph
-from pipeline.routing import NearestSource, nearest_source, time_via_nearest_nodes
 from pipeline.surface import Grid, band_labels, cell_centres, make_grid, polygonise
 
 __all__ = [
+    "ACCESS_CLASSES",
     "Accessibility",
-    "TravelField",
     "assign_districts",
     "compute_accessibility",
     "coverage_summary",
     "read_anchor_csv",
     "resolve_names",
-    "road_field",
     "rule_anchors",
-    "straight_line_field",
 ]
 
 logger = logging.getLogger(__name__)
 
 ACCESS_CLASSES = ("core_zone", "anchor_zone", "gap", "unreachable")
-SOURCE_K_NEAREST = 8  # road nodes an anchor is joined to
-
-
-@dataclass(frozen=True)
-class TravelField:
-    """Everything needed to time a trip from any point to its nearest source."""
-
-    node_xy: np.ndarray
-    tree: cKDTree
-    node: NearestSource
-    offroad_speed_kph: float
-    k: int
-    max_point_m: float  # settlements: beyond this from every node, no access
-    max_cell_m: float  # raster cells: the same for land
-    next_node: np.ndarray | None = None  # road graph: the shortest-path tree (see routing)
-
-    def times(self, xy: np.ndarray, *, cells: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        return time_via_nearest_nodes(
-            xy,
-            self.node_xy,
-            self.node,
-            k=self.k,
-            offroad_speed_kph=self.offroad_speed_kph,
-            max_offroad_m=self.max_cell_m if cells else self.max_point_m,
-            tree=self.tree,
-        )
-
-
-def road_field(
-    graph: RoadGraph, source_xy: np.ndarray, cfg: RegionConfig, tree: cKDTree
-) -> TravelField:
-    """Travel field over the road graph, from one Dijkstra run for all sources.
-
-    Each source becomes a virtual node joined to its k nearest road nodes (within the snap
-    distance) by the off-road walk, so a source next to a one-way street or a stray fragment
-    is still reached from the main network. A source with no road near it serves nobody.
-    """
-    n_nodes, n_src = graph.n_nodes, len(source_xy)
-    k = min(SOURCE_K_NEAREST, n_nodes)
-    dist, idx = tree.query(source_xy, k=k, distance_upper_bound=cfg.network.snap_max_m)
-    dist, idx = dist.reshape(n_src, k), idx.reshape(n_src, k)
-    ok = idx < n_nodes
-    src = np.repeat(np.arange(n_src), k)[ok.ravel()]
-    walk_s = np.maximum(dist[ok] / (cfg.network.offroad_speed_kph / 3.6), MIN_EDGE_TIME_S)
-    # Forward edges road node -> virtual source node: the last steps into the settlement.
-    csr = graph.csr(extra_u=idx[ok], extra_v=n_nodes + src, extra_time_s=walk_s, extra_nodes=n_src)
-    result = nearest_source(csr, n_nodes + np.arange(n_src))
-    # People walk to the nearest road that leads to a source, not onto a stray fragment.
-    reached = np.flatnonzero(np.isfinite(result.time_s[:n_nodes]))
-    return TravelField(
-        node_xy=graph.node_xy[reached],
-        tree=cKDTree(graph.node_xy[reached]),
-        node=NearestSource(result.time_s[reached], result.source[reached]),
-        offroad_speed_kph=cfg.network.offroad_speed_kph,
-        k=cfg.surface.k_nearest,
-        max_point_m=cfg.network.snap_max_m,
-        max_cell_m=cfg.network.snap_max_m,  # the same walk limit for land and settlements
-        next_node=result.next_node[:n_nodes],
-    )
-
-
-def straight_line_field(
-    source_xy: np.ndarray, detour_factor: float, speed_kph: float
-) -> TravelField:
-    """Straight-line model: time = distance × detour ÷ speed to the nearest source, no roads."""
-    n = len(source_xy)
-    return TravelField(
-        node_xy=source_xy,
-        tree=cKDTree(source_xy),
-        node=NearestSource(np.zeros(n), np.arange(n)),
-        offroad_speed_kph=speed_kph / detour_factor,
-        k=1,
-        max_point_m=np.inf,
-        max_cell_m=np.inf,
-    )
 
 
 # --- choosing anchors and cores ------------------------------------------------------------
@@ -266,6 +188,7 @@ class Accessibility:
     agglomeration_zones: gpd.GeoDataFrame
     grid: Grid
     rasters: dict[str, np.ndarray]  # full-grid float arrays, NaN where no value
+    anchor_trips: Trips | None = None  # each settlement's trip to its anchor (exit node, way)
 
 
 def assign_districts(points: gpd.GeoDataFrame, districts: gpd.GeoDataFrame) -> pd.Series:
@@ -278,79 +201,66 @@ def assign_districts(points: gpd.GeoDataFrame, districts: gpd.GeoDataFrame) -> p
 
 
 def compute_accessibility(
-    settlements: gpd.GeoDataFrame,
+    places: gpd.GeoDataFrame,
     region: gpd.GeoSeries,
     anchor_pos: np.ndarray,
     core_pos: np.ndarray,
-    make_field,
+    model: TravelModel,
     cfg: RegionConfig,
-    road_tree: cKDTree | None = None,
 ) -> Accessibility:
-    """Time every settlement and every raster cell to its nearest anchor and nearest core.
+    """Time every settlement of the region and every raster cell to its nearest anchor and core.
 
     Parameters
     ----------
-    settlements : projected points with name, population, district.
-    region : the region polygon, projected.
-    anchor_pos, core_pos : row positions of anchors and cores in `settlements`.
-    make_field : callable(source_xy) -> TravelField (road or straight-line model).
-    road_tree : KD-tree of all road nodes, for each settlement's distance to a road (None offline).
+    places : gpd.GeoDataFrame
+        Projected points with name, population, district and `in_region` (False: beyond the
+        border, there only to serve as an anchor, core or service host). The settlements are the
+        places in the region.
+    region : gpd.GeoSeries
+        The region polygon, projected.
+    anchor_pos, core_pos : np.ndarray
+        Row positions of anchors and cores in `places`; an anchor's ``anchor_id`` is its
+        position in `anchor_pos`.
+    model : TravelModel
+        The road model or the straight-line one (:mod:`pipeline.access`).
+    cfg : RegionConfig
+        The region (thresholds, raster cell size, walk limit).
     """
-    xy = np.column_stack([settlements.geometry.x, settlements.geometry.y])
-    anchor_field = make_field(xy[anchor_pos])
-    core_field = make_field(xy[core_pos]) if len(core_pos) else None
-
-    s = settlements.copy()
-    a_time, a_src, _ = anchor_field.times(xy, cells=False)
-    near_m = road_tree.query(xy, k=1)[0] if road_tree is not None else np.full(len(xy), np.nan)
-    a_time[anchor_pos] = 0.0  # services are in the anchor itself
-    a_src[anchor_pos] = np.arange(len(anchor_pos))
-    names = s["name"].to_numpy(dtype=object)
-    stranded = anchor_pos[near_m[anchor_pos] > cfg.network.snap_max_m]  # NaN offline: none
-    if len(stranded):  # it would quietly serve only itself
-        logger.warning(
-            "anchor %r has no road within network.snap_max_m = %g m, so it serves nobody but "
-            "itself (%d such anchors); check its position in OSM or raise snap_max_m",
-            names[stranded[0]],
-            cfg.network.snap_max_m,
-            len(stranded),
-        )
-    s["anchor_name"] = np.where(a_src >= 0, names[anchor_pos][np.maximum(a_src, 0)], None)
-    s["anchor_time_min"] = np.where(np.isfinite(a_time), a_time / 60.0, np.nan)
+    places = places.reset_index(drop=True)
+    in_region = _in_region(places)
+    xy_all = np.column_stack([places.geometry.x, places.geometry.y])
+    s = places[in_region].copy()
+    xy = xy_all[in_region]
+    anchor_field = model.field(xy_all[anchor_pos])
+    core_field = model.field(xy_all[core_pos]) if len(core_pos) else None
+    fields = [anchor_field] + ([core_field] if core_field is not None else [])
+    trips = model.trips(xy, fields)
+    near_m = model.road_distance_m(xy)
+    _warn_stranded(places, anchor_pos, model, cfg)
+    _put_source(s, "anchor", trips[0], places.iloc[anchor_pos])
     if core_field is not None:
-        c_time, c_src, _ = core_field.times(xy, cells=False)
-        c_time[core_pos] = 0.0
-        c_src[core_pos] = np.arange(len(core_pos))
-        s["core_name"] = np.where(c_src >= 0, names[core_pos][np.maximum(c_src, 0)], None)
-        s["core_time_min"] = np.where(np.isfinite(c_time), c_time / 60.0, np.nan)
+        _put_source(s, "core", trips[1], places.iloc[core_pos])
     else:
-        s["core_name"], s["core_time_min"] = None, np.nan
-    s["is_anchor"] = False
-    s.iloc[anchor_pos, s.columns.get_loc("is_anchor")] = True
-    s["is_core"] = False
-    s.iloc[core_pos, s.columns.get_loc("is_core")] = True
+        _put_source(s, "core", None, places.iloc[core_pos])
+    s["is_anchor"] = np.isin(np.flatnonzero(in_region), anchor_pos)
+    s["is_core"] = np.isin(np.flatnonzero(in_region), core_pos)
     s["road_distance_m"] = near_m
-    s["no_road"] = ~(near_m <= cfg.network.snap_max_m) if road_tree is not None else False
+    s["no_road"] = ~(near_m <= cfg.network.snap_max_m) if not model.approximate else False
     s["gap"] = ~(s["anchor_time_min"] <= cfg.thresholds.gap_min)
     s["access_class"] = _access_class(s, cfg)
 
-    grid = make_grid(region.iloc[0], settlements.crs, cfg.surface.cell_m)
+    grid = make_grid(region.iloc[0], places.crs, cfg.surface.cell_m)
     (rows, cols), centres = cell_centres(grid)
     rasters = {
-        "anchor_time_min": np.full((grid.height, grid.width), np.nan),
-        "core_time_min": np.full((grid.height, grid.width), np.nan),
-        "anchor_id": np.full((grid.height, grid.width), np.nan),
-        "core_id": np.full((grid.height, grid.width), np.nan),
+        name: np.full((grid.height, grid.width), np.nan)
+        for name in ("anchor_time_min", "core_time_min", "anchor_id", "core_id")
     }
-    t, src, _ = anchor_field.times(centres, cells=True)
-    rasters["anchor_time_min"][rows, cols] = t / 60.0
-    rasters["anchor_id"][rows, cols] = np.where(src >= 0, src, np.nan)
-    if core_field is not None:
-        t, src, _ = core_field.times(centres, cells=True)
-        rasters["core_time_min"][rows, cols] = t / 60.0
-        rasters["core_id"][rows, cols] = np.where(src >= 0, src, np.nan)
+    cell_trips = model.trips(centres, fields)
+    for name, found in zip(("anchor", "core"), cell_trips, strict=False):
+        rasters[f"{name}_time_min"][rows, cols] = found.time_s / 60.0
+        rasters[f"{name}_id"][rows, cols] = np.where(found.source >= 0, found.source, np.nan)
 
-    anchors = _anchor_table(s, anchor_pos, grid, rasters)
+    anchors = _anchor_table(places, s, anchor_pos, grid, rasters)
     return Accessibility(
         settlements=s,
         anchors=anchors,
@@ -358,47 +268,96 @@ def compute_accessibility(
         isochrones=_isochrone_polygons(rasters, grid, cfg.thresholds.bands_min),
         gaps=_gap_polygons(rasters, grid, cfg.thresholds.gap_min),
         agglomeration_zones=_core_zone_polygons(
-            rasters, grid, s.iloc[core_pos], cfg.cores.zone_min
+            rasters, grid, places.iloc[core_pos], cfg.cores.zone_min
         ),
         grid=grid,
         rasters=rasters,
+        anchor_trips=trips[0],
     )
 
 
+def _in_region(places: pd.DataFrame) -> np.ndarray:
+    if "in_region" not in places:
+        return np.ones(len(places), dtype=bool)
+    return places["in_region"].fillna(True).to_numpy(dtype=bool)
+
+
+SOURCE_ID_COLUMNS = ("id", "osm_type", "osm_id", "name", "time_min")
+
+
+def _put_source(s: pd.DataFrame, kind: str, trips: Trips | None, sources: pd.DataFrame) -> None:
+    """`<kind>_id`, `_osm_type`, `_osm_id`, `_name`, `_time_min` of each settlement's nearest
+    source (anchor or core); empty where none is reachable."""
+    n = len(s)
+    if trips is None or len(sources) == 0:
+        s[f"{kind}_id"] = pd.array([pd.NA] * n, dtype="Int64")
+        s[f"{kind}_osm_type"], s[f"{kind}_osm_id"] = None, pd.array([pd.NA] * n, dtype="Int64")
+        s[f"{kind}_name"], s[f"{kind}_time_min"] = None, np.nan
+        return
+    found = trips.source >= 0
+    pick = np.maximum(trips.source, 0)
+    s[f"{kind}_id"] = pd.array(np.where(found, trips.source, 0), dtype="Int64")
+    s.loc[~found, f"{kind}_id"] = pd.NA
+    for column in ("osm_type", "name"):
+        values = sources[column].to_numpy(dtype=object)[pick]
+        s[f"{kind}_{column}"] = np.where(found, values, None)
+    osm_id = pd.array(sources["osm_id"].to_numpy(dtype=np.int64)[pick], dtype="Int64")
+    s[f"{kind}_osm_id"] = osm_id
+    s.loc[~found, f"{kind}_osm_id"] = pd.NA
+    s[f"{kind}_time_min"] = np.where(np.isfinite(trips.time_s), trips.time_s / 60.0, np.nan)
+
+
+def _warn_stranded(places, anchor_pos, model, cfg) -> None:
+    if model.approximate or len(anchor_pos) == 0:
+        return
+    xy = np.column_stack([places.geometry.x, places.geometry.y])[anchor_pos]
+    far = model.road_distance_m(xy) > cfg.network.snap_max_m
+    if far.any():  # it serves only who can walk to it
+        logger.warning(
+            "anchor %r has no road within network.snap_max_m = %g m, so it serves only those "
+            "within walking reach (%d such anchors); check its position in OSM or raise snap_max_m",
+            places["name"].iloc[anchor_pos[far][0]],
+            cfg.network.snap_max_m,
+            int(far.sum()),
+        )
+
+
 def _access_class(s: pd.DataFrame, cfg: RegionConfig) -> pd.Series:
+    """unreachable, else gap (beyond the gap threshold), else core_zone (within the largest
+    core zone), else anchor_zone: a gap is never hidden behind a core zone."""
     core_limit = max(cfg.cores.zone_min)
     reachable = s["anchor_time_min"].notna()
     klass = np.select(
         [
             ~reachable,
+            ~(s["anchor_time_min"] <= cfg.thresholds.gap_min),
             s["core_time_min"] <= core_limit,
-            s["anchor_time_min"] <= cfg.thresholds.gap_min,
         ],
-        ["unreachable", "core_zone", "anchor_zone"],
-        default="gap",
+        ["unreachable", "gap", "core_zone"],
+        default="anchor_zone",
     )
     return pd.Series(klass, index=s.index)
 
 
 def _anchor_table(
-    s: gpd.GeoDataFrame, anchor_pos: np.ndarray, grid: Grid, rasters
+    places: gpd.GeoDataFrame, s: gpd.GeoDataFrame, anchor_pos: np.ndarray, grid: Grid, rasters
 ) -> gpd.GeoDataFrame:
-    anchors = s.iloc[anchor_pos][
-        ["osm_id", "name", "place", "population", "district", "is_core", "geometry"]
-    ]
-    anchors = anchors.reset_index(drop=True)
+    columns = ["osm_type", "osm_id", "name", "place", "population", "district", "geometry"]
+    anchors = places.iloc[anchor_pos][[c for c in columns if c in places]].reset_index(drop=True)
     anchors.insert(0, "anchor_id", np.arange(len(anchors)))
-    served = s[s["anchor_name"].notna()]
+    anchors["in_region"] = _in_region(places)[anchor_pos]
+    anchors["is_core"] = False  # set by the caller, who knows the cores
+    served = s[s["anchor_id"].notna()]
     pop = served["population"].astype("Float64").fillna(0)
-    by_anchor = served.assign(_pop=pop).groupby("anchor_name")
-    anchors["settlements_served"] = anchors["name"].map(by_anchor.size()).fillna(0).astype(int)
+    by_anchor = served.assign(_pop=pop).groupby("anchor_id")
+    anchors["settlements_served"] = anchors["anchor_id"].map(by_anchor.size()).fillna(0).astype(int)
     anchors["population_served"] = (
-        anchors["name"].map(by_anchor["_pop"].sum()).fillna(0).astype(int)
+        anchors["anchor_id"].map(by_anchor["_pop"].sum()).fillna(0).astype(int)
     )
     ids = rasters["anchor_id"]
     counts = np.bincount(ids[np.isfinite(ids)].astype(int), minlength=len(anchors))
     anchors["catchment_km2"] = counts[: len(anchors)] * grid.cell_area_km2
-    return anchors
+    return gpd.GeoDataFrame(anchors, geometry="geometry", crs=places.crs)
 
 
 def _empty(crs, columns: list[str]) -> gpd.GeoDataFrame:
@@ -410,13 +369,25 @@ def _catchment_polygons(rasters, grid: Grid, anchors: gpd.GeoDataFrame) -> gpd.G
     ids = rasters["anchor_id"]
     poly = polygonise(np.nan_to_num(ids, nan=-1), grid, np.isfinite(ids))
     if poly.empty:
-        return _empty(poly.crs, ["anchor_id", "anchor_name", "area_km2", "geometry"])
+        return _empty(
+            poly.crs,
+            [
+                "anchor_id",
+                "anchor_osm_type",
+                "anchor_osm_id",
+                "anchor_name",
+                "area_km2",
+                "geometry",
+            ],
+        )
     poly = poly.rename(columns={"value": "anchor_id"})
-    poly["anchor_name"] = (
-        anchors.set_index("anchor_id")["name"].reindex(poly["anchor_id"]).to_numpy()
-    )
+    by_id = anchors.set_index("anchor_id")
+    for column in ("osm_type", "osm_id", "name"):
+        poly[f"anchor_{column}"] = by_id[column].reindex(poly["anchor_id"]).to_numpy()
     poly["area_km2"] = poly.geometry.area / 1e6
-    return poly[["anchor_id", "anchor_name", "area_km2", "geometry"]]
+    return poly[
+        ["anchor_id", "anchor_osm_type", "anchor_osm_id", "anchor_name", "area_km2", "geometry"]
+    ]
 
 
 def _isochrone_polygons(rasters, grid: Grid, bands_min: list[float]) -> gpd.GeoDataFrame:
@@ -457,15 +428,16 @@ def _core_zone_polygons(
     key = np.where(valid, np.nan_to_num(ids, nan=0).astype(np.int64) * len(zone_min) + zone, -1)
     poly = polygonise(key, grid, valid)
     if poly.empty:
-        return _empty(poly.crs, ["core_name", "zone", "to_min", "area_km2", "geometry"])
+        return _empty(poly.crs, ["core_id", "core_name", "zone", "to_min", "area_km2", "geometry"])
     core_idx, zone_idx = np.divmod(poly["value"].to_numpy(), len(zone_min))
     names = cores["name"].to_numpy(dtype=object)
     labels = np.asarray(band_labels(zone_min))
+    poly["core_id"] = core_idx
     poly["core_name"] = names[core_idx] if len(names) else []
     poly["zone"] = labels[zone_idx]
     poly["to_min"] = np.asarray(zone_min)[zone_idx]
     poly["area_km2"] = poly.geometry.area / 1e6
-    return poly[["core_name", "zone", "to_min", "area_km2", "geometry"]]
+    return poly[["core_id", "core_name", "zone", "to_min", "area_km2", "geometry"]]
 
 
 # --- figures -------------------------------------------------------------------------------

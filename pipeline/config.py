@@ -348,9 +348,15 @@ class SurfaceConfig(_Strict):
     """The travel-time raster."""
 
     cell_m: PositiveFloat = 250.0
-    k_nearest: int = Field(
-        default=16, ge=1, le=64
-    )  # road nodes each settlement or cell may walk to
+
+
+# Keys that once existed: a region file that still sets one gets one line saying why it is gone.
+_REMOVED_KEYS = {
+    ("surface", "k_nearest"): (
+        "every road point within network.snap_max_m is now considered, with no cap on how many "
+        "(README, How times are computed); delete the key"
+    ),
+}
 
 
 class OfflineConfig(_Strict):
@@ -518,6 +524,9 @@ def load_region(region: str | None = None, config: Path | str | None = None) -> 
         raise ConfigError(f"{path}: not UTF-8 text; save the region file as UTF-8") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML ({exc}); fix the syntax") from None
+    for (section, key), why in _REMOVED_KEYS.items():
+        if isinstance(raw.get(section), dict) and key in raw[section]:
+            raise ConfigError(f"{path}: {section}.{key} is no longer a setting: {why}")
     try:
         cfg = RegionConfig.model_validate({**raw, "region_file": path})
     except ValidationError as exc:

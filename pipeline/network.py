@@ -21,11 +21,14 @@ from pyproj import CRS, Geod, Transformer
 from scipy import sparse
 
 from pipeline.config import NetworkConfig
+from pipeline.units import kph_to_mps
 
 __all__ = [
     "FLAG_ADDED",
+    "FLAG_BOARDING",
     "FLAG_FERRY",
     "FLAG_GRAVEL",
+    "FLAG_NO_JOIN",
     "FLAG_SOFT",
     "FLAG_WINTER",
     "RoadGraph",
@@ -63,9 +66,12 @@ FLAG_WINTER = 2  # winter_road=yes or ice_road=yes: a зимник or an ice cro
 FLAG_SOFT = 4  # dirt-like surface, tracktype grade3-5, or an untagged track: impassable in the thaw
 FLAG_GRAVEL = 8  # gravel, compacted, fine_gravel, pebblestone: slower in the thaw
 FLAG_ADDED = 16  # added by a scenario
+FLAG_NO_JOIN = 32  # ferries and motorways: entered at their ends only, never walked onto
+FLAG_BOARDING = 64  # road → ferry: the wait for the ferry, paid once per crossing
 SOFT_SURFACES = frozenset({"unpaved", "dirt", "earth", "ground", "grass", "mud", "sand"})
 GRAVEL_SURFACES = frozenset({"gravel", "compacted", "fine_gravel", "pebblestone"})
 SOFT_TRACKTYPES = frozenset({"grade3", "grade4", "grade5"})
+NO_JOIN_HIGHWAYS = frozenset({"motorway", "motorway_link"})  # controlled access: junctions only
 ALL_MONTHS = 0xFFF
 _MONTHS = {
     m: i
@@ -102,7 +108,7 @@ class RoadGraph:
     edge_length_m: np.ndarray
     edge_way: np.ndarray
     edge_flags: np.ndarray | None = None  # FLAG_* bits (uint8); None: no flags
-    edge_wait_share: np.ndarray | None = None  # ferries: this edge's share of the crossing's wait
+    edge_wait_share: np.ndarray | None = None  # 1 on boarding edges (the ferry wait), else 0
     edge_months: np.ndarray | None = None  # ferries: bit m-1 set if it runs in month m; 0: unknown
 
     @property
@@ -249,16 +255,26 @@ def _direction_flags(roads: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
 def build_graph(roads: gpd.GeoDataFrame, net: NetworkConfig, crs: CRS) -> RoadGraph:
     """Build the directed road graph from the extract's roads (EPSG:4326 lines).
 
+    Ferries get nodes of their own, one per ferry vertex, joined to the road node at the same
+    place by a boarding edge that costs the wait (and a free one back): a crossing drawn as
+    several ferry ways end to end waits once, as a passenger who stays on board does.
+
     Parameters
     ----------
-    roads : roads layer of the extract, one row per OSM way.
-    net : the region's speed profile and ferry settings.
-    crs : the region's projected CRS (node coordinates in metres).
+    roads : gpd.GeoDataFrame
+        Roads layer of the extract, one row per OSM way.
+    net : NetworkConfig
+        The region's speed profile and ferry settings.
+    crs : CRS
+        The region's projected CRS (node coordinates in metres).
     """
     roads = roads[driveable(roads, net)].reset_index(drop=True)
     coords, way = shapely.get_coordinates(roads.geometry.values, return_index=True)
+    on_ferry = roads["ferry"].to_numpy(dtype=bool)[way]
     key = _coord_key(coords)
-    unique_keys, node_of_vertex = np.unique(key, return_inverse=True)
+    # Ferry vertices are keyed apart from road vertices (the last bit), so they get own nodes.
+    layer_key = key * 2 + on_ferry
+    unique_keys, node_of_vertex = np.unique(layer_key, return_inverse=True)
     first_vertex = np.zeros(len(unique_keys), dtype=np.int64)
     first_vertex[node_of_vertex[::-1]] = np.arange(len(key))[::-1]
     node_lonlat = coords[first_vertex]
@@ -270,30 +286,54 @@ def build_graph(roads: gpd.GeoDataFrame, net: NetworkConfig, crs: CRS) -> RoadGr
     keep = u != v
     u, v, seg_way, length_m = u[keep], v[keep], seg_way[keep], np.abs(length_m[keep])
 
-    time_s, wait_share = _segment_times_s(roads, net, seg_way, length_m)
+    time_s = _segment_times_s(roads, net, seg_way, length_m)
     way_flags = season_flags(roads)
     way_months = ferry_months(roads)
     forward, backward = _direction_flags(roads)
     fw, bw = forward[seg_way], backward[seg_way]
+    pick = np.concatenate([np.flatnonzero(fw), np.flatnonzero(bw)])
     edge_u = np.concatenate([u[fw], v[bw]])
     edge_v = np.concatenate([v[fw], u[bw]])
-    pick = np.concatenate([np.flatnonzero(fw), np.flatnonzero(bw)])
+    board_u, board_v = _boarding(unique_keys)
+    n_board = len(board_u)
 
     to_xy = Transformer.from_crs("EPSG:4326", crs, always_xy=True)
     x, y = to_xy.transform(node_lonlat[:, 0], node_lonlat[:, 1])
+    wait_s = net.ferry_wait_min * 60.0
     return RoadGraph(
         crs_wkt=crs.to_wkt(),
         node_xy=np.column_stack([x, y]),
         node_lonlat=node_lonlat,
-        edge_u=edge_u.astype(np.int64),
-        edge_v=edge_v.astype(np.int64),
-        edge_time_s=np.maximum(time_s[pick], MIN_EDGE_TIME_S),
-        edge_length_m=length_m[pick],
-        edge_way=roads["osm_id"].to_numpy()[seg_way[pick]],
-        edge_flags=way_flags[seg_way[pick]],
-        edge_wait_share=wait_share[pick],
-        edge_months=way_months[seg_way[pick]],
+        edge_u=np.concatenate([edge_u, board_u, board_v]).astype(np.int64),
+        edge_v=np.concatenate([edge_v, board_v, board_u]).astype(np.int64),
+        edge_time_s=np.maximum(
+            np.concatenate([time_s[pick], np.full(n_board, wait_s), np.zeros(n_board)]),
+            MIN_EDGE_TIME_S,
+        ),
+        edge_length_m=np.concatenate([length_m[pick], np.zeros(2 * n_board)]),
+        edge_way=np.concatenate(
+            [roads["osm_id"].to_numpy()[seg_way[pick]], np.full(2 * n_board, -1)]
+        ).astype(np.int64),
+        edge_flags=np.concatenate(
+            [way_flags[seg_way[pick]], np.full(2 * n_board, FLAG_BOARDING | FLAG_NO_JOIN)]
+        ).astype(np.uint8),
+        edge_wait_share=np.concatenate([np.zeros(len(pick)), np.ones(n_board), np.zeros(n_board)]),
+        edge_months=np.concatenate(
+            [way_months[seg_way[pick]], np.full(2 * n_board, ALL_MONTHS)]
+        ).astype(np.uint16),
     )
+
+
+def _boarding(layer_keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(road node, ferry node) pairs at the same place: where a ferry can be boarded.
+
+    `layer_keys` are the sorted node keys (coordinate key × 2 + 1 for ferry vertices).
+    """
+    place = layer_keys // 2
+    ferry = np.flatnonzero(layer_keys % 2 == 1)
+    road = ferry - 1  # sorted keys: a road node at the same place comes just before
+    ok = (road >= 0) & (place[np.maximum(road, 0)] == place[ferry]) & (layer_keys[road] % 2 == 0)
+    return road[ok], ferry[ok]
 
 
 def _coord_key(coords: np.ndarray) -> np.ndarray:
@@ -306,23 +346,22 @@ def _coord_key(coords: np.ndarray) -> np.ndarray:
 def _segment_times_s(
     roads: pd.DataFrame, net: NetworkConfig, seg_way: np.ndarray, length_m: np.ndarray
 ) -> np.ndarray:
-    """Seconds per segment. A ferry's duration (tagged, or at ferry speed) plus the wait is
-    shared among its segments by length, so crossing the whole route costs exactly that."""
-    speed_mps = edge_speeds_kph(roads, net) / 3.6
+    """Seconds per segment. A ferry's duration (tagged, or its length at ferry speed) is shared
+    among its segments by length, so the whole way costs exactly that; the wait is paid on
+    boarding (:func:`build_graph`)."""
+    speed_mps = kph_to_mps(edge_speeds_kph(roads, net))
     time_s = length_m / speed_mps[seg_way]
-    wait_share = np.zeros(len(seg_way))
     ferry = roads["ferry"].to_numpy(dtype=bool)
     if ferry.any():
         way_length = np.bincount(seg_way, weights=length_m, minlength=len(roads))
         tagged = np.full(len(roads), np.nan)
         tagged[ferry] = parse_duration_s(roads.loc[ferry, "duration"])
-        at_speed = way_length / (net.ferry_speed_kph / 3.6)
-        total = np.where(np.isfinite(tagged), tagged, at_speed) + net.ferry_wait_min * 60.0
+        at_speed = way_length / kph_to_mps(net.ferry_speed_kph)
+        total = np.where(np.isfinite(tagged), tagged, at_speed)
         share = length_m / np.maximum(way_length[seg_way], 1e-9)
         on_ferry = ferry[seg_way]
         time_s[on_ferry] = (total[seg_way] * share)[on_ferry]
-        wait_share[on_ferry] = share[on_ferry]
-    return time_s, wait_share
+    return time_s
 
 
 def season_flags(roads: pd.DataFrame) -> np.ndarray:
@@ -333,8 +372,11 @@ def season_flags(roads: pd.DataFrame) -> np.ndarray:
     soft = surface.isin(SOFT_SURFACES) | tracktype.isin(SOFT_TRACKTYPES) | untagged_track
     gravel = surface.isin(GRAVEL_SURFACES) & ~soft
     winter = roads["winter_road"].eq("yes") | roads["ice_road"].eq("yes")
+    ferry = roads["ferry"].astype(bool).to_numpy()
+    no_join = ferry | roads["highway"].isin(NO_JOIN_HIGHWAYS).to_numpy()
     flags = (
-        roads["ferry"].astype(bool).to_numpy() * FLAG_FERRY
+        ferry * FLAG_FERRY
+        + no_join * FLAG_NO_JOIN
         + winter.to_numpy() * FLAG_WINTER
         + soft.to_numpy() * FLAG_SOFT
         + gravel.to_numpy() * FLAG_GRAVEL
@@ -396,8 +438,10 @@ def apply_season(
 
     winter = (flags & FLAG_WINTER) != 0
     keep &= ~winter | season.winter_roads
-    time_s[winter] = graph.edge_length_m[winter] / (season.winter_road_speed_kph / 3.6)
+    time_s[winter] = graph.edge_length_m[winter] / kph_to_mps(season.winter_road_speed_kph)
 
+    boarding = (flags & FLAG_BOARDING) != 0
+    keep &= ~boarding | season.ferries
     ferry = (flags & FLAG_FERRY) != 0
     if ferry.any():
         default_bits = sum(1 << (m - 1) for m in navigation_months)
@@ -407,7 +451,7 @@ def apply_season(
         months = np.where(months == 0, default_bits, months).astype(np.int64)
         runs = ((months >> (season.mid_month() - 1)) & 1).astype(bool)
         keep &= ~ferry | (season.ferries & runs)
-        if season.ferry_wait_min is not None and graph.edge_wait_share is not None:
-            delta_s = (season.ferry_wait_min - ferry_wait_min) * 60.0 * graph.edge_wait_share
-            time_s = np.where(ferry, time_s + delta_s, time_s)
+    if season.ferry_wait_min is not None and graph.edge_wait_share is not None:
+        delta_s = (season.ferry_wait_min - ferry_wait_min) * 60.0 * graph.edge_wait_share
+        time_s = np.where(boarding, time_s + delta_s, time_s)
     return graph.select(keep, np.maximum(time_s, MIN_EDGE_TIME_S))

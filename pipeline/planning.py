@@ -1,10 +1,8 @@
 """Planning answers: which settlements to promote to anchors, where municipalities already share
 anchors, and which job centres a single-industry town can reach.
 
-All three use the travel model of the catchments stage unchanged (:class:`TravelModel`): the road
-graph with a virtual node per destination joined to its 8 nearest road nodes, and a settlement
-timed by the best of its `surface.k_nearest` nearest *reached* road nodes plus the walk; or,
-offline, the straight-line model. Trips run from the settlement to the destination (the
+All three use the travel model of the catchments stage unchanged (:mod:`pipeline.access`: the
+road model with its one walk-and-drive rule, or, offline, the straight-line model). Trips run from the settlement to the destination (the
 reversed graph), as everywhere in the pipeline.
 
 1. **New anchors** (:func:`propose_anchors`): a maximal covering location problem. Each
@@ -39,25 +37,16 @@ import numpy as np
 import pandas as pd
 import shapely
 from scipy import sparse
-from scipy.sparse import csgraph
-from scipy.spatial import cKDTree
 
-from pipeline.catchments import (
-    SOURCE_K_NEAREST,
-    TravelField,
-    resolve_names,
-    road_field,
-    straight_line_field,
-)
+from pipeline.access import TravelModel
+from pipeline.catchments import resolve_names
 from pipeline.config import PlanningConfig, RegionConfig
-from pipeline.network import MIN_EDGE_TIME_S, RoadGraph
 
 __all__ = [
     "PLAN_LAYERS",
     "ExactCover",
     "Pairs",
     "Proposals",
-    "TravelModel",
     "cover_matrix",
     "cover_weights",
     "cross_border_area",
@@ -67,11 +56,11 @@ __all__ = [
     "exact_cover",
     "greedy_cover",
     "monotown_reach",
+    "nearest",
     "plan_figures",
     "plan_map_layers",
     "plan_sections",
     "propose_anchors",
-    "reached_nodes",
     "times_within",
 ]
 
@@ -82,43 +71,18 @@ PLAN_LAYERS = ("cross_border_pairs", "cross_border", "monotown_reach", "newly_co
 
 LAND_ONLY_MIN_KM2 = 1.0  # a district pair with land but no settlement is listed from this area up
 REPORT_MAX_PAIRS = 15  # district pairs shown in the report (all are in cross_border.csv)
-NEIGHBOUR_CAP = 256  # road nodes per settlement searched for its k nearest reached ones
-DIJKSTRA_BATCH_FLOATS = 1 << 23  # one batch of bounded runs holds at most this many times (64 MB)
 
 
 # --- the travel model ----------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class TravelModel:
-    """The catchments stage's travel model: the road graph, or the straight-line model offline."""
-
-    cfg: RegionConfig
-    graph: RoadGraph | None = None
-    tree: cKDTree | None = None  # KD-tree of every road node
-
-    @classmethod
-    def of(cls, cfg: RegionConfig, graph: RoadGraph | None) -> TravelModel:
-        """The road model on `graph`, or the straight-line one (`cfg.offline`) when it is None."""
-        return cls(cfg, graph, cKDTree(graph.node_xy) if graph is not None else None)
-
-    @property
-    def approximate(self) -> bool:
-        return self.graph is None
-
-    def field(self, dest_xy: np.ndarray) -> TravelField:
-        """The catchments field of these destinations: time from any point to the nearest one."""
-        if self.graph is None:
-            off = self.cfg.offline
-            return straight_line_field(dest_xy, off.detour_factor, off.speed_kph)
-        return road_field(self.graph, dest_xy, self.cfg, self.tree)
-
-    def times(self, dest_xy: np.ndarray, point_xy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(seconds, index of the destination) from each point to its nearest destination."""
-        if len(dest_xy) == 0:
-            return np.full(len(point_xy), np.inf), np.full(len(point_xy), -1)
-        time_s, source, _ = self.field(dest_xy).times(point_xy, cells=False)
-        return time_s, source
+def nearest(model: TravelModel, dest_xy: np.ndarray, point_xy: np.ndarray):
+    """(seconds, index of the destination) from each point to its nearest destination, by the
+    catchments rule (:mod:`pipeline.access`)."""
+    if len(dest_xy) == 0:
+        return np.full(len(point_xy), np.inf), np.full(len(point_xy), -1)
+    [trips] = model.trips(point_xy, [model.field(dest_xy)])
+    return trips.time_s, trips.source
 
 
 class Pairs(NamedTuple):
@@ -129,166 +93,13 @@ class Pairs(NamedTuple):
     time_s: np.ndarray
 
 
-def _reversed_with_destinations(model: TravelModel, dest_xy: np.ndarray):
-    """The reversed road graph with one virtual node per destination (numbered after the road
-    nodes), joined as road_field joins an anchor; and each destination's entry nodes (n: none)."""
-    g, net = model.graph, model.cfg.network
-    n, m = g.n_nodes, len(dest_xy)
-    k = min(SOURCE_K_NEAREST, n)
-    dist, idx = model.tree.query(dest_xy, k=k, distance_upper_bound=net.snap_max_m)
-    dist, idx = dist.reshape(m, k), idx.reshape(m, k)
-    ok = idx < n
-    src = np.repeat(np.arange(m), k)[ok.ravel()]
-    walk_s = np.maximum(dist[ok] / (net.offroad_speed_kph / 3.6), MIN_EDGE_TIME_S)
-    csr = g.csr(extra_u=idx[ok], extra_v=n + src, extra_time_s=walk_s, extra_nodes=m)
-    return csr.T.tocsr(), idx
-
-
-def reached_nodes(model: TravelModel, dest_xy: np.ndarray) -> np.ndarray | None:
-    """Road nodes from which some destination can be reached (None for the straight-line model).
-
-    These are the nodes a settlement may walk to in the field of those destinations.
-    """
-    if model.graph is None:
-        return None
-    n = model.graph.n_nodes
-    if len(dest_xy) == 0:
-        return np.zeros(n, dtype=bool)
-    rev, _ = _reversed_with_destinations(model, dest_xy)
-    dist = csgraph.dijkstra(rev, directed=True, indices=n + np.arange(len(dest_xy)), min_only=True)
-    return np.isfinite(dist[:n])
-
-
-@dataclass(frozen=True)
-class _Nearest:
-    """Per point: road nodes in order of distance (n_nodes where none) and the walk to each, s."""
-
-    node: np.ndarray
-    walk_s: np.ndarray
-
-    @classmethod
-    def of(cls, model: TravelModel, point_xy: np.ndarray, cap: int) -> _Nearest:
-        net, n = model.cfg.network, model.graph.n_nodes
-        k = min(cap, n)
-        dist, idx = model.tree.query(point_xy, k=k, distance_upper_bound=net.snap_max_m)
-        dist, idx = dist.reshape(len(point_xy), k), idx.reshape(len(point_xy), k)
-        return cls(idx, np.where(idx < n, dist / (net.offroad_speed_kph / 3.6), np.inf))
-
-    def first(self, reached: np.ndarray, k: int) -> _Nearest:
-        """Only the k nearest nodes that are `reached` (the catchments rule)."""
-        n = len(reached)
-        valid = self.node < n
-        keep = valid & reached[np.where(valid, self.node, 0)]
-        order = np.argsort(~keep, axis=1, kind="stable")[:, :k]
-        kept = np.take_along_axis(keep, order, axis=1)
-        node = np.where(kept, np.take_along_axis(self.node, order, axis=1), n)
-        return _Nearest(
-            node, np.where(kept, np.take_along_axis(self.walk_s, order, axis=1), np.inf)
-        )
-
-    def times(self, node_time_s: np.ndarray) -> np.ndarray:
-        """Seconds from each point: the best of its nodes' times plus the walk to that node."""
-        if self.node.shape[1] == 0:
-            return np.full(self.node.shape[0], np.inf)
-        padded = np.append(node_time_s, np.inf)
-        return np.min(padded[self.node] + self.walk_s, axis=1)
-
-
-def _reaches(rev: sparse.csr_matrix, start: int, n: int) -> np.ndarray:
-    """Road nodes from which `start` can be reached at all (no time limit)."""
-    order = csgraph.breadth_first_order(rev, start, directed=True, return_predecessors=False)
-    mask = np.zeros(n, dtype=bool)
-    mask[order[order < n]] = True
-    return mask
-
-
-def _road_pairs(model, dest_xy, point_xy, limit_s, base_reached) -> Pairs:
-    g, k = model.graph, model.cfg.surface.k_nearest
-    n, m = g.n_nodes, len(dest_xy)
-    rev, entry = _reversed_with_destinations(model, dest_xy)
-    near = _Nearest.of(model, point_xy, max(NEIGHBOUR_CAP, k))
-    static = near.first(base_reached, k) if base_reached is not None else None
-    out: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
-    batch = max(1, DIJKSTRA_BATCH_FLOATS // (n + m))
-    for start in range(0, m, batch):
-        dests = np.arange(start, min(start + batch, m))
-        dist = csgraph.dijkstra(rev, directed=True, indices=n + dests, limit=limit_s)
-        for j, row in zip(dests, np.atleast_2d(dist), strict=True):
-            nodes = entry[j][entry[j] < n]
-            if static is not None and base_reached[nodes].all():
-                # Every road into j leads to the base: the reached set is the base itself.
-                time_s = static.times(row[:n])
-            else:
-                reached = _reaches(rev, n + j, n)
-                if base_reached is not None:
-                    reached |= base_reached
-                time_s = near.first(reached, k).times(row[:n])
-            hit = np.flatnonzero(time_s <= limit_s)
-            out.append((np.full(len(hit), j), hit, time_s[hit]))
-    return _concat(out)
-
-
-def _straight_pairs(model, dest_xy, point_xy, limit_s) -> Pairs:
-    off = model.cfg.offline
-    speed_mps = (off.speed_kph / off.detour_factor) / 3.6  # as straight_line_field computes it
-    within = cKDTree(dest_xy).sparse_distance_matrix(
-        cKDTree(point_xy), limit_s * speed_mps * (1 + 1e-9), output_type="ndarray"
-    )
-    time_s = within["v"] / speed_mps
-    keep = time_s <= limit_s
-    return Pairs(within["i"][keep], within["j"][keep], time_s[keep])
-
-
-def _concat(parts) -> Pairs:
-    if not parts:
-        return Pairs(np.array([], dtype=np.int64), np.array([], dtype=np.int64), np.array([]))
-    dest, point, time_s = (np.concatenate(p) for p in zip(*parts, strict=True))
-    return Pairs(dest.astype(np.int64), point.astype(np.int64), time_s.astype(float))
-
-
 def times_within(
-    model: TravelModel,
-    dest_xy: np.ndarray,
-    point_xy: np.ndarray,
-    limit_s: float,
-    *,
-    base_reached: np.ndarray | None = None,
-    dest_point: np.ndarray | None = None,
+    model: TravelModel, dest_xy: np.ndarray, point_xy: np.ndarray, limit_s: float
 ) -> Pairs:
-    """Every (destination, point) pair whose trip point → destination takes at most `limit_s`.
-
-    One Dijkstra run per destination on the reversed graph, stopped at `limit_s`; each point
-    then takes the catchments rule: the best of its `surface.k_nearest` nearest reached road
-    nodes plus the walk. A node counts as reached if it leads to the destination, or lies in
-    `base_reached` (the nodes leading to the existing anchors): so a point's time is what the
-    catchments stage would give it if the destination were added to those anchors.
-
-    Parameters
-    ----------
-    dest_xy, point_xy : projected coordinates, metres.
-    limit_s : the time limit, seconds.
-    base_reached : mask of road nodes (see :func:`reached_nodes`); None: only the destination's.
-    dest_point : for each destination, the index of the point it is (-1: none); that pair gets
-        time 0, as an anchor's own time is 0.
-    """
-    if len(dest_xy) == 0 or len(point_xy) == 0:
-        pairs = _concat([])
-    elif model.graph is None:
-        pairs = _straight_pairs(model, dest_xy, point_xy, limit_s)
-    else:
-        pairs = _road_pairs(model, dest_xy, point_xy, limit_s, base_reached)
-    if dest_point is not None:
-        own = np.flatnonzero(np.asarray(dest_point) >= 0)
-        is_own = np.asarray(dest_point)[pairs.dest] == pairs.point if len(pairs.dest) else []
-        keep = ~np.asarray(is_own, dtype=bool)
-        pairs = _concat(
-            [
-                (pairs.dest[keep], pairs.point[keep], pairs.time_s[keep]),
-                (own, np.asarray(dest_point)[own], np.zeros(len(own))),
-            ]
-        )
-    order = np.lexsort((pairs.point, pairs.dest))
-    return Pairs(pairs.dest[order], pairs.point[order], pairs.time_s[order])
+    """Every (destination, point) pair whose trip point → destination takes at most `limit_s`,
+    each destination alone: one Dijkstra run per destination stopped at the limit, each point
+    timed by the catchments rule. A destination that is one of the points has time 0 there."""
+    return Pairs(*model.times_within(dest_xy, point_xy, limit_s))
 
 
 # --- 1. new anchors: the maximal covering location problem ---------------------------------
@@ -416,26 +227,29 @@ def _candidates(settlements: gpd.GeoDataFrame, plan: PlanningConfig) -> np.ndarr
 
 
 def propose_anchors(
-    settlements: gpd.GeoDataFrame, model: TravelModel, plan: PlanningConfig, gap_min: float, k: int
+    settlements: gpd.GeoDataFrame,
+    anchors: gpd.GeoDataFrame,
+    model: TravelModel,
+    plan: PlanningConfig,
+    gap_min: float,
+    k: int,
 ) -> Proposals:
     """The k settlements that, made anchors on top of the existing ones, bring the most gap
     population (then the most gap settlements) within `gap_min` minutes.
 
     `settlements` is the catchments layer (is_anchor, anchor_time_min, population, place,
-    district, osm_id, name; projected points).
+    district, osm_id, name; projected points); `anchors` the anchors layer (also those beyond
+    the border). With the exact rule a settlement is covered by a candidate exactly when its
+    time to that candidate alone is within the threshold, so one bounded run per candidate
+    gives the coverage matrix.
     """
     s = settlements.reset_index(drop=True)
     xy = np.column_stack([s.geometry.x, s.geometry.y])
     gap = np.flatnonzero(~(s["anchor_time_min"].to_numpy(dtype=float) <= gap_min))
     cand = _candidates(s, plan)
-    anchors = np.flatnonzero(s["is_anchor"].astype(bool).to_numpy())
-    base = reached_nodes(model, xy[anchors])
-    where_in_gap = pd.Series(np.arange(len(gap)), index=gap)
-    own = where_in_gap.reindex(cand).fillna(-1).to_numpy(dtype=np.int64)
+    anchor_xy = np.column_stack([anchors.geometry.x, anchors.geometry.y])
     started = time.perf_counter()
-    pairs = times_within(
-        model, xy[cand], xy[gap], gap_min * 60.0, base_reached=base, dest_point=own
-    )
+    pairs = times_within(model, xy[cand], xy[gap], gap_min * 60.0)
     setup_s = time.perf_counter() - started
     cover = cover_matrix(pairs, len(cand), len(gap))
     weight = cover_weights(_population(s.iloc[gap]))
@@ -450,7 +264,7 @@ def propose_anchors(
     ):
         chosen = _rank(cover, weight, exact.picks)
     table = _proposal_table(s, cand, gap, cover, chosen, greedy, exact)
-    newly = _newly_covered(s, model, anchors, cand[chosen], gap, gap_min)
+    newly = _newly_covered(s, model, anchor_xy, cand[chosen], gap_min)
     figures = _proposal_figures(s, cand, gap, cover, weight, greedy, exact, chosen, newly, k)
     figures.update(setup_seconds=round(setup_s, 2), gap_min=gap_min, pairs=len(pairs.dest))
     if exact is None:
@@ -520,24 +334,24 @@ _PROPOSAL_EXTRA = [
 ]
 
 
-def _newly_covered(s, model, anchors, chosen_pos, gap, gap_min) -> gpd.GeoDataFrame:
-    """Gap settlements within the threshold once the proposals are anchors, by the full model
-    (one field of all anchors and proposals, exactly as the catchments stage would compute it)."""
-    sources = np.concatenate([anchors, chosen_pos])
+def _newly_covered(s, model, anchor_xy, chosen_pos, gap_min) -> gpd.GeoDataFrame:
+    """Settlements within the threshold only once the proposals are anchors: every settlement
+    re-timed by the catchments rule with one field of all anchors and proposals."""
     xy = np.column_stack([s.geometry.x, s.geometry.y])
-    time_s, src = model.times(xy[sources], xy[gap])
-    is_source = pd.Series(np.arange(len(sources)), index=sources)
-    own = is_source.reindex(gap).to_numpy()
-    mine = np.isfinite(own)
-    time_s[mine], src[mine] = 0.0, own[mine].astype(np.int64)
+    sources = np.concatenate([anchor_xy, xy[chosen_pos]])
+    time_s, src = nearest(model, sources, xy)
     time_min = time_s / 60.0
-    hit = time_min <= gap_min
-    out = s.iloc[gap[hit]][
+    before = s["anchor_time_min"].to_numpy(dtype=float)
+    hit = (time_min <= gap_min) & ~(before <= gap_min)
+    out = s.iloc[np.flatnonzero(hit)][
         ["osm_id", "name", "population", "district", "anchor_time_min", "geometry"]
     ]
     out = out.rename(columns={"anchor_time_min": "before_time_min"}).reset_index(drop=True)
     out.insert(5, "time_min", time_min[hit])
-    out.insert(5, "new_anchor", s["name"].to_numpy(dtype=object)[sources[src[hit]]])
+    names = np.concatenate(
+        [np.full(len(anchor_xy), None, dtype=object), s["name"].to_numpy(dtype=object)[chosen_pos]]
+    )
+    out.insert(5, "new_anchor", names[src[hit]])
     return gpd.GeoDataFrame(out, geometry="geometry", crs=s.crs)
 
 
@@ -613,7 +427,7 @@ def cross_border_links(
     s = settlements.reset_index(drop=True)
     xy = np.column_stack([s.geometry.x, s.geometry.y])
     a_xy = np.column_stack([anchors.geometry.x, anchors.geometry.y])
-    time_s, src = model.times(a_xy, xy)
+    time_s, src = nearest(model, a_xy, xy)
     is_anchor = s["is_anchor"].astype(bool).to_numpy()
     _check_same_model(s, np.where(is_anchor, 0.0, time_s / 60.0))
     a_district = anchors["district"].to_numpy(dtype=object)
@@ -631,7 +445,7 @@ def cross_border_links(
         theirs = np.flatnonzero(a_district == d)
         if len(theirs) == 0:  # a district without an anchor of its own
             continue
-        t, i = model.times(a_xy[theirs], xy[pos[mine]])
+        t, i = nearest(model, a_xy[theirs], xy[pos[mine]])
         own_s[mine] = t
         own_name[mine] = np.where(i >= 0, anchors["name"].to_numpy(dtype=object)[theirs[i]], None)
     return _link_frame(s, anchors, pos, src[pos], time_s[pos], own_s, own_name, gap_min)

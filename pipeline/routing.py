@@ -1,4 +1,4 @@
-"""Shortest travel times: one multi-source Dijkstra for all anchors at once, and the off-road leg.
+"""Shortest travel times on the road graph: one multi-source Dijkstra for all sources at once.
 
 Times are *to* the nearest source: a villager drives from home to the anchor, so on one-way
 roads the relevant direction is village → anchor. Dijkstra therefore runs on the reversed graph
@@ -10,12 +10,10 @@ from __future__ import annotations
 import numpy as np
 from scipy import sparse
 from scipy.sparse import csgraph
-from scipy.spatial import cKDTree
 
-__all__ = ["NearestSource", "nearest_source", "time_via_nearest_nodes"]
+__all__ = ["NO_SOURCE", "NearestSource", "nearest_source", "nearest_source_reversed", "sources_csr"]
 
 NO_SOURCE = -1
-_CHUNK_POINTS = 1 << 18  # points per KD-tree query in time_via_nearest_nodes
 
 
 class NearestSource:
@@ -36,20 +34,30 @@ def nearest_source(graph: sparse.csr_matrix, source_nodes: np.ndarray) -> Neares
 
     Parameters
     ----------
-    graph : adjacency u→v in seconds (n × n).
-    source_nodes : node index of each source; several sources may share a node (the first wins).
+    graph : sparse.csr_matrix
+        Adjacency u→v in seconds (n × n).
+    source_nodes : np.ndarray
+        Node index of each source; several sources may share a node (the first wins).
 
     Returns
     -------
-    NearestSource with `source` holding the position in `source_nodes` (not the node index).
+    NearestSource
+        `source` holds the position in `source_nodes` (not the node index).
     """
-    n = graph.shape[0]
+    return nearest_source_reversed(graph.T.tocsr(), source_nodes)
+
+
+def nearest_source_reversed(reversed_graph: sparse.csr_matrix, source_nodes) -> NearestSource:
+    """:func:`nearest_source` on a graph that is already reversed (edge v→u for each road u→v)."""
+    n = reversed_graph.shape[0]
     source_nodes = np.asarray(source_nodes, dtype=np.int64)
     if len(source_nodes) == 0:
-        return NearestSource(np.full(n, np.inf), np.full(n, NO_SOURCE, dtype=np.int64))
+        return NearestSource(
+            np.full(n, np.inf), np.full(n, NO_SOURCE, dtype=np.int64), np.full(n, -9999)
+        )
     unique_nodes, first = np.unique(source_nodes, return_index=True)
     dist, next_node, winner_node = csgraph.dijkstra(
-        graph.T.tocsr(),
+        reversed_graph,
         directed=True,
         indices=unique_nodes,
         min_only=True,
@@ -63,44 +71,31 @@ def nearest_source(graph: sparse.csr_matrix, source_nodes: np.ndarray) -> Neares
     return NearestSource(np.asarray(dist, dtype=float), source, next_node)
 
 
-def time_via_nearest_nodes(
-    points_xy: np.ndarray,
-    node_xy: np.ndarray,
-    node: NearestSource,
-    *,
-    k: int,
-    offroad_speed_kph: float,
-    max_offroad_m: float,
-    tree: cKDTree | None = None,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Time from each point to its nearest source: walk to one of its k nearest nodes, then drive.
+def sources_csr(
+    reversed_graph: sparse.csr_matrix,
+    entry_node: np.ndarray,
+    entry_source: np.ndarray,
+    entry_time_s: np.ndarray,
+    n_sources: int,
+) -> sparse.csr_matrix:
+    """The reversed road graph with one virtual node per source, numbered after the road nodes.
 
-    Each point takes min over those nodes (within `max_offroad_m`) of node time + off-road
-    distance ÷ off-road speed. Points with no such node, or whose nodes reach no source, get
-    inf and source -1.
-
-    Returns
-    -------
-    (time_s, source, nearest_node_m) per point.
+    Each entry (road node, source, seconds) is the last stretch of a trip, road node → source;
+    reversed, it is an edge out of the source's virtual node. Those rows are appended to the
+    graph's arrays as they are, so adding sources costs time in the entries, not in the graph.
+    Entries must be unique per (node, source).
     """
-    n = len(points_xy)
-    if len(node_xy) == 0:  # no road node leads to a source: nobody reaches one
-        return np.full(n, np.inf), np.full(n, NO_SOURCE, dtype=np.int64), np.full(n, np.inf)
-    tree = tree if tree is not None else cKDTree(node_xy)
-    k = min(k, len(node_xy))
-    time_s, source, near_m = np.empty(n), np.empty(n, dtype=np.int64), np.empty(n)
-    # In chunks: k values per point for millions of raster cells would take gigabytes at once.
-    for start in range(0, n, _CHUNK_POINTS):
-        sl = slice(start, min(start + _CHUNK_POINTS, n))
-        xy = points_xy[sl]
-        dist, idx = tree.query(xy, k=k, distance_upper_bound=max_offroad_m, workers=-1)
-        dist, idx = dist.reshape(len(xy), k), idx.reshape(len(xy), k)
-        found = idx < len(node_xy)
-        safe = np.where(found, idx, 0)
-        total = np.where(found, node.time_s[safe] + dist / (offroad_speed_kph / 3.6), np.inf)
-        best = np.argmin(total, axis=1)
-        rows = np.arange(len(xy))
-        time_s[sl] = total[rows, best]
-        source[sl] = np.where(np.isfinite(time_s[sl]), node.source[safe[rows, best]], NO_SOURCE)
-        near_m[sl] = dist[:, 0]
-    return time_s, source, near_m
+    n = reversed_graph.shape[0]
+    entry_source = np.asarray(entry_source, dtype=np.int64)
+    order = np.lexsort((entry_node, entry_source))
+    counts = np.bincount(entry_source, minlength=n_sources)
+    indptr = np.concatenate([reversed_graph.indptr, reversed_graph.indptr[-1] + np.cumsum(counts)])
+    size = n + n_sources
+    return sparse.csr_matrix(
+        (
+            np.concatenate([reversed_graph.data, np.asarray(entry_time_s, float)[order]]),
+            np.concatenate([reversed_graph.indices, np.asarray(entry_node)[order]]),
+            indptr,
+        ),
+        shape=(size, size),
+    )

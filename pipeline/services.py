@@ -202,23 +202,24 @@ def anchor_profile(
 
 
 def service_times(
-    settlements: gpd.GeoDataFrame, services: gpd.GeoDataFrame, make_field, types: list[str]
+    settlements: gpd.GeoDataFrame, services: gpd.GeoDataFrame, model, types: list[str]
 ) -> pd.DataFrame:
     """`time_<type>_min` for every settlement: one multi-source run per service type.
 
-    `make_field(source_xy)` is the region's travel model (road or straight line); a type with
-    no service at all leaves its column empty (NaN), it does not invent a time.
+    `model` is the region's travel model (:mod:`pipeline.access`); a type with no service at
+    all leaves its column empty (NaN), it does not invent a time.
     """
     xy = np.column_stack([settlements.geometry.x, settlements.geometry.y])
-    out = pd.DataFrame(index=settlements.index)
-    for service in types:  # one shortest-path run per type, never per facility
+    out = pd.DataFrame({f"time_{t}_min": np.nan for t in types}, index=settlements.index)
+    present = [t for t in types if (services["service"] == t).any()]
+    fields = []
+    for service in present:  # one shortest-path run per type, never per facility
         points = services[services["service"] == service]
-        if points.empty:
-            out[f"time_{service}_min"] = np.nan
-            continue
-        field = make_field(np.column_stack([points.geometry.x, points.geometry.y]))
-        time_s, _, _ = field.times(xy, cells=False)
-        out[f"time_{service}_min"] = np.where(np.isfinite(time_s), time_s / 60.0, np.nan)
+        fields.append(model.field(np.column_stack([points.geometry.x, points.geometry.y])))
+    for service, trips in zip(present, model.trips(xy, fields), strict=True):
+        out[f"time_{service}_min"] = np.where(
+            np.isfinite(trips.time_s), trips.time_s / 60.0, np.nan
+        )
     return out
 
 

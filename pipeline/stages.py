@@ -21,10 +21,10 @@ import pandas as pd
 import pyogrio
 from pyproj import CRS
 from scipy.sparse import csgraph
-from scipy.spatial import cKDTree
 
 from pipeline import catchments as ca
 from pipeline._io import RegionPaths, atomic_path, sha256_of
+from pipeline.access import RoadAccess, StraightLineAccess, TravelModel
 from pipeline.config import RegionConfig
 from pipeline.errors import ExtractError, InputDataError
 from pipeline.export import (
@@ -286,21 +286,11 @@ def _load_inputs(cfg: RegionConfig, paths: RegionPaths) -> _Inputs:
     return _Inputs(meta, approximate, region, crs, districts, places, mode, graph)
 
 
-def _travel_model(cfg: RegionConfig, graph: RoadGraph | None):
-    """(make_field, road-node KD-tree): the road model, or the straight-line one offline."""
+def _travel_model(cfg: RegionConfig, graph: RoadGraph | None) -> TravelModel:
+    """The road model on `graph`, or the straight-line one offline (no graph)."""
     if graph is None:
-        off = cfg.offline
-
-        def straight(xy):
-            return ca.straight_line_field(xy, off.detour_factor, off.speed_kph)
-
-        return straight, None
-    tree = cKDTree(graph.node_xy)
-
-    def on_roads(xy):
-        return ca.road_field(graph, xy, cfg, tree)
-
-    return on_roads, tree
+        return StraightLineAccess(cfg.offline.detour_factor, cfg.offline.speed_kph)
+    return RoadAccess.of(graph, cfg.network.offroad_speed_kph, cfg.network.snap_max_m)
 
 
 def _what_if(cfg: RegionConfig, inputs: _Inputs, season: str | None, scenario: str | None):
@@ -353,13 +343,12 @@ def run_catchments(
 
     anchor_pos, core_pos = _choose_anchors(cfg, places, approximate)
     anchor_pos = _scenario_anchors(places, anchor_pos, plan)
-    make_field, tree = _travel_model(cfg, graph)
+    model = _travel_model(cfg, graph)
 
-    result = ca.compute_accessibility(
-        places, region, anchor_pos, core_pos, make_field, cfg, road_tree=tree
-    )
+    result = ca.compute_accessibility(places, region, anchor_pos, core_pos, model, cfg)
+    result.anchors["is_core"] = np.isin(anchor_pos, core_pos)
     summary = ca.coverage_summary(result.settlements, cfg)
-    service_layer, service_summary = _add_service_access(cfg, paths, result, make_field, crs)
+    service_layer, service_summary = _add_service_access(cfg, paths, result, model, crs)
     roads = _roads_layer(cfg, paths, crs) if not approximate else _empty_roads(crs)
     district_layer = (
         districts[["name", "admin_level", "geometry"]]
@@ -417,7 +406,7 @@ def run_catchments(
     return paths.gpkg(cfg.name)
 
 
-def _add_service_access(cfg: RegionConfig, paths: RegionPaths, result, make_field, crs):
+def _add_service_access(cfg: RegionConfig, paths: RegionPaths, result, model, crs):
     """Service columns on settlements and anchors; the services layer and per-type figures.
 
     Returns (None, None) when the region has no service data at all.
@@ -431,7 +420,7 @@ def _add_service_access(cfg: RegionConfig, paths: RegionPaths, result, make_fiel
     link = link_to_settlements(services, s, cfg.services.link_max_m)
     services = pd.concat([services.drop(columns="geometry"), link, services[["geometry"]]], axis=1)
     services = gpd.GeoDataFrame(services, geometry="geometry", crs=crs)
-    times = service_times(s, services, make_field, types)
+    times = service_times(s, services, model, types)
     for column in times.columns:
         s[column] = times[column].to_numpy()
     s["service_deserts"] = desert_list(times, cfg.services.desert_table(), types).to_numpy()
@@ -570,8 +559,14 @@ SETTLEMENT_COLUMNS = (
     "district",
     "is_anchor",
     "is_core",
+    "anchor_id",
+    "anchor_osm_type",
+    "anchor_osm_id",
     "anchor_name",
     "anchor_time_min",
+    "core_id",
+    "core_osm_type",
+    "core_osm_id",
     "core_name",
     "core_time_min",
     "gap",
@@ -681,30 +676,35 @@ def run_qgis(cfg: RegionConfig, paths: RegionPaths) -> Path:
 # --- seasons -------------------------------------------------------------------------------
 
 
-def _anchor_minutes(
-    cfg: RegionConfig, graph: RoadGraph, tree: cKDTree, xy: np.ndarray, anchor_pos: np.ndarray
-):
-    """Minutes from each place (`xy`) to its nearest anchor on `graph` (NaN: unreachable), and
-    the travel field (its shortest-path tree). `tree` indexes the graph's road nodes."""
-    field = ca.road_field(graph, xy[anchor_pos], cfg, tree)
-    time_s, _, _ = field.times(xy, cells=False)
-    time_s[anchor_pos] = 0.0
-    return np.where(np.isfinite(time_s), time_s / 60.0, np.nan), field
+def _anchor_minutes(cfg: RegionConfig, graph: RoadGraph, places, anchor_pos: np.ndarray):
+    """Minutes from each settlement of the region to its nearest anchor on `graph` (NaN:
+    unreachable), with the field and the trips (for the ways they use)."""
+    model = _travel_model(cfg, graph)
+    xy = np.column_stack([places.geometry.x, places.geometry.y])
+    field = model.field(xy[anchor_pos])
+    [trips] = model.trips(xy[ca._in_region(places)], [field])
+    minutes = np.where(np.isfinite(trips.time_s), trips.time_s / 60.0, np.nan)
+    return minutes, field, trips
 
 
-def _used_ways(graph: RoadGraph, field, tree, xy: np.ndarray, k: int) -> np.ndarray:
-    """OSM ways on the fastest paths from the places' nearby road nodes to their anchors."""
-    next_node = field.next_node
-    _, start = tree.query(xy, k=min(k, graph.n_nodes))
-    frontier = np.unique(np.asarray(start).ravel())
-    seen = np.zeros(graph.n_nodes, dtype=bool)
+def _used_ways(graph: RoadGraph, field, trips) -> np.ndarray:
+    """OSM ways on the settlements' fastest trips to their anchors: the segment each joins, the
+    shortest-path tree from there on, and the stretch into the anchor."""
+    n, next_node = graph.n_nodes, field.next_node
+    frontier = np.unique(trips.exit_node[trips.exit_node >= 0])
+    seen = np.zeros(n, dtype=bool)
     while len(frontier):  # one step along every path at once
         seen[frontier] = True
         step = next_node[frontier]
-        step = step[(step >= 0) & (step < graph.n_nodes)]
+        step = step[(step >= 0) & (step < n)]
         frontier = np.unique(step[~seen[step]])
-    on_path = seen[graph.edge_u] & seen[graph.edge_v] & (next_node[graph.edge_u] == graph.edge_v)
-    return np.unique(graph.edge_way[on_path])
+    on_path = seen[graph.edge_u] & (next_node[graph.edge_u] == graph.edge_v)
+    last = np.flatnonzero(seen & (next_node >= n))  # nodes whose next step enters an anchor
+    entry_key = field.entry_node * (field.n_sources + 1) + field.entry_source
+    wanted = last * (field.n_sources + 1) + (next_node[last] - n)
+    into_anchor = field.entry_way[np.isin(entry_key, wanted)]
+    joined = trips.depart_way[trips.depart_way >= 0]
+    return np.unique(np.concatenate([graph.edge_way[on_path], into_anchor, joined]))
 
 
 def _write_extra_map(cfg: RegionConfig, base_gpkg: Path, target: Path, extra, title: str) -> None:
@@ -740,7 +740,7 @@ def run_seasons(cfg: RegionConfig, paths: RegionPaths) -> Path:
     inputs = _load_inputs(cfg, paths)
     places = inputs.places
     crossings = None
-    lost_names: dict[int, list[str]] = {}
+    lost_names: dict[tuple, list[str]] = {}
     if inputs.graph is not None:
         graphs = {
             s: apply_season(inputs.graph, rules, cfg.ferry_months, cfg.network.ferry_wait_min)
@@ -748,33 +748,34 @@ def run_seasons(cfg: RegionConfig, paths: RegionPaths) -> Path:
         }
         state = crossing_state(inputs.graph, graphs)
         anchor_pos, _ = _choose_anchors(cfg, places, inputs.approximate)
-        xy = np.column_stack([places.geometry.x, places.geometry.y])
-        # Seasons and closures drop edges, never nodes: one KD-tree serves every graph here.
-        tree = cKDTree(inputs.graph.node_xy)
         lost_by_season = {}
         for season, graph in graphs.items():
-            base, field = _anchor_minutes(cfg, graph, tree, xy, anchor_pos)
-            used = _used_ways(graph, field, tree, xy, cfg.surface.k_nearest)
+            base, field, trips = _anchor_minutes(cfg, graph, places, anchor_pos)
+            used = _used_ways(graph, field, trips)
             open_here = state.loc[state[f"open_{season}"], "osm_id"].to_numpy()
             lost_by_season[season] = crossing_dependence(
                 graph,
                 open_here,
                 used,
-                lambda g: _anchor_minutes(cfg, g, tree, xy, anchor_pos)[0],
+                lambda g: _anchor_minutes(cfg, g, places, anchor_pos)[0],
                 base,
                 gap,
             )
         roads = read_layer(paths.osm_gpkg, "roads").to_crs(inputs.crs)
-        crossings = crossings_table(state, lost_by_season, places, roads)
-        names = places["name"].astype(str).to_numpy()
+        settlements = places[ca._in_region(places)].reset_index(drop=True)
+        crossings = crossings_table(state, lost_by_season, settlements, roads)
+        keys = list(zip(settlements["osm_type"], settlements["osm_id"], strict=True))
         for row in crossings.itertuples():  # crossings are few
             label = row.name if isinstance(row.name, str) else f"{row.kind} {row.osm_id}"
             for lost in lost_by_season.values():
                 for i in np.flatnonzero(lost.get(int(row.osm_id), [])):
-                    lost_names.setdefault(names[i], [])
-                    if label not in lost_names[names[i]]:
-                        lost_names[names[i]].append(label)
-    combined["crossings"] = [", ".join(lost_names.get(n, [])) for n in combined["name"].astype(str)]
+                    lost_names.setdefault(keys[i], [])
+                    if label not in lost_names[keys[i]]:
+                        lost_names[keys[i]].append(label)
+    combined["crossings"] = [
+        ", ".join(lost_names.get(key, []))
+        for key in zip(combined["osm_type"], combined["osm_id"], strict=True)
+    ]
 
     layers = {f"settlements_{s}": _settlement_columns(f) for s, f in per_season.items()}
     layers["settlement_seasons"] = combined
@@ -983,10 +984,12 @@ def run_plan(cfg: RegionConfig, paths: RegionPaths) -> Path:
     }
     meta = read_metadata(results)
     graph, _, _ = _what_if(cfg, _load_inputs(cfg, paths), None, None)
-    model = pl.TravelModel.of(cfg, graph)
+    model = _travel_model(cfg, graph)
     gap_min = cfg.planning.gap_min or cfg.thresholds.gap_min
     s = layers["settlements"]
-    proposals = pl.propose_anchors(s, model, cfg.planning, gap_min, cfg.planning.k)
+    proposals = pl.propose_anchors(
+        s, layers["anchors"], model, cfg.planning, gap_min, cfg.planning.k
+    )
     links = pl.cross_border_links(s, layers["anchors"], model, gap_min)
     area = pl.cross_border_area(layers["catchments"], layers["anchors"], layers["districts"])
     pairs = pl.cross_border_pairs(links, layers["districts"], area)

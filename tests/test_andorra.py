@@ -12,9 +12,7 @@ import pytest
 import rasterio
 
 from pipeline.export import RESULT_LAYERS, read_metadata
-from pipeline.network import RoadGraph
 from pipeline.stages import SETTLEMENT_COLUMNS
-from tests import reference
 
 pytestmark = pytest.mark.integration
 
@@ -55,30 +53,6 @@ def test_settlement_columns_and_classes(andorra_run):
     # gap means: beyond the threshold or unreachable
     expected_gap = ~(s["anchor_time_min"] <= cfg.thresholds.gap_min)
     assert (s["gap"].astype(bool) == expected_gap).all()
-
-
-def test_settlement_times_match_networkx(andorra_run):
-    cfg, paths = andorra_run
-    s = gpd.read_file(paths.gpkg(cfg.name), layer="settlements")
-    with np.load(paths.network) as data:
-        graph = RoadGraph.from_npz(data)
-    is_anchor = s["is_anchor"].astype(bool).to_numpy()
-    anchors = s[is_anchor]
-    node_time = reference.node_times(
-        graph, np.column_stack([anchors.geometry.x, anchors.geometry.y]), cfg
-    )
-    xy = np.column_stack([s.geometry.x, s.geometry.y])
-    best_possible_s, rule_s = reference.point_times(graph, node_time, xy, cfg)
-    best_possible_s[is_anchor] = rule_s[is_anchor] = 0.0
-    reported_s = s["anchor_time_min"].to_numpy(dtype=float) * 60.0
-    both = np.isfinite(best_possible_s) & np.isfinite(reported_s)
-    # Never faster than the optimum over every road node in walking reach …
-    assert np.all(reported_s[both] >= best_possible_s[both] - 1e-6)
-    # … and exactly the documented rule (the best of the k nearest road nodes that lead to an
-    # anchor), found by brute force over networkx's times.
-    assert np.array_equal(np.isfinite(rule_s), np.isfinite(reported_s))
-    ok = np.isfinite(rule_s)
-    assert np.allclose(reported_s[ok], rule_s[ok], atol=1e-3)
 
 
 def _sample(tif_path, xy: np.ndarray) -> np.ndarray:

@@ -16,7 +16,14 @@ import shapely
 from pyproj import CRS, Geod
 
 from pipeline.config import DEFAULT_SPEEDS_KPH, NetworkConfig, RegionConfig
-from pipeline.network import apply_season, build_graph, parse_duration_s, parse_maxspeed_kph
+from pipeline.network import (
+    FLAG_BOARDING,
+    FLAG_FERRY,
+    apply_season,
+    build_graph,
+    parse_duration_s,
+    parse_maxspeed_kph,
+)
 from pipeline.osm import ROAD_TAGS, read_pbf
 from tests.osm_builder import OsmBuilder
 
@@ -139,31 +146,66 @@ def test_speed_override_from_the_region_file():
 # --- ferries ---------------------------------------------------------------------------------
 
 
-def test_ferry_with_duration_costs_duration_plus_wait_shared_by_length():
-    ferry = roads_frame({"coords": [P0, P1, P2], "route": "ferry", "duration": "00:30"})
-    times = edge_times(ferry)
-    # 30 min sailing + 20 min default wait = 3 000 s for the whole crossing, either way
-    assert times[(P0, P1)] + times[(P1, P2)] == pytest.approx(3000.0, rel=1e-9)
-    assert times[(P2, P1)] + times[(P1, P0)] == pytest.approx(3000.0, rel=1e-9)
-    # split by length: P0-P1 is 0.02° of 0.05° of longitude → 40 % → 1 200 s
+def crossing_s(roads: gpd.GeoDataFrame, start, end, net: NetworkConfig = DEFAULT_NET) -> float:
+    """Seconds from the road node at `start` to the road node at `end` (networkx on the graph's
+    edge list), so boarding and sailing are both counted."""
+    import networkx as nx
+
+    g = build_graph(roads, net, CRS_UTM)
+    on_road = (g.edge_flags & (FLAG_FERRY | FLAG_BOARDING)) == 0
+    ll = np.round(g.node_lonlat, 7)
+    at = {tuple(ll[n]): int(n) for n in np.unique(g.edge_u[on_road])}
+    graph = nx.DiGraph()
+    for u, v, t in zip(g.edge_u, g.edge_v, g.edge_time_s, strict=True):
+        graph.add_edge(int(u), int(v), t=min(t, graph.get_edge_data(u, v, {"t": np.inf})["t"]))
+    return nx.shortest_path_length(graph, at[start], at[end], weight="t")
+
+
+def with_piers(*ferries: dict) -> gpd.GeoDataFrame:
+    """The ferries plus a short road at each end, so the crossing runs from road to road."""
+    piers = []
+    for ferry in ferries:
+        for lon, lat in (ferry["coords"][0], ferry["coords"][-1]):
+            piers.append({"coords": [(lon, lat), (lon, lat + 0.001)], "highway": "residential"})
+    return roads_frame(*ferries, *piers)
+
+
+def test_ferry_with_duration_costs_duration_shared_by_length_plus_the_wait_to_board():
+    ferry = {"coords": [P0, P1, P2], "route": "ferry", "duration": "00:30"}
+    times = edge_times(roads_frame(ferry))
+    # 30 min sailing for the whole crossing, either way, split by length: P0-P1 is 0.02° of
+    # 0.05° of longitude → 40 % → 720 s
+    assert times[(P0, P1)] + times[(P1, P2)] == pytest.approx(1800.0, rel=1e-9)
+    assert times[(P2, P1)] + times[(P1, P0)] == pytest.approx(1800.0, rel=1e-9)
     share = geod_m(P0, P1) / (geod_m(P0, P1) + geod_m(P1, P2))
     assert share == pytest.approx(0.4, rel=1e-6)
-    assert times[(P0, P1)] == pytest.approx(3000.0 * share, rel=1e-9)
+    assert times[(P0, P1)] == pytest.approx(1800.0 * share, rel=1e-9)
+    # From road to road: the 20 min default wait once, then the sailing.
+    assert crossing_s(with_piers(ferry), P0, P2) == pytest.approx(3000.0, abs=2e-3)
 
 
 def test_ferry_without_duration_sails_at_ferry_speed():
-    ferry = roads_frame({"coords": [P0, P2], "route": "ferry"})
+    ferry = {"coords": [P0, P2], "route": "ferry"}
     length = geod_m(P0, P2)  # ≈ 2 785 m
     # at 10 km/h: ≈ 1 003 s, plus the 20 min (1 200 s) wait
+    assert edge_times(roads_frame(ferry))[(P0, P2)] == pytest.approx(length / kph(10.0), rel=1e-9)
     expected = length / kph(10.0) + 20 * 60.0
-    assert edge_times(ferry)[(P0, P2)] == pytest.approx(expected, rel=1e-9)
+    assert crossing_s(with_piers(ferry), P0, P2) == pytest.approx(expected, abs=2e-3)
 
 
 def test_ferry_wait_and_speed_come_from_the_config():
-    ferry = roads_frame({"coords": [P0, P2], "route": "ferry"})
+    ferry = {"coords": [P0, P2], "route": "ferry"}
     net = NetworkConfig(ferry_speed_kph=20.0, ferry_wait_min=5.0)
     expected = geod_m(P0, P2) / kph(20.0) + 5 * 60.0
-    assert edge_times(ferry, net)[(P2, P0)] == pytest.approx(expected, rel=1e-9)
+    assert crossing_s(with_piers(ferry), P2, P0, net) == pytest.approx(expected, abs=2e-3)
+
+
+def test_a_crossing_of_several_ferry_ways_waits_once():
+    # The route P0 → P1 → P2 drawn as two ferry ways meeting mid-river (no road at P1).
+    first = {"coords": [P0, P1], "route": "ferry", "duration": "00:10"}
+    second = {"coords": [P1, P2], "route": "ferry", "duration": "00:15"}
+    roads = with_piers(first, second)
+    assert crossing_s(roads, P0, P2) == pytest.approx(25 * 60.0 + 20 * 60.0, abs=2e-3)
 
 
 def test_ferry_read_from_an_osm_file(tmp_path):
@@ -172,7 +214,11 @@ def test_ferry_read_from_an_osm_file(tmp_path):
     b.road([P1, P2], route="ferry", duration="PT45M")
     roads = read_pbf(b.write(tmp_path / "ferry.osm")).roads
     times = edge_times(roads)
-    assert times[(P1, P2)] == pytest.approx(45 * 60.0 + 20 * 60.0, rel=1e-9)  # 45 + 20 min
+    assert times[(P1, P2)] == pytest.approx(45 * 60.0, rel=1e-9)  # sailing
+    g = build_graph(roads, DEFAULT_NET, CRS_UTM)
+    boarding = (g.edge_flags & FLAG_BOARDING) != 0
+    # at P1, road → ferry costs the wait, ferry → road (getting off) nothing (1 ms)
+    assert sorted(g.edge_time_s[boarding]) == pytest.approx([1e-3, 20 * 60.0])
     assert times[(P0, P1)] == pytest.approx(geod_m(P0, P1) / kph(80.0), rel=1e-9)
 
 

@@ -20,7 +20,7 @@ from scipy.spatial import cKDTree
 from pipeline.config import load_region
 from pipeline.network import RoadGraph, build_graph
 from pipeline.osm import read_pbf
-from pipeline.routing import NO_SOURCE, nearest_source, time_via_nearest_nodes
+from pipeline.routing import NO_SOURCE, nearest_source
 
 ANDORRA_PBF = Path(__file__).resolve().parent.parent / "regions/andorra/andorra-2023-05-02.osm.pbf"
 
@@ -161,27 +161,6 @@ def test_parallel_edges_keep_the_fastest():
         road_graph(2, [(0, 1, 9.0), (0, 1, 4.0), (0, 1, 7.0)]).csr(), np.array([1])
     )
     assert got.time_s[0] == 4.0
-
-
-# --- the off-road leg ------------------------------------------------------------------------
-
-
-def test_time_via_nearest_nodes_by_hand():
-    node_xy = np.array([[0.0, 0.0], [1000.0, 0.0], [5000.0, 0.0]])
-    node = nearest_source(road_graph(3, [(0, 1, 100.0)]).csr(), np.array([1]))
-    # node 0: 100 s to the source, node 1: the source, node 2: reaches nothing
-    points = np.array([[600.0, 0.0], [0.0, 300.0], [5000.0, 100.0], [20_000.0, 0.0]])
-    time_s, source, near_m = time_via_nearest_nodes(
-        points, node_xy, node, k=3, offroad_speed_kph=3.6, max_offroad_m=2000.0
-    )
-    # walking at 3.6 km/h = 1 m/s
-    # (600, 0): via node 1 400 m → 400 s; via node 0: 100 + 600 = 700 s → 400 s
-    # (0, 300): via node 0: 100 + 300 = 400 s; via node 1: √(1000² + 300²) ≈ 1044 s → 400 s
-    # (5000, 100): only node 2 is within 2 km and it reaches nothing → inf
-    # (20000, 0): no node within 2 km → inf
-    np.testing.assert_allclose(time_s, [400.0, 400.0, np.inf, np.inf])
-    assert source.tolist() == [0, 0, NO_SOURCE, NO_SOURCE]
-    np.testing.assert_allclose(near_m[:3], [400.0, 300.0, 100.0])
 
 
 # --- the real Andorra network ----------------------------------------------------------------

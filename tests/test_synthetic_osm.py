@@ -288,17 +288,26 @@ def test_oneway_time_is_village_to_anchor(oneway_run):
 
 
 def test_walk_to_the_road_is_added(oneway_run):
-    # Offside has no road: it walks to Upstream's node, the only node within 1 000 m.
-    # Walk: straight distance in the projected CRS, ≈ 279 m at 5 km/h (1.389 m/s) ≈ 201 s;
-    # then Upstream → Oneton 150.41 s: ≈ 351.4 s ≈ 5.86 min.
-    x0, y0 = TO_UTM.transform(*OFFSIDE)
-    x1, y1 = TO_UTM.transform(*UPSTREAM)
-    walk_m = math.hypot(x1 - x0, y1 - y0)
-    assert walk_m == pytest.approx(279.0, abs=1.0)
-    expected_s = walk_m / (OFFROAD_KPH / 3.6) + drive_s(UPSTREAM, ONETON, 80.0) + MIN_EDGE_S
+    # Offside has no road: it walks ≈ 279 m west to the one-way Upstream → Oneton and drives it.
+    # In the projected CRS the road is a straight segment; Offside's perpendicular meets it at
+    # s0 metres from Upstream, d metres away. Walking 1.389 m/s and driving v m/s, the best
+    # place to reach the road lies d·q/√(1−q²) farther along (q = 1.389 / v), which costs
+    # d·√(1−q²)/1.389 of walking and the rest of the segment's time from the foot.
+    a = np.array(TO_UTM.transform(*UPSTREAM))
+    b = np.array(TO_UTM.transform(*ONETON))
+    p = np.array(TO_UTM.transform(*OFFSIDE))
+    length_m = float(np.hypot(*(b - a)))
+    unit = (b - a) / length_m
+    s0 = float(np.dot(p - a, unit))
+    d = float(abs(unit[0] * (p - a)[1] - unit[1] * (p - a)[0]))
+    assert d == pytest.approx(279.0, abs=1.0) and 0 <= s0 < 10
+    drive_all_s = drive_s(UPSTREAM, ONETON, 80.0)
+    walk_mps = OFFROAD_KPH / 3.6
+    q = walk_mps / (length_m / drive_all_s)
+    expected_s = d * math.sqrt(1 - q * q) / walk_mps + (length_m - s0) / length_m * drive_all_s
     off = oneway_run.row("Offside")
     assert off["anchor_time_min"] == pytest.approx(expected_s / 60.0, abs=TOL_MIN)
-    assert off["road_distance_m"] == pytest.approx(walk_m, rel=1e-9)
+    assert off["road_distance_m"] == pytest.approx(d, rel=1e-9)
     assert not off["no_road"]
     assert off["anchor_name"] == "Oneton"
     assert_raster_matches_settlement(oneway_run, "Offside")

@@ -1,0 +1,115 @@
+"""The walk-and-drive rule (pipeline/access.py) on tiny hand-made graphs, times worked out by hand.
+
+Coordinates are planar metres; edge times are given directly, so every expected time below is
+arithmetic: walking at 3.6 km/h = 1 m/s, so a walk of d metres takes d seconds.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from pipeline.access import RoadAccess
+from pipeline.network import FLAG_NO_JOIN, RoadGraph
+
+WALK_KPH = 3.6  # 1 m/s
+
+
+def graph(node_xy, edges, flags=None) -> RoadGraph:
+    """Edges (u, v, seconds); a two-way road is two edges."""
+    u, v, t = (np.array(x) for x in zip(*edges, strict=True))
+    n = len(u)
+    return RoadGraph(
+        crs_wkt="",
+        node_xy=np.asarray(node_xy, dtype=float),
+        node_lonlat=np.asarray(node_xy, dtype=float),
+        edge_u=u.astype(np.int64),
+        edge_v=v.astype(np.int64),
+        edge_time_s=t.astype(float),
+        edge_length_m=np.ones(n),
+        edge_way=np.arange(n, dtype=np.int64) + 100,
+        edge_flags=np.zeros(n, np.uint8) if flags is None else np.asarray(flags, np.uint8),
+    )
+
+
+def times(g: RoadGraph, sources, points, max_m=2000.0):
+    access = RoadAccess.of(g, WALK_KPH, max_m)
+    [trips] = access.trips(np.asarray(points, float), [access.field(np.asarray(sources, float))])
+    return trips
+
+
+def walk_then_drive_s(d: float, along_m: float, drive_mps: float) -> float:
+    """Walking d metres off a straight road at 1 m/s, then driving along it `along_m` from the
+    foot of the perpendicular: the best meeting point lies q·d/√(1−q²) ahead (q = 1/drive
+    speed), which gives d·√(1−q²) + along_m / drive_mps."""
+    q = 1.0 / drive_mps
+    return d * math.sqrt(1 - q * q) + along_m / drive_mps
+
+
+def test_a_village_beside_a_long_straight_road_walks_to_the_road_not_to_a_vertex():
+    # A 3 km road with vertices only at its ends, 100 s end to end (30 m/s); the anchor at x=0.
+    g = graph([[0, 0], [3000, 0]], [(0, 1, 100.0), (1, 0, 100.0)])
+    trips = times(g, [[0, 0]], [[1500, 100]], max_m=1000.0)
+    # The nearest vertex is 1.5 km away, beyond the walk limit: the old rule had no road here.
+    assert trips.time_s[0] == pytest.approx(walk_then_drive_s(100, 1500, 30.0), abs=1e-6)
+    assert trips.depart_way[0] == 101  # driven west, on the edge 1 → 0
+
+
+def test_one_way_roads_are_driven_the_way_they_go():
+    # One-way 0 → 1 (east), 60 s; the anchor at the east end; a village beside the road near
+    # the east end must still drive east; a village beside it but the anchor at the west end
+    # cannot drive west: it walks to the west end instead (or straight to the anchor).
+    g = graph([[0, 0], [1800, 0]], [(0, 1, 60.0)])
+    east = times(g, [[1800, 0]], [[900, 30]])
+    assert east.time_s[0] == pytest.approx(walk_then_drive_s(30, 900, 30.0), abs=1e-6)
+    west = times(g, [[0, 0]], [[900, 30]], max_m=2000.0)
+    assert west.time_s[0] == pytest.approx(math.hypot(900, 30), abs=1e-6)  # straight walk
+
+
+def test_an_anchor_and_a_village_on_one_segment_drive_straight_between_them():
+    # Both are 50 m off a 4 km segment (two-way, 40 m/s), 2 km apart along it.
+    g = graph([[0, 0], [4000, 0]], [(0, 1, 100.0), (1, 0, 100.0)])
+    trips = times(g, [[3000, 50]], [[1000, 50]], max_m=500.0)
+    q = 1 / 40.0
+    walk = 50 * math.sqrt(1 - q * q)  # each walk meets the road a little towards the other
+    assert trips.time_s[0] == pytest.approx(2 * walk + 2000 / 40.0, abs=1e-6)
+    assert trips.exit_node[0] == -1  # no road node on the way
+
+
+def test_a_point_walks_straight_to_a_source_when_that_is_faster():
+    g = graph([[0, 0], [1000, 0]], [(0, 1, 10.0), (1, 0, 10.0)])
+    trips = times(g, [[0, 300]], [[0, 600]], max_m=1000.0)
+    assert trips.time_s[0] == pytest.approx(300.0)
+    assert trips.exit_node[0] == -1 and trips.depart_way[0] == -1
+
+
+def test_nobody_beyond_the_walk_from_every_road_and_source_is_timed():
+    g = graph([[0, 0], [1000, 0]], [(0, 1, 10.0), (1, 0, 10.0)])
+    trips = times(g, [[0, 0]], [[500, 1500]], max_m=1000.0)
+    assert math.isinf(trips.time_s[0]) and trips.source[0] == -1
+
+
+def test_a_ferry_or_a_motorway_is_never_walked_onto():
+    # A 2 km link between the anchor's road end and a far end, not joinable (a motorway): a
+    # village beside its middle has no road to walk to.
+    g = graph([[0, 0], [2000, 0]], [(0, 1, 20.0), (1, 0, 20.0)], flags=[FLAG_NO_JOIN] * 2)
+    trips = times(g, [[0, 0]], [[1000, 100]], max_m=500.0)
+    assert math.isinf(trips.time_s[0])
+
+
+def test_the_nearest_of_several_sources_wins_and_is_named_by_its_index():
+    g = graph(
+        [[0, 0], [1000, 0], [2000, 0]], [(0, 1, 10.0), (1, 0, 10.0), (1, 2, 10.0), (2, 1, 10.0)]
+    )
+    trips = times(g, [[0, 0], [2000, 0]], [[1800, 0], [200, 0]])
+    assert trips.source.tolist() == [1, 0]
+    assert trips.time_s == pytest.approx([2.0, 2.0])  # 200 m of a 10 s / km road
+
+
+def test_road_distance_is_to_the_nearest_point_of_a_road():
+    g = graph([[0, 0], [3000, 0]], [(0, 1, 100.0), (1, 0, 100.0)])
+    access = RoadAccess.of(g, WALK_KPH, 1000.0)
+    got = access.road_distance_m(np.array([[1500.0, 100.0], [-300.0, 400.0], [1000.0, 0.0]]))
+    assert got == pytest.approx([100.0, 500.0, 0.0])
