@@ -38,6 +38,9 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 ACCESS_CLASSES = ("core_zone", "anchor_zone", "gap", "unreachable")
+CATCHMENT_COLUMNS = (
+    "anchor_id", "anchor_osm_type", "anchor_osm_id", "anchor_name", "anchor_label", "area_km2",
+)  # fmt: skip
 
 
 # --- choosing anchors and cores ------------------------------------------------------------
@@ -95,14 +98,18 @@ def resolve_names(
 
 
 def _importance_order(settlements: pd.DataFrame) -> np.ndarray:
+    """The region's own settlements first, then by place class, then by population."""
     rank = {"city": 0, "town": 1, "village": 2, "hamlet": 3, "isolated_dwelling": 4}
     place_rank = settlements["place"].map(rank).fillna(9).to_numpy()
     population = settlements["population"].astype("Float64").fillna(-1).to_numpy(dtype=float)
-    return np.lexsort((-population, place_rank))
+    return np.lexsort((-population, place_rank, ~_in_region(settlements)))
 
 
-def rule_anchors(settlements: pd.DataFrame, rule: AnchorRule, district_level: int) -> np.ndarray:
-    """Row positions of the settlements that a rule makes anchors."""
+def rule_anchors(
+    settlements: pd.DataFrame, rule: AnchorRule, district_level: int, beyond_border: bool = True
+) -> np.ndarray:
+    """Row positions of the settlements that a rule makes anchors (those beyond the border
+    too, unless `beyond_border` is False)."""
     pop = settlements["population"].astype("Float64").fillna(0).to_numpy(dtype=float)
     chosen = settlements["place"].isin(rule.places).to_numpy() & (pop >= rule.min_population)
     if rule.admin_centres and "admin_centre_level" in settlements:
@@ -117,6 +124,8 @@ def rule_anchors(settlements: pd.DataFrame, rule: AnchorRule, district_level: in
             .drop_duplicates("district")
         )
         chosen[settlements.index.get_indexer(biggest.index)] = True
+    if not beyond_border:
+        chosen &= _in_region(settlements)
     return np.flatnonzero(chosen)
 
 
@@ -238,6 +247,10 @@ def compute_accessibility(
     near_m = model.road_distance_m(xy)
     _warn_stranded(places, anchor_pos, model, cfg)
     _put_source(s, "anchor", trips[0], places.iloc[anchor_pos])
+    anchor_outside = ~in_region[anchor_pos]
+    s["anchor_beyond_border"] = (trips[0].source >= 0) & anchor_outside[
+        np.maximum(trips[0].source, 0)
+    ]
     if core_field is not None:
         _put_source(s, "core", trips[1], places.iloc[core_pos])
     else:
@@ -307,6 +320,18 @@ def _put_source(s: pd.DataFrame, kind: str, trips: Trips | None, sources: pd.Dat
     s[f"{kind}_time_min"] = np.where(np.isfinite(trips.time_s), trips.time_s / 60.0, np.nan)
 
 
+def source_labels(sources: pd.DataFrame) -> list[str]:
+    """Each source's name, with its district where another has the same name (two «Никольское»
+    stay two), and its OSM id where even that does not tell them apart."""
+    names = sources["name"].astype(str)
+    district = sources["district"] if "district" in sources else pd.Series(None, sources.index)
+    shared = names.duplicated(keep=False)
+    with_district = names + district.map(lambda d: f" ({d})" if isinstance(d, str) else "")
+    labels = names.where(~shared, with_district)
+    still = labels.duplicated(keep=False)
+    return labels.where(~still, labels + " #" + sources["osm_id"].astype(str)).tolist()
+
+
 def _warn_stranded(places, anchor_pos, model, cfg) -> None:
     if model.approximate or len(anchor_pos) == 0:
         return
@@ -345,6 +370,7 @@ def _anchor_table(
     columns = ["osm_type", "osm_id", "name", "place", "population", "district", "geometry"]
     anchors = places.iloc[anchor_pos][[c for c in columns if c in places]].reset_index(drop=True)
     anchors.insert(0, "anchor_id", np.arange(len(anchors)))
+    anchors["label"] = source_labels(anchors)
     anchors["in_region"] = _in_region(places)[anchor_pos]
     anchors["is_core"] = False  # set by the caller, who knows the cores
     served = s[s["anchor_id"].notna()]
@@ -462,6 +488,17 @@ def coverage_summary(s: pd.DataFrame, cfg: RegionConfig) -> pd.DataFrame:
         hit = (s["access_class"] == klass).to_numpy()
         columns[f"settlements_{klass}"] = hit.astype(float)
         columns[f"population_{klass}"] = pop * hit
+    # Served from across the border: the nearest anchor, or hospital, lies in another region.
+    if "anchor_beyond_border" in s:
+        columns["settlements_anchor_beyond_border"] = s["anchor_beyond_border"].to_numpy(float)
+    if "services_beyond_border" in s:
+        hospital = (
+            s["services_beyond_border"]
+            .fillna("")
+            .str.split(", ")
+            .map(lambda types: "hospital" in types)
+        )
+        columns["settlements_hospital_beyond_border"] = hospital.to_numpy(dtype=float)
     table = pd.DataFrame(columns)
     table["district"] = s["district"].fillna("(outside districts)").to_numpy()
     by_district = table.groupby("district", sort=True).sum()

@@ -22,6 +22,7 @@ from pipeline.errors import ConfigError
 from pipeline.services import (
     DEFAULT_CORE_SERVICES,
     DEFAULT_DESERT_MIN,
+    DEFAULT_REACH_M,
     DEFAULT_SERVICE_TAGS,
     parse_rule,
 )
@@ -40,9 +41,19 @@ __all__ = [
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 REGIONS_DIR = PROJECT_ROOT / "regions"
 
-# Free-flow car speeds per OSM highway class, km/h. Rural Russian limits (90 km/h outside
-# towns, 110 on motorways) capped by what the road class really allows in the North.
-# Classes missing here are not driveable (footway, path, steps, cycleway, ...).
+# Free-flow car speeds per OSM highway class, km/h. Classes missing here are not driveable
+# (footway, path, steps, cycleway, ...). Sources:
+# - the Russian road rules (ПДД РФ §10.3): 90 km/h outside towns, 110 on motorways, 60 in towns
+#   (§10.2), 20 in living streets (§10.2) — upper limits the class speeds never exceed;
+# - OSRM's car profile (profiles/car.lua): motorway 90, trunk 85, primary 65, secondary 55,
+#   tertiary 40, unclassified 25, residential 25, living_street 10, service 15 — averages with
+#   traffic; ours are a little higher on the main classes, because northern roads carry little;
+# - Valhalla's default speeds by road class and density ("Speed values in Valhalla APIs"):
+#   rural motorway ~105, trunk ~90, primary ~80, secondary ~70, tertiary ~55 km/h, which our
+#   primary/secondary/tertiary follow; Valhalla drives tracks at ~5 km/h and halves unpaved, OSRM
+#   does not route tracks at all: both are built for towns. In the North a track (лесовозная или
+#   полевая дорога) is how villages are reached, driven at ~20 km/h in summer, slowed further
+#   by its surface/tracktype/smoothness factors and closed in the thaw when dirt.
 DEFAULT_SPEEDS_KPH: dict[str, float] = {
     "motorway": 110.0,
     "motorway_link": 60.0,
@@ -84,6 +95,18 @@ DEFAULT_TRACKTYPE_FACTORS: dict[str, float] = {
     "grade4": 0.45,
     "grade5": 0.3,
 }
+# Multipliers for smoothness=* (OSRM caps very_bad at 15 km/h, horrible at 3); `impassable`
+# closes the road (see pipeline.network.driveable).
+DEFAULT_SMOOTHNESS_FACTORS: dict[str, float] = {
+    "bad": 0.8,
+    "very_bad": 0.6,
+    "horrible": 0.4,
+    "very_horrible": 0.25,
+}
+_OSM_SMOOTHNESS = (
+    "excellent", "good", "intermediate", "bad", "very_bad", "horrible", "very_horrible",
+    "impassable",
+)  # fmt: skip
 
 PLACE_CLASSES = ("city", "town", "village", "hamlet", "isolated_dwelling")
 
@@ -145,7 +168,9 @@ class BoundaryConfig(_Strict):
     region_name: str | None = None  # or its name, at `admin_level`
     admin_level: int = Field(default=4, ge=2, le=11)
     district_admin_level: int = Field(default=6, ge=2, le=11)
-    clip_buffer_m: float = Field(default=5_000.0, ge=0)  # roads kept this far outside the region
+    # roads, places and services kept this far beyond the border (trips across it, and towns
+    # and hospitals just across it, are found), metres
+    clip_buffer_m: float = Field(default=10_000.0, ge=0)
 
     @model_validator(mode="after")
     def _levels_ordered(self) -> BoundaryConfig:
@@ -174,6 +199,9 @@ class AnchorsConfig(_Strict):
     names: list[str] = []
     csv: Path | None = None
     rule: AnchorRule | None = None
+    # Anchors beyond the border (within boundary.clip_buffer_m) serve the region's villages too:
+    # a village's nearest town is where its people go, whichever region it is in.
+    beyond_border: bool = True
 
     @model_validator(mode="after")
     def _exactly_one_way(self) -> AnchorsConfig:
@@ -218,10 +246,34 @@ class NetworkConfig(_Strict):
     tracktype_factors: dict[str, Annotated[float, Field(gt=0, le=1)]] = {}
     ferry_speed_kph: PositiveFloat = 10.0  # when a ferry has no duration tag
     ferry_wait_min: float = Field(default=20.0, ge=0)  # added once per ferry crossing
+    smoothness_factors: dict[str, Annotated[float, Field(gt=0, le=1)]] = {}
     snap_max_m: PositiveFloat = 2_000.0  # farthest walk to a road; beyond: no_road, land unreached
     offroad_speed_kph: PositiveFloat = 5.0  # walking pace across land to the nearest road
+    # What a minor road with neither surface=* nor tracktype=* is taken to be (an OSM surface
+    # value, e.g. "unpaved": slowed by its factor, closed in the thaw when soft); none: as tagged
+    untagged_surface: str | None = None
+    untagged_surface_classes: list[str] = ["unclassified", "track"]
 
-    @field_validator("speeds_kph", "surface_factors", "tracktype_factors")
+    @field_validator("untagged_surface")
+    @classmethod
+    def _known_surface(cls, value: str | None) -> str | None:
+        if value is not None and value not in _OSM_SURFACES:
+            guess = difflib.get_close_matches(value, _OSM_SURFACES, n=1)
+            also = f"; did you mean {guess[0]!r}?" if guess else ""
+            raise ValueError(f"{value!r} is not an OSM surface=* value{also}")
+        return value
+
+    @field_validator("untagged_surface_classes")
+    @classmethod
+    def _known_classes(cls, values: list[str]) -> list[str]:
+        for value in values:
+            if value not in DEFAULT_SPEEDS_KPH and value not in _OTHER_HIGHWAYS:
+                guess = difflib.get_close_matches(value, list(DEFAULT_SPEEDS_KPH), n=1)
+                also = f"; did you mean {guess[0]!r}?" if guess else ""
+                raise ValueError(f"{value!r} is not an OSM highway=* value{also}")
+        return values
+
+    @field_validator("speeds_kph", "surface_factors", "tracktype_factors", "smoothness_factors")
     @classmethod
     def _known_osm_values(cls, table: dict[str, float], info) -> dict[str, float]:
         # A misspelt key would be silently ignored and the default kept: refuse it instead.
@@ -229,6 +281,7 @@ class NetworkConfig(_Strict):
             "speeds_kph": ("highway", (*DEFAULT_SPEEDS_KPH, *_OTHER_HIGHWAYS)),
             "surface_factors": ("surface", _OSM_SURFACES),
             "tracktype_factors": ("tracktype", tuple(DEFAULT_TRACKTYPE_FACTORS)),
+            "smoothness_factors": ("smoothness", _OSM_SMOOTHNESS[:-1]),
         }[info.field_name]
         for key in table:
             if key not in known:
@@ -248,6 +301,9 @@ class NetworkConfig(_Strict):
     def tracktype_table(self) -> dict[str, float]:
         return {**DEFAULT_TRACKTYPE_FACTORS, **self.tracktype_factors}
 
+    def smoothness_table(self) -> dict[str, float]:
+        return {**DEFAULT_SMOOTHNESS_FACTORS, **self.smoothness_factors}
+
 
 class ServicesConfig(_Strict):
     """Service types (see pipeline/services.py for the default tag table), core services, deserts."""
@@ -256,7 +312,8 @@ class ServicesConfig(_Strict):
     core: list[str] = list(DEFAULT_CORE_SERVICES)  # every anchor should host these ("a|b": either)
     desert_min: dict[str, PositiveFloat] = {}  # per type, overrides DEFAULT_DESERT_MIN
     csv: Path | None = None  # a planner's service points (name,type,lat,lon), instead of OSM
-    link_max_m: PositiveFloat = 3_000.0  # a service this far from every settlement belongs to none
+    # metres by place class: how far from its centre a service may lie and be the settlement's
+    reach_m: dict[Literal[PLACE_CLASSES], PositiveFloat] = {}  # type: ignore[valid-type]
 
     @field_validator("tags")
     @classmethod
@@ -284,6 +341,9 @@ class ServicesConfig(_Strict):
 
     def table(self) -> dict[str, list[str]]:
         return {**DEFAULT_SERVICE_TAGS, **self.tags}
+
+    def reach_table(self) -> dict[str, float]:
+        return {**DEFAULT_REACH_M, **self.reach_m}
 
     def desert_table(self) -> dict[str, float]:
         default = {service: 60.0 for service in self.table()}
@@ -352,6 +412,10 @@ class SurfaceConfig(_Strict):
 
 # Keys that once existed: a region file that still sets one gets one line saying why it is gone.
 _REMOVED_KEYS = {
+    ("services", "link_max_m"): (
+        "a service now belongs to the settlement whose OSM area holds it, else to the nearest "
+        "by distance ÷ reach; set services.reach_m per place class instead"
+    ),
     ("surface", "k_nearest"): (
         "every road point within network.snap_max_m is now considered, with no cap on how many "
         "(README, How times are computed); delete the key"
@@ -432,18 +496,20 @@ class RegionConfig(_Strict):
     @model_validator(mode="before")
     @classmethod
     def _season_defaults(cls, raw: dict) -> dict:
-        # A region may change one rule of a default season without restating the rest.
+        # The region's seasons merge into the default ones key by key: naming one rule of one
+        # season changes that rule only; a season it does not name stays; `thaw = false`
+        # (under [seasons]) drops a default season, a new name adds one.
         seasons = raw.get("seasons") if isinstance(raw, dict) else None
         if isinstance(seasons, dict):
-            raw = {
-                **raw,
-                "seasons": {
-                    name: {**DEFAULT_SEASONS.get(name, {}), **rules}
-                    if isinstance(rules, dict)
-                    else rules
-                    for name, rules in seasons.items()
-                },
-            }
+            merged = {name: dict(rules) for name, rules in DEFAULT_SEASONS.items()}
+            for name, rules in seasons.items():
+                if rules is False:
+                    merged.pop(name, None)
+                elif isinstance(rules, dict):
+                    merged[name] = {**merged.get(name, {}), **rules}
+                else:
+                    merged[name] = rules
+            raw = {**raw, "seasons": merged}
         return raw
 
     @model_validator(mode="after")

@@ -351,9 +351,15 @@ def _legends(layers, cfg: RegionConfig, classes, anchor_names: dict[str, str]) -
             {
                 "kind": "fill",
                 "colour": palette.categorical(i),
-                "label": anchor_names.get(str(n), str(n)),
+                # two anchors of one name are told apart by their label (name and district)
+                "label": anchor_names.get(str(n), str(n)) if label == n else str(label),
             }
-            for i, n in zip(catch["anchor_id"], catch["anchor_name"], strict=True)
+            for i, n, label in zip(
+                catch["anchor_id"],
+                catch["anchor_name"],
+                catch.get("anchor_label", catch["anchor_name"]),
+                strict=True,
+            )
         ],
     }
 

@@ -24,6 +24,7 @@ from pipeline.config import NetworkConfig
 from pipeline.units import kph_to_mps
 
 __all__ = [
+    "CLOSING_ACCESS",
     "FLAG_ADDED",
     "FLAG_BOARDING",
     "FLAG_FERRY",
@@ -36,6 +37,7 @@ __all__ = [
     "build_graph",
     "driveable",
     "edge_speeds_kph",
+    "effective_surface",
     "ferry_months",
     "parse_duration_s",
     "parse_maxspeed_kph",
@@ -45,7 +47,9 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 _GEOD = Geod(ellps="WGS84")
-_BLOCKED = {"no", "private", "agricultural", "forestry", "delivery"}
+# access=* values that close a road to cars (as OSRM's car profile does; `delivery` too: a
+# villager does not deliver); `destination`, `permissive` and `customers` leave it open.
+CLOSING_ACCESS = frozenset({"no", "private", "agricultural", "forestry", "delivery", "emergency"})
 _ALLOWED = {"yes", "designated", "destination", "permissive"}
 _ONEWAY_FORWARD = {"yes", "true", "1"}
 _ONEWAY_REVERSE = {"-1", "reverse"}
@@ -163,6 +167,36 @@ class RoadGraph:
         fields = [k for k in cls.__dataclass_fields__ if k in data]
         return cls(**{k: (str(data[k]) if k == "crs_wkt" else data[k]) for k in fields})
 
+    def problems(self, crs: CRS | None = None) -> list[str]:
+        """What is wrong with the graph's arrays (empty: nothing): lengths that differ, node
+        indices out of range, times that are not positive and finite, another CRS than the
+        region's. A damaged or stale network.npz shows here, not as a wrong answer."""
+        n_edges = len(self.edge_u)
+        found = []
+        if self.node_xy.ndim != 2 or self.node_xy.shape[1:] != (2,):
+            found.append(f"node_xy has shape {self.node_xy.shape}, not (n, 2)")
+        if len(self.node_lonlat) != len(self.node_xy):
+            found.append(f"{len(self.node_lonlat)} node_lonlat for {len(self.node_xy)} nodes")
+        for name in ("edge_v", "edge_time_s", "edge_length_m", "edge_way", "edge_flags",
+                     "edge_wait_share", "edge_months"):  # fmt: skip
+            values = getattr(self, name)
+            if values is not None and len(values) != n_edges:
+                found.append(f"{len(values)} {name} for {n_edges} edges")
+        if not found and n_edges:
+            low = min(self.edge_u.min(), self.edge_v.min())
+            high = max(self.edge_u.max(), self.edge_v.max())
+            if low < 0 or high >= self.n_nodes:
+                found.append(f"edge ends {low}..{high} outside the {self.n_nodes} nodes")
+            if not (np.isfinite(self.edge_time_s).all() and (self.edge_time_s > 0).all()):
+                found.append("edge times that are not positive and finite")
+        if not np.isfinite(self.node_xy).all():
+            found.append("node coordinates that are not finite")
+        if crs is not None and self.crs_wkt and not CRS.from_wkt(self.crs_wkt).equals(crs):
+            found.append(
+                f"its CRS is {CRS.from_wkt(self.crs_wkt).name!r}, the region's {crs.name!r}"
+            )
+        return found
+
     def flags(self) -> np.ndarray:
         return (
             self.edge_flags if self.edge_flags is not None else np.zeros(len(self.edge_u), np.uint8)
@@ -189,15 +223,30 @@ class RoadGraph:
 
 
 def driveable(roads: pd.DataFrame, net: NetworkConfig) -> np.ndarray:
-    """Mask of roads a car may use: a known road class or a ferry, not closed by access tags.
+    """Mask of roads a car may use: a known road class or a ferry, not closed by access tags
+    (:data:`CLOSING_ACCESS`, unless motorcar/motor_vehicle allows it) nor `smoothness=impassable`.
 
     Winter roads and ice roads are kept (flagged); seasons decide when they are open.
     """
     known = roads["highway"].isin(list(net.speed_table())) | roads["ferry"].astype(bool)
     vehicle = roads["motorcar"].fillna(roads["motor_vehicle"])  # the more specific tag wins
-    blocked = roads["access"].isin(_BLOCKED) & ~vehicle.isin(_ALLOWED)
-    blocked |= vehicle.isin(_BLOCKED)
+    blocked = roads["access"].isin(CLOSING_ACCESS) & ~vehicle.isin(_ALLOWED)
+    blocked |= vehicle.isin(CLOSING_ACCESS)
+    if "smoothness" in roads:
+        blocked |= roads["smoothness"].eq("impassable")
     return (known & ~blocked).to_numpy()
+
+
+def effective_surface(roads: pd.DataFrame, net: NetworkConfig) -> pd.Series:
+    """Each road's surface: its `surface` tag, or, for a minor road with neither `surface` nor
+    `tracktype` (`network.untagged_surface_classes`), what the region takes an untagged minor
+    road to be (`network.untagged_surface`; in the North most are dirt)."""
+    surface = roads["surface"]
+    if net.untagged_surface is None:
+        return surface
+    untagged = surface.isna() & roads["tracktype"].isna()
+    untagged &= roads["highway"].isin(net.untagged_surface_classes)
+    return surface.where(~untagged, net.untagged_surface)
 
 
 def parse_maxspeed_kph(values: pd.Series) -> np.ndarray:
@@ -231,13 +280,19 @@ def _duration_s(value) -> float:
 
 
 def edge_speeds_kph(roads: pd.DataFrame, net: NetworkConfig) -> np.ndarray:
-    """Speed of each road, km/h: class speed, capped by a lower maxspeed, slowed on poor surfaces."""
+    """Speed of each road, km/h: class speed, capped by a lower maxspeed, times the smallest of
+    its surface, tracktype and smoothness factors (see :mod:`pipeline.config` for the tables)."""
     base = roads["highway"].map(net.speed_table()).to_numpy(dtype=float)
     tagged = parse_maxspeed_kph(roads["maxspeed"])
     speed = np.where(np.isfinite(tagged) & (tagged > 0), np.fmin(base, tagged), base)
-    surface = roads["surface"].map(net.surface_table()).fillna(1.0).to_numpy(dtype=float)
-    tracktype = roads["tracktype"].map(net.tracktype_table()).fillna(1.0).to_numpy(dtype=float)
-    return speed * np.minimum(surface, tracktype)
+    factors = [
+        effective_surface(roads, net).map(net.surface_table()),
+        roads["tracktype"].map(net.tracktype_table()),
+    ]
+    if "smoothness" in roads:
+        factors.append(roads["smoothness"].map(net.smoothness_table()))
+    factor = np.min([f.fillna(1.0).to_numpy(dtype=float) for f in factors], axis=0)
+    return speed * factor
 
 
 def _direction_flags(roads: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
@@ -287,7 +342,7 @@ def build_graph(roads: gpd.GeoDataFrame, net: NetworkConfig, crs: CRS) -> RoadGr
     u, v, seg_way, length_m = u[keep], v[keep], seg_way[keep], np.abs(length_m[keep])
 
     time_s = _segment_times_s(roads, net, seg_way, length_m)
-    way_flags = season_flags(roads)
+    way_flags = season_flags(roads, net)
     way_months = ferry_months(roads)
     forward, backward = _direction_flags(roads)
     fw, bw = forward[seg_way], backward[seg_way]
@@ -364,9 +419,10 @@ def _segment_times_s(
     return time_s
 
 
-def season_flags(roads: pd.DataFrame) -> np.ndarray:
-    """FLAG_* bits per road: ferry, winter road, soft or gravel surface."""
-    surface = roads["surface"].fillna("")
+def season_flags(roads: pd.DataFrame, net: NetworkConfig | None = None) -> np.ndarray:
+    """FLAG_* bits per road: ferry, winter road, soft or gravel surface (the region's
+    `untagged_surface` counting for untagged minor roads)."""
+    surface = (roads["surface"] if net is None else effective_surface(roads, net)).fillna("")
     tracktype = roads["tracktype"].fillna("")
     untagged_track = roads["highway"].eq("track") & surface.eq("") & tracktype.eq("")
     soft = surface.isin(SOFT_SURFACES) | tracktype.isin(SOFT_TRACKTYPES) | untagged_track

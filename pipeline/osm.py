@@ -1,9 +1,14 @@
-"""Read an OSM extract (.osm.pbf) with pyosmium into three tables: roads, places, boundaries.
+"""Read an OSM extract (.osm.pbf) with pyosmium into tables: roads, places, boundaries, services.
 
 Everything stays in EPSG:4326. The region is found among the boundary relations (by relation
 id, or by name at its admin level); its districts are the boundaries of the district admin
-level that lie inside it. Roads are kept within the region plus a buffer (so a road that
-leaves and re-enters the region still connects); places only inside the region.
+level that lie inside it. Roads, places and services are kept within the region plus a buffer
+(`boundary.clip_buffer_m`), so a road that leaves and re-enters the region still connects and a
+town or a hospital just across the border can serve the region's villages; `in_region` says
+which places and services are the region's own.
+
+A settlement mapped twice — a place node inside a place area of the same or a near-identical
+name — is one settlement: the node, which keeps the area as its outline (`place_areas`).
 """
 
 from __future__ import annotations
@@ -23,7 +28,14 @@ from pipeline.config import PLACE_CLASSES, RegionConfig
 from pipeline.errors import ExtractError
 from pipeline.services import ServiceMatcher
 
-__all__ = ["ROAD_TAGS", "OsmLayers", "clip_to_region", "find_region", "read_pbf"]
+__all__ = [
+    "ROAD_TAGS",
+    "OsmLayers",
+    "clip_to_region",
+    "find_region",
+    "merge_place_duplicates",
+    "read_pbf",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -60,6 +72,7 @@ class OsmLayers:
     places: gpd.GeoDataFrame
     boundaries: gpd.GeoDataFrame
     services: gpd.GeoDataFrame | None = None  # None: no service data at all (not: none found)
+    place_areas: gpd.GeoDataFrame | None = None  # outline of each settlement mapped as an area
 
 
 class _Collector:
@@ -73,6 +86,7 @@ class _Collector:
         self.road_wkb: list[bytes] = []
         self.places: list[dict] = []
         self.place_xy: list[tuple[float, float]] = []
+        self.place_area_wkb: list[bytes | None] = []  # the area of an area place, else None
         self.boundaries: list[dict] = []
         self.boundary_wkb: list[bytes] = []
         self.admin_centres: dict[int, list[int]] = {}  # node id -> admin levels it is centre of
@@ -101,6 +115,7 @@ class _Collector:
         if place in _PLACE_SET and "name" in node.tags:
             self.places.append(_place_row("node", node.id, node.tags))
             self.place_xy.append((node.location.lon, node.location.lat))
+            self.place_area_wkb.append(None)
         if self.matcher is not None:
             self._service("node", node.id, node.tags, node.location.lon, node.location.lat)
 
@@ -153,6 +168,7 @@ class _Collector:
             point = geom.representative_point()
             self.places.append(_place_row(osm_type, area.orig_id(), tags))
             self.place_xy.append((point.x, point.y))
+            self.place_area_wkb.append(shapely.to_wkb(geom))
         if services:
             point = geom.representative_point()
             self._service(osm_type, area.orig_id(), tags, point.x, point.y)
@@ -240,7 +256,19 @@ def _to_layers(c: _Collector) -> OsmLayers:
         geometry=shapely.points(np.asarray(c.service_xy, dtype=float).reshape(-1, 2)),
         crs="EPSG:4326",
     )
-    return OsmLayers(roads=roads, places=places, boundaries=boundaries, services=services)
+    has_area = np.array([w is not None for w in c.place_area_wkb], dtype=bool)
+    place_areas = gpd.GeoDataFrame(
+        places.loc[has_area, ["osm_type", "osm_id"]].reset_index(drop=True),
+        geometry=shapely.from_wkb([w for w in c.place_area_wkb if w is not None]),
+        crs="EPSG:4326",
+    )
+    return OsmLayers(
+        roads=roads,
+        places=places,
+        boundaries=boundaries,
+        services=services,
+        place_areas=place_areas,
+    )
 
 
 def clip_to_region(layers: OsmLayers, cfg: RegionConfig, crs) -> OsmLayers:
@@ -268,29 +296,105 @@ def clip_to_region(layers: OsmLayers, cfg: RegionConfig, crs) -> OsmLayers:
     shapely.prepare(buffer)
     roads = layers.roads[shapely.intersects(buffer, layers.roads.geometry.values)]
     shapely.prepare(region_geom)
-    places = layers.places[shapely.contains(region_geom, layers.places.geometry.values)]
-    places = places[places["place"].isin(cfg.settlement_places)]
+    places = layers.places[shapely.contains(buffer, layers.places.geometry.values)]
+    places = places[places["place"].isin(cfg.settlement_places)].copy()
+    places["in_region"] = shapely.contains(region_geom, places.geometry.values)
+    areas = layers.place_areas
+    if areas is not None:
+        places, areas = merge_place_duplicates(places, areas)
     region_label = cfg.display_name
     if roads.empty:
         raise ExtractError(
             f"the extract has no roads in {region_label}; check that source.local_pbf or "
             "source.urls point at an extract that covers the region"
         )
-    if places.empty:
+    if not places["in_region"].any():
         raise ExtractError(
             f"the extract has no settlements (place={'/'.join(cfg.settlement_places)}) in "
             f"{region_label}; check settlement_places in the region file"
         )
     services = layers.services
     if services is not None:
-        services = services[shapely.contains(region_geom, services.geometry.values)]
+        services = services[shapely.contains(buffer, services.geometry.values)].copy()
+        services["in_region"] = shapely.contains(region_geom, services.geometry.values)
         services = services.sort_values(["service", "osm_type", "osm_id"]).reset_index(drop=True)
+    outside = int((~places["in_region"]).sum())
+    if outside:
+        logger.info(
+            "%d places within %g m beyond the border kept: they may serve as anchors, cores or "
+            "service hosts, but are not settlements of %s",
+            outside,
+            cfg.boundary.clip_buffer_m,
+            region_label,
+        )
     return OsmLayers(
         roads=roads.sort_values("osm_id").reset_index(drop=True),
         places=places.sort_values(["osm_type", "osm_id"]).reset_index(drop=True),
         boundaries=boundaries.reset_index(drop=True),
         services=services,
+        place_areas=areas,
     )
+
+
+def _same_name(a: str, b: str) -> bool:
+    """Names that differ only in case, accents, ё/е, spaces and punctuation, or in a letter."""
+    import difflib
+    import unicodedata
+
+    def plain(text: str) -> str:
+        text = unicodedata.normalize("NFKD", str(text).casefold().replace("ё", "е"))
+        return "".join(ch for ch in text if ch.isalnum())
+
+    x, y = plain(a), plain(b)
+    return x == y or difflib.SequenceMatcher(None, x, y).ratio() >= 0.9
+
+
+def merge_place_duplicates(
+    places: gpd.GeoDataFrame, areas: gpd.GeoDataFrame
+) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
+    """One settlement for a place node inside a place area of the same or a near-identical name.
+
+    The node stays (its position, tags and id: what anchor lists name); it takes the area's
+    population if it has none, and the area becomes its outline. Returns (places, outlines),
+    outlines keyed by the settlement's osm_type and osm_id. Every merge is logged.
+    """
+    places = places.reset_index(drop=True)
+    row_of = {k: i for i, k in enumerate(zip(places["osm_type"], places["osm_id"], strict=True))}
+    area_row = np.array(
+        [row_of.get(k, -1) for k in zip(areas["osm_type"], areas["osm_id"], strict=True)],
+        dtype=np.int64,
+    )
+    areas = areas[area_row >= 0].reset_index(drop=True)
+    area_row = area_row[area_row >= 0]
+    owner = area_row.copy()  # the settlement each outline belongs to
+    names = places["name"].to_numpy(dtype=object)
+    population = places["population"].copy()
+    nodes = places[places["osm_type"] == "node"]
+    pairs = gpd.sjoin(nodes[["geometry"]], areas[["geometry"]], predicate="within", how="inner")
+    dropped, merged = np.zeros(len(places), dtype=bool), []
+    for node, area in zip(pairs.index, pairs["index_right"], strict=True):  # a few hundred
+        twin = area_row[area]
+        if dropped[twin] or owner[area] != twin or node in owner[owner != area_row]:
+            continue
+        if not _same_name(names[node], names[twin]):
+            continue
+        dropped[twin], owner[area] = True, node
+        if pd.isna(population.iloc[node]):
+            population.iloc[node] = population.iloc[twin]
+        merged.append(f"{names[node]} (node) = {names[twin]} ({areas['osm_type'].iloc[area]})")
+    if merged:
+        logger.info("%d settlements mapped twice merged: %s", len(merged), "; ".join(merged))
+    places = places.assign(population=population)
+    outlines = gpd.GeoDataFrame(
+        {
+            "osm_type": places["osm_type"].to_numpy()[owner],
+            "osm_id": places["osm_id"].to_numpy()[owner],
+        },
+        geometry=areas.geometry.to_numpy(),
+        crs=areas.crs,
+    )
+    kept = places[~dropped].reset_index(drop=True)
+    return kept, outlines.sort_values(["osm_type", "osm_id"]).reset_index(drop=True)
 
 
 def find_region(boundaries: gpd.GeoDataFrame, cfg: RegionConfig) -> pd.Series:

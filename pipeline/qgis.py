@@ -319,11 +319,12 @@ def _anchors(cfg: RegionConfig, frame: gpd.GeoDataFrame) -> LayerStyle:
 
 def _catchments(cfg: RegionConfig, frame: gpd.GeoDataFrame) -> LayerStyle:
     rows = frame.sort_values("anchor_id")
-    cats = [
-        (name, name, _fill("", palette.categorical(i), alpha=0.35, width=0.2))
-        for i, name in zip(rows["anchor_id"], rows["anchor_name"].astype(str), strict=True)
+    labels = rows["anchor_label"] if "anchor_label" in rows else rows["anchor_name"]
+    cats = [  # by id: two anchors of one name are two categories
+        (str(int(i)), name, _fill("", palette.categorical(i), alpha=0.35, width=0.2))
+        for i, name in zip(rows["anchor_id"], labels.astype(str), strict=True)
     ]
-    return _style("catchments", _categories("anchor_name", cats))
+    return _style("catchments", _categories("anchor_id", cats))
 
 
 def _isochrones(cfg: RegionConfig, frame: gpd.GeoDataFrame) -> LayerStyle:

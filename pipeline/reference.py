@@ -61,6 +61,7 @@ def load_reference(cfg: RegionConfig, crs_for) -> OsmLayers:
         crs="EPSG:4326",
     )
     places = _settlements(cfg, off, crs_for(region_geom))
+    places["in_region"] = True  # the bundled data holds the region's own settlements only
     roads = gpd.GeoDataFrame(
         pd.DataFrame(columns=["osm_id", *ROAD_TAGS, "ferry"]), geometry=[], crs="EPSG:4326"
     )

@@ -23,6 +23,7 @@ from pipeline.errors import InputDataError
 __all__ = [
     "DEFAULT_CORE_SERVICES",
     "DEFAULT_DESERT_MIN",
+    "DEFAULT_REACH_M",
     "DEFAULT_SERVICE_TAGS",
     "ServiceMatcher",
     "anchor_profile",
@@ -43,7 +44,7 @@ DEFAULT_SERVICE_TAGS: dict[str, list[str]] = {
     "school": ["amenity=school"],
     "kindergarten": ["amenity=kindergarten"],
     "post_office": ["amenity=post_office"],
-    "bank": ["amenity=bank", "amenity=atm"],
+    "bank": ["amenity=bank"],  # a branch; a cash machine (amenity=atm) is not one
     "shop": ["shop=supermarket", "shop=convenience", "shop=general"],
     "fuel": ["amenity=fuel"],
     "police": ["amenity=police"],
@@ -56,6 +57,16 @@ DEFAULT_CORE_SERVICES = ["school", "clinic|fap", "pharmacy", "post_office"]
 
 # Beyond this many minutes from the nearest service of a type, a settlement is in that
 # type's service desert.
+# How far from its centre a settlement's services may lie and still be its own (for services
+# outside every OSM place area), metres, by place class: a town spreads farther than a hamlet.
+DEFAULT_REACH_M: dict[str, float] = {
+    "city": 10_000.0,
+    "town": 5_000.0,
+    "village": 1_000.0,
+    "hamlet": 300.0,
+    "isolated_dwelling": 150.0,
+}
+
 DEFAULT_DESERT_MIN: dict[str, float] = {
     "hospital": 60.0,
     "clinic": 30.0,
@@ -152,30 +163,70 @@ def read_service_csv(path: Path, known_types: list[str]) -> gpd.GeoDataFrame:
 
 
 def link_to_settlements(
-    services: gpd.GeoDataFrame, settlements: gpd.GeoDataFrame, link_max_m: float
+    services: gpd.GeoDataFrame,
+    places: gpd.GeoDataFrame,
+    reach_m: Mapping[str, float],
+    areas: gpd.GeoDataFrame | None = None,
 ) -> pd.DataFrame:
-    """Nearest settlement of each service (both projected): its name, osm id and distance.
+    """The settlement each service belongs to (all projected): its name, osm_type, osm_id and
+    the distance to it.
 
-    A service farther than `link_max_m` from every settlement is linked to none.
+    A service inside a settlement's OSM place area belongs to that settlement (the smallest,
+    if areas nest). Otherwise it belongs to the settlement with the least distance ÷ reach
+    among those within their reach (`reach_m`, by place class: a town spreads farther from its
+    centre than a hamlet): a hospital 1.5 km from a town's centre and 100 m from a hamlet is
+    the town's (1.5/5 < 0.1/0.3), a post office in a village's centre is the village's, even
+    2 km from a town. Beyond every reach it belongs to none. Settlements are matched by
+    osm_type and osm_id, never by name.
     """
+    n = len(services)
     out = pd.DataFrame(index=services.index)
-    if services.empty or settlements.empty:
-        out["settlement_name"], out["settlement_osm_id"], out["link_distance_m"] = (
-            None,
-            pd.NA,
-            np.nan,
+    pos = np.full(n, -1, dtype=np.int64)
+    dist = np.full(n, np.nan)
+    if n and len(places):
+        place_xy = np.column_stack([places.geometry.x, places.geometry.y])
+        service_xy = np.column_stack([services.geometry.x, services.geometry.y])
+        reach = places["place"].map(reach_m).fillna(min(reach_m.values())).to_numpy(dtype=float)
+        pairs = cKDTree(service_xy).sparse_distance_matrix(
+            cKDTree(place_xy), float(reach.max()), output_type="ndarray"
         )
-        return out
-    tree = cKDTree(np.column_stack([settlements.geometry.x, settlements.geometry.y]))
-    dist, idx = tree.query(np.column_stack([services.geometry.x, services.geometry.y]), k=1)
-    near = dist <= link_max_m
-    names = settlements["name"].to_numpy(dtype=object)
-    ids = settlements["osm_id"].to_numpy()
-    out["settlement_name"] = np.where(near, names[idx], None)
-    out["settlement_osm_id"] = pd.array(np.where(near, ids[idx], 0), dtype="Int64")
-    out.loc[~near, "settlement_osm_id"] = pd.NA
+        ok = pairs["v"] <= reach[pairs["j"]]
+        i, j, d = pairs["i"][ok], pairs["j"][ok], pairs["v"][ok]
+        order = np.lexsort((j, d / reach[j], i))  # least distance ÷ reach first
+        first = np.ones(len(order), dtype=bool)
+        first[1:] = i[order][1:] != i[order][:-1]
+        pos[i[order][first]] = j[order][first]
+        if areas is not None and len(areas):
+            inside = _inside_areas(services, places, areas)
+            pos = np.where(inside >= 0, inside, pos)
+        found = pos >= 0
+        dist[found] = np.hypot(*(service_xy[found] - place_xy[pos[found]]).T)
+    found = pos >= 0
+    pick = np.maximum(pos, 0)
+    for column in ("name", "osm_type"):
+        values = places[column].to_numpy(dtype=object)[pick] if len(places) else np.full(n, None)
+        out[f"settlement_{column}"] = np.where(found, values, None)
+    ids = places["osm_id"].to_numpy(dtype=np.int64)[pick] if len(places) else np.zeros(n, int)
+    out["settlement_osm_id"] = pd.array(np.where(found, ids, 0), dtype="Int64")
+    out.loc[~found, "settlement_osm_id"] = pd.NA
     out["link_distance_m"] = dist
     return out
+
+
+def _inside_areas(services, places, areas) -> np.ndarray:
+    """Per service, the row in `places` whose place area contains it (-1: none); the smallest
+    area wins where areas nest."""
+    joined = gpd.sjoin(services[["geometry"]], areas, predicate="within", how="inner")
+    if joined.empty:
+        return np.full(len(services), -1, dtype=np.int64)
+    joined["_area"] = areas.geometry.area.to_numpy()[joined["index_right"].to_numpy()]
+    joined = joined.sort_values("_area", kind="stable")
+    joined = joined[~joined.index.duplicated(keep="first")]
+    row = {k: r for r, k in enumerate(zip(places["osm_type"], places["osm_id"], strict=True))}
+    out = pd.Series(-1, index=services.index, dtype=np.int64)
+    keys = zip(joined["osm_type"], joined["osm_id"], strict=True)
+    out.loc[joined.index] = [row.get(k, -1) for k in keys]
+    return out.to_numpy()
 
 
 def anchor_profile(
@@ -183,13 +234,24 @@ def anchor_profile(
 ) -> pd.DataFrame:
     """Per anchor: `has_<type>` for every service type, and the core services it lacks.
 
-    `services` needs `service` and `settlement_osm_id` (from :func:`link_to_settlements`).
-    A core entry `a|b` is met by either type.
+    `services` needs `service`, `settlement_osm_type` and `settlement_osm_id` (from
+    :func:`link_to_settlements`); anchors are matched by osm_type and osm_id. A core entry
+    `a|b` is met by either type.
     """
     hosted = services.dropna(subset=["settlement_osm_id"])
-    present = set(zip(hosted["settlement_osm_id"].astype(np.int64), hosted["service"], strict=True))
+    present = set(
+        zip(
+            zip(
+                hosted["settlement_osm_type"],
+                hosted["settlement_osm_id"].astype(np.int64),
+                strict=True,
+            ),
+            hosted["service"],
+            strict=True,
+        )
+    )
     out = pd.DataFrame(index=anchors.index)
-    ids = anchors["osm_id"].to_numpy(dtype=np.int64)
+    ids = list(zip(anchors["osm_type"], anchors["osm_id"].astype(np.int64), strict=True))
     for service in types:
         out[f"has_{service}"] = [(i, service) in present for i in ids]
     lacking = []
@@ -212,14 +274,20 @@ def service_times(
     xy = np.column_stack([settlements.geometry.x, settlements.geometry.y])
     out = pd.DataFrame({f"time_{t}_min": np.nan for t in types}, index=settlements.index)
     present = [t for t in types if (services["service"] == t).any()]
-    fields = []
+    fields, beyond = [], []
     for service in present:  # one shortest-path run per type, never per facility
         points = services[services["service"] == service]
         fields.append(model.field(np.column_stack([points.geometry.x, points.geometry.y])))
-    for service, trips in zip(present, model.trips(xy, fields), strict=True):
+        inside = points["in_region"] if "in_region" in points else pd.Series(True, points.index)
+        beyond.append(~inside.fillna(True).to_numpy(dtype=bool))
+    across = [[] for _ in range(len(settlements))]
+    for service, trips, outside in zip(present, model.trips(xy, fields), beyond, strict=True):
         out[f"time_{service}_min"] = np.where(
             np.isfinite(trips.time_s), trips.time_s / 60.0, np.nan
         )
+        for i in np.flatnonzero((trips.source >= 0) & outside[np.maximum(trips.source, 0)]):
+            across[i].append(service)
+    out["services_beyond_border"] = [", ".join(types) for types in across]
     return out
 
 

@@ -26,7 +26,7 @@ from pipeline import catchments as ca
 from pipeline._io import RegionPaths, atomic_path, sha256_of
 from pipeline.access import RoadAccess, StraightLineAccess, TravelModel
 from pipeline.config import RegionConfig
-from pipeline.errors import ExtractError, InputDataError
+from pipeline.errors import ConfigError, ExtractError, InputDataError
 from pipeline.export import (
     layer_names,
     read_layer,
@@ -69,14 +69,39 @@ APPROXIMATE_NOTE = (
 )
 
 
+MAX_SCALE_ERROR = 0.01  # a CRS that stretches distances at the region's centre more is refused
+
+
 def region_crs(cfg: RegionConfig, region_4326) -> CRS:
-    """The region's projected CRS: from the region file, else Lambert equal-area centred on it."""
-    if cfg.crs:
-        return CRS.from_user_input(cfg.crs)
+    """The region's projected CRS: from the region file, else Lambert equal-area centred on it.
+
+    A CRS whose scale error at the region's centre exceeds 1 % (Web Mercator at 60 °N doubles
+    every walk) is refused with a suggestion: walks, raster cells and areas are measured in it.
+    """
     c = region_4326.centroid
+    if cfg.crs:
+        crs = CRS.from_user_input(cfg.crs)
+        _check_scale(cfg, crs, c.x, c.y)
+        return crs
     return CRS.from_proj4(
         f"+proj=laea +lat_0={c.y:.4f} +lon_0={c.x:.4f} +datum=WGS84 +units=m +no_defs"
     )
+
+
+def _check_scale(cfg: RegionConfig, crs: CRS, lon: float, lat: float) -> None:
+    from pyproj import Proj
+
+    factors = Proj(crs).get_factors(lon, lat)
+    worst = max(abs(factors.meridional_scale - 1), abs(factors.parallel_scale - 1))
+    if worst > MAX_SCALE_ERROR:
+        zone = int((lon + 180) // 6) + 1
+        utm = (32600 if lat >= 0 else 32700) + zone
+        raise ConfigError(
+            f"{cfg.region_file}: crs = {cfg.crs!r} stretches distances by {worst:.1%} at the "
+            f"region's centre ({lat:.2f}°N, {lon:.2f}°E), which would distort every walk and "
+            f'area; use a UTM zone (crs = "EPSG:{utm}") or leave crs out for an equal-area '
+            "CRS centred on the region"
+        )
 
 
 def _sources(paths: RegionPaths) -> dict:
@@ -152,6 +177,8 @@ def run_extract(cfg: RegionConfig, paths: RegionPaths) -> Path:
     tables = {"roads": layers.roads, "places": layers.places, "boundaries": layers.boundaries}
     if services is not None:
         tables["services"] = services
+    if layers.place_areas is not None and len(layers.place_areas):
+        tables["place_areas"] = layers.place_areas
     write_gpkg(paths.osm_gpkg, tables, meta)
     districts = int((layers.boundaries["role"] == "district").sum())
     if districts == 0:  # a wrong level would silently drop every district figure
@@ -241,19 +268,35 @@ def run_network(cfg: RegionConfig, paths: RegionPaths) -> Path:
     return paths.network
 
 
-def _load_network(path: Path) -> tuple[str, RoadGraph | None]:
+def _load_network(path: Path, crs: CRS | None = None) -> tuple[str, RoadGraph | None]:
+    """The network stage's graph, checked: a damaged or stale file is one clear line."""
     try:
         with path.open("rb") as fh, np.load(fh, allow_pickle=False) as data:
             mode = str(data["mode"])
-            return mode, (RoadGraph.from_npz(data) if mode == "road" else None)
+            graph = RoadGraph.from_npz(data) if mode == "road" else None
     except FileNotFoundError:
         raise InputDataError(
             f"{path} not found; run the earlier stages first (`make` runs every stage in order)"
         ) from None
-    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
+    except (
+        OSError,
+        ValueError,
+        KeyError,
+        TypeError,
+        EOFError,
+        zipfile.BadZipFile,
+        zlib.error,
+    ) as exc:
         raise InputDataError(
             f"{path} is damaged ({type(exc).__name__}: {exc}); delete it and run `make` again"
         ) from None
+    problems = graph.problems(crs) if graph is not None else []
+    if problems:
+        raise InputDataError(
+            f"{path} is damaged or out of date ({'; '.join(problems[:3])}); delete it and run "
+            "`make` again to rebuild it"
+        )
+    return mode, graph
 
 
 # --- catchments ----------------------------------------------------------------------------
@@ -281,7 +324,7 @@ def _load_inputs(cfg: RegionConfig, paths: RegionPaths) -> _Inputs:
     places = read_layer(paths.osm_gpkg, "places").to_crs(crs)
     places["district"] = ca.assign_districts(places, districts).to_numpy()
     places["population"] = places["population"].astype("Int64")
-    mode, graph = _load_network(paths.network)
+    mode, graph = _load_network(paths.network, crs)
     approximate = meta.get("mode") == "straight_line"
     return _Inputs(meta, approximate, region, crs, districts, places, mode, graph)
 
@@ -347,8 +390,8 @@ def run_catchments(
 
     result = ca.compute_accessibility(places, region, anchor_pos, core_pos, model, cfg)
     result.anchors["is_core"] = np.isin(anchor_pos, core_pos)
+    service_layer, service_summary = _add_service_access(cfg, paths, result, model, places, crs)
     summary = ca.coverage_summary(result.settlements, cfg)
-    service_layer, service_summary = _add_service_access(cfg, paths, result, model, crs)
     roads = _roads_layer(cfg, paths, crs) if not approximate else _empty_roads(crs)
     district_layer = (
         districts[["name", "admin_level", "geometry"]]
@@ -406,7 +449,7 @@ def run_catchments(
     return paths.gpkg(cfg.name)
 
 
-def _add_service_access(cfg: RegionConfig, paths: RegionPaths, result, model, crs):
+def _add_service_access(cfg: RegionConfig, paths: RegionPaths, result, model, places, crs):
     """Service columns on settlements and anchors; the services layer and per-type figures.
 
     Returns (None, None) when the region has no service data at all.
@@ -417,7 +460,12 @@ def _add_service_access(cfg: RegionConfig, paths: RegionPaths, result, model, cr
     services = read_layer(paths.osm_gpkg, "services").to_crs(crs)
     types = list(cfg.services.table())
     s, anchors = result.settlements, result.anchors
-    link = link_to_settlements(services, s, cfg.services.link_max_m)
+    areas = (
+        read_layer(paths.osm_gpkg, "place_areas").to_crs(crs)
+        if "place_areas" in layer_names(paths.osm_gpkg)
+        else None
+    )
+    link = link_to_settlements(services, places, cfg.services.reach_table(), areas)
     services = pd.concat([services.drop(columns="geometry"), link, services[["geometry"]]], axis=1)
     services = gpd.GeoDataFrame(services, geometry="geometry", crs=crs)
     times = service_times(s, services, model, types)
@@ -493,8 +541,9 @@ def _choose_anchors(cfg: RegionConfig, places: gpd.GeoDataFrame, approximate: bo
     if places.empty:
         raise InputDataError(f"no settlements found in {cfg.display_name}; check settlement_places")
     level = cfg.boundary.district_admin_level
+    beyond = cfg.anchors.beyond_border
     if approximate:
-        anchor_pos = ca.rule_anchors(places, cfg.offline.anchor_rule, level)
+        anchor_pos = ca.rule_anchors(places, cfg.offline.anchor_rule, level, beyond)
         core_names = cfg.offline.cores
     else:
         a = cfg.anchors
@@ -508,7 +557,7 @@ def _choose_anchors(cfg: RegionConfig, places: gpd.GeoDataFrame, approximate: bo
                 )
             anchor_pos = ca.read_anchor_csv(path, places)
         else:
-            anchor_pos = ca.rule_anchors(places, a.rule, level)
+            anchor_pos = ca.rule_anchors(places, a.rule, level, beyond)
         core_names = cfg.cores.names
     core_pos = (
         ca.resolve_names(places, core_names, "core") if core_names else np.array([], dtype=np.int64)
@@ -573,12 +622,17 @@ SETTLEMENT_COLUMNS = (
     "access_class",
     "no_road",
     "road_distance_m",
+    "anchor_beyond_border",
     "geometry",
 )
 
 
 def _settlement_columns(s: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
-    extra = [c for c in s.columns if c.startswith("time_") or c == "service_deserts"]
+    extra = [
+        c
+        for c in s.columns
+        if c.startswith("time_") or c in ("service_deserts", "services_beyond_border")
+    ]
     columns = [c for c in SETTLEMENT_COLUMNS if c != "geometry"] + extra + ["geometry"]
     return s[columns].sort_values(["osm_type", "osm_id"]).reset_index(drop=True)
 

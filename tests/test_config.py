@@ -131,3 +131,84 @@ def test_relative_paths_resolve_against_the_region_file(tmp_path):
     pbf = cfg.resolve(cfg.source.local_pbf)
     assert pbf.is_file()
     assert pbf.parent == Path(cfg.region_file).parent / "andorra"
+
+
+# --- keys that changed, seasons merged key by key, the README's own examples -------------------
+
+
+@pytest.mark.parametrize(
+    ("section", "key", "why"),
+    [
+        ("surface", "k_nearest = 16", "every road point within network.snap_max_m"),
+        ("services", "link_max_m = 3000", "services.reach_m"),
+    ],
+)
+def test_a_key_that_is_gone_says_why(tmp_path, section, key, why):
+    with pytest.raises(
+        ConfigError, match=f"{section}.{key.split()[0]} is no longer a setting"
+    ) as err:
+        load_region(config=_write(tmp_path, MINIMAL + f"[{section}]\n{key}\n"))
+    assert why in str(err.value)
+
+
+def test_seasons_merge_into_the_defaults_key_by_key(tmp_path):
+    body = (
+        MINIMAL
+        + '[seasons.summer]\nstart = "06-01"\n[seasons.winter]\nwinter_road_speed_kph = 25\n'
+    )
+    cfg = load_region(config=_write(tmp_path, body))
+    assert list(cfg.seasons) == ["summer", "winter", "thaw"]  # the thaw is kept
+    assert cfg.seasons["summer"].start == "06-01" and cfg.seasons["summer"].end == "10-31"
+    assert cfg.seasons["winter"].winter_road_speed_kph == 25
+    assert cfg.seasons["winter"].winter_roads  # unnamed rules keep their defaults
+    assert not cfg.seasons["thaw"].soft_unpaved_open
+
+
+def test_a_default_season_can_be_dropped_and_a_new_one_added(tmp_path):
+    body = MINIMAL + '[seasons]\nthaw = false\n[seasons.autumn]\nstart = "10-01"\nend = "11-30"\n'
+    cfg = load_region(config=_write(tmp_path, body))
+    assert list(cfg.seasons) == ["summer", "winter", "autumn"]
+
+
+def _readme_toml_blocks() -> list[str]:
+    text = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    return [block.split("```", 1)[0] for block in text.split("```toml\n")[1:]]
+
+
+@pytest.mark.parametrize("block", _readme_toml_blocks())
+def test_every_toml_example_in_the_readme_passes_make_check(tmp_path, block):
+    import subprocess
+    import sys
+
+    from pipeline.scenarios import Scenario
+
+    assert block.strip()
+    if "add_roads" in block or block.lstrip().startswith("description"):  # a scenario file
+        import tomllib
+
+        Scenario.model_validate(tomllib.loads(block))
+        return
+    tables = {line.strip() for line in block.splitlines() if line.strip().startswith("[")}
+    base = 'name = "{name}"\ndisplay_name = "Test"\n' + block
+    if not any(t.startswith("[anchors") for t in tables):
+        base += '\n[anchors]\nnames = ["A"]\n'
+    path = _write(tmp_path, base)
+    run = subprocess.run(
+        [sys.executable, "-m", "pipeline", "check", "--config", str(path)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert run.returncode == 0, run.stderr
+
+
+def test_a_region_crs_that_stretches_distances_is_refused():
+    import shapely
+
+    from pipeline import stages
+
+    cfg = load_region("vologda").model_copy(update={"crs": "EPSG:3857"})
+    with pytest.raises(ConfigError, match=r"stretches distances by 100\.0%.*EPSG:32637"):
+        stages.region_crs(cfg, shapely.Point(40.0, 60.0))
+    ok = load_region("vologda")
+    assert stages.region_crs(ok, shapely.Point(40.0, 60.0)).to_epsg() == 32637

@@ -21,6 +21,7 @@ from pipeline.network import (
     FLAG_FERRY,
     apply_season,
     build_graph,
+    driveable,
     parse_duration_s,
     parse_maxspeed_kph,
 )
@@ -336,3 +337,87 @@ def test_parse_duration_s():
     got = parse_duration_s(values)
     expected = [5400.0, 2700.0, 1200.0, 1800.0, 3723.0, 5400.0, math.nan, math.nan]
     np.testing.assert_allclose(got, expected, rtol=1e-12, equal_nan=True)
+
+
+# --- the northern road model: untagged minor roads, smoothness, access -----------------------
+
+NORTH_NET = NetworkConfig(untagged_surface="unpaved")
+
+
+@pytest.mark.parametrize(
+    ("tags", "net", "speed_kph"),
+    [
+        # an untagged unclassified road: class speed unless the region says what it is
+        ({"highway": "unclassified"}, DEFAULT_NET, 45.0),
+        ({"highway": "unclassified"}, NORTH_NET, 45.0 * 0.7),
+        ({"highway": "track"}, NORTH_NET, 20.0 * 0.7),
+        # a tag wins over the region's guess; a tracktype is a tag on the surface too
+        ({"highway": "unclassified", "surface": "asphalt"}, NORTH_NET, 45.0),
+        ({"highway": "track", "tracktype": "grade1"}, NORTH_NET, 20.0),
+        # other classes are not guessed about
+        ({"highway": "tertiary"}, NORTH_NET, 60.0),
+        # smoothness slows, the smallest factor wins
+        ({"highway": "tertiary", "smoothness": "very_bad"}, DEFAULT_NET, 60.0 * 0.6),
+        ({"highway": "tertiary", "smoothness": "horrible", "surface": "gravel"}, DEFAULT_NET, 24.0),
+    ],
+)
+def test_untagged_minor_roads_and_smoothness(tags, net, speed_kph):
+    times = edge_times(roads_frame({"coords": [P0, P1], **tags}), net)
+    assert times[(P0, P1)] == pytest.approx(geod_m(P0, P1) / kph(speed_kph), rel=1e-9)
+
+
+def test_untagged_minor_roads_close_in_the_thaw_where_the_region_says_they_are_dirt():
+    roads = roads_frame(
+        {"coords": [P0, P1], "highway": "primary"},
+        {"coords": [P1, P2], "highway": "unclassified"},
+    )
+    thaw = DEFAULT_CFG.seasons["thaw"]
+    for net, open_in_thaw in ((DEFAULT_NET, True), (NORTH_NET, False)):
+        graph = build_graph(roads, net, CRS_UTM)
+        thawed = apply_season(graph, thaw, [5, 6, 7, 8, 9, 10], 20.0)
+        assert (2 in set(thawed.edge_way)) is open_in_thaw
+
+
+@pytest.mark.parametrize(
+    ("tags", "kept"),
+    [
+        ({"highway": "track", "smoothness": "impassable"}, False),
+        ({"highway": "residential", "access": "emergency"}, False),
+        ({"highway": "residential", "access": "delivery"}, False),
+        ({"highway": "residential", "access": "agricultural"}, False),
+        ({"highway": "residential", "access": "forestry"}, False),
+        ({"highway": "residential", "access": "permissive"}, True),
+        ({"highway": "residential", "access": "customers"}, True),
+    ],
+)
+def test_roads_closed_by_smoothness_and_access(tags, kept):
+    assert bool(driveable(roads_frame({"coords": [P0, P1], **tags}), DEFAULT_NET)[0]) is kept
+
+
+def test_a_misspelt_untagged_surface_is_refused():
+    with pytest.raises(ValueError, match="did you mean 'unpaved'"):
+        NetworkConfig(untagged_surface="unpavd")
+
+
+def test_a_damaged_network_file_is_one_clear_line(tmp_path):
+    from pipeline.errors import InputDataError
+    from pipeline.stages import _load_network
+
+    graph = build_graph(
+        roads_frame({"coords": [P0, P1], "highway": "primary"}), DEFAULT_NET, CRS_UTM
+    )
+    good = tmp_path / "network.npz"
+    np.savez(good, mode=np.array("road"), **graph.to_npz_dict())
+    assert _load_network(good, CRS_UTM)[1].n_nodes == 2
+    cases = {
+        "edge ends": {"edge_v": graph.edge_v + 5},
+        "edges": {"edge_time_s": graph.edge_time_s[:1]},
+        "positive and finite": {"edge_time_s": -graph.edge_time_s},
+    }
+    for problem, change in cases.items():
+        path = tmp_path / f"bad-{len(problem)}.npz"
+        np.savez(path, mode=np.array("road"), **{**graph.to_npz_dict(), **change})
+        with pytest.raises(InputDataError, match=f"damaged or out of date.*{problem}"):
+            _load_network(path, CRS_UTM)
+    with pytest.raises(InputDataError, match="CRS"):
+        _load_network(good, CRS.from_user_input("EPSG:3035"))

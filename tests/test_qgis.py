@@ -168,7 +168,8 @@ def test_osm_names_are_escaped_in_qml_and_project():
     qml = layer_styles(cfg, {"catchments": catchments})["catchments"].qml()
     assert "<script>" not in qml
     category = ET.fromstring(qml.split("\n", 1)[1]).find(".//category")
-    assert category.get("value") == evil.replace("\x07", "")  # XML cannot hold \x07
+    assert category.get("label") == evil.replace("\x07", "")  # XML cannot hold \x07
+    assert category.get("value") == "0"  # catchments are told apart by anchor_id
     xml = project_xml(cfg, "x.gpkg", {"catchments": catchments}, catchments.crs, (0, 0, 1, 1))
     assert "<script>" not in xml
     ET.fromstring(xml.split("\n", 1)[1])  # well-formed

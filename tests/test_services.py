@@ -167,9 +167,13 @@ def test_matcher_reads_the_table():
 
 
 def test_anchor_profile_either_or():
-    anchors = gpd.GeoDataFrame({"osm_id": [1, 2]})
+    anchors = gpd.GeoDataFrame({"osm_type": ["node", "node"], "osm_id": [1, 2]})
     services = gpd.GeoDataFrame(
-        {"service": ["fap", "clinic", "school"], "settlement_osm_id": [1, 2, 2]}
+        {
+            "service": ["fap", "clinic", "school"],
+            "settlement_osm_type": ["node"] * 3,
+            "settlement_osm_id": [1, 2, 2],
+        }
     )
     profile = anchor_profile(
         anchors, services, ["fap", "clinic", "school"], ["clinic|fap", "school"]

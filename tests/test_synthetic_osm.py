@@ -87,6 +87,8 @@ def prepare_region(
     xml: bool = False,
     name: str = "synth",
     crs: str | None = "EPSG:32637",
+    anchor_section: str | None = None,
+    boundary: str = "",
 ) -> tuple[RegionConfig, RegionPaths]:
     """Write the OSM file and a region file under tmp_path and run the fetch stage.
 
@@ -108,9 +110,10 @@ local_pbf = "{osm.name}"
 relation_id = {REGION_RELATION}
 admin_level = 4
 district_admin_level = 6
+{boundary}
 
 [anchors]
-names = {json.dumps(list(anchors))}
+{anchor_section or f"names = {json.dumps(list(anchors))}"}
 
 [cores]
 names = {json.dumps(list(cores))}
@@ -477,7 +480,9 @@ def buffer_region() -> OsmBuilder:
 
 
 def kept_road_count(tmp_path: Path, crs: str | None) -> int:
-    cfg, paths = prepare_region(tmp_path, buffer_region(), anchors=["Porthaven"], crs=crs)
+    cfg, paths = prepare_region(
+        tmp_path, buffer_region(), anchors=["Porthaven"], crs=crs, boundary="clip_buffer_m = 5000"
+    )
     stages.run_extract(cfg, paths)
     assert cfg.boundary.clip_buffer_m == 5000.0
     return len(gpd.read_file(paths.osm_gpkg, layer="roads"))
