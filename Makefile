@@ -90,7 +90,7 @@ $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m pip install --quiet -e '.[test]'
 	touch $@
 
-check: $(VENV)/.installed ## validate the region file only
+check: $(VENV)/.installed ## validate the region file and its scenario files
 	$(RUN) check $(REGION_ARGS)
 
 # fetch always asks: it reuses a verified download at once, or retries one that failed offline.

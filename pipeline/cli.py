@@ -167,6 +167,19 @@ def _check_run_names(cfg: RegionConfig, args) -> None:
         load_scenario(cfg, args.scenario)
 
 
+def _check(cfg: RegionConfig) -> int:
+    """`check`: the region file (already loaded) and every scenario file of the region."""
+    from pipeline.scenarios import check_scenarios, scenario_dir
+
+    print(f"{cfg.region_file}: valid region {cfg.name!r} ({cfg.display_name})")
+    checked, errors = check_scenarios(cfg)
+    for message in errors:
+        print(f"error: {message}", file=sys.stderr)
+    bad = f", {len(errors)} invalid" if errors else ", all valid" if checked else ""
+    print(f"{scenario_dir(cfg)}: {checked} scenario file(s) checked{bad}")
+    return ConfigError.exit_code if errors else 0
+
+
 def _run_stage(stage: str, cfg: RegionConfig, paths: RegionPaths, args) -> None:
     if stage == "diff":
         if not args.b:
@@ -203,8 +216,7 @@ def main(argv: list[str] | None = None) -> int:
         cfg = load_region(args.region, args.config)
         paths = region_paths(cfg)
         if args.stage == "check":
-            print(f"{cfg.region_file}: valid region {cfg.name!r} ({cfg.display_name})")
-            return 0
+            return _check(cfg)
         _check_run_names(cfg, args)
         for stage in ALL if args.stage == "all" else (args.stage,):
             log_dir = (

@@ -367,7 +367,7 @@ def build_graph(roads: gpd.GeoDataFrame, net: NetworkConfig, crs: CRS) -> RoadGr
         ),
         edge_length_m=np.concatenate([length_m[pick], np.zeros(2 * n_board)]),
         edge_way=np.concatenate(
-            [roads["osm_id"].to_numpy()[seg_way[pick]], np.full(2 * n_board, -1)]
+            [roads["osm_id"].to_numpy()[seg_way[pick]], np.zeros(2 * n_board)]
         ).astype(np.int64),
         edge_flags=np.concatenate(
             [way_flags[seg_way[pick]], np.full(2 * n_board, FLAG_BOARDING | FLAG_NO_JOIN)]
