@@ -261,6 +261,9 @@ def compute_accessibility(
     s["no_road"] = ~(near_m <= cfg.network.snap_max_m) if not model.approximate else False
     s["gap"] = ~(s["anchor_time_min"] <= cfg.thresholds.gap_min)
     s["access_class"] = _access_class(s, cfg)
+    s["abandoned"] = _abandoned(s)
+    if "population_source" not in s:
+        s["population_source"] = np.where(s["population"].notna(), "osm", None)
 
     grid = make_grid(region.iloc[0], places.crs, cfg.surface.cell_m)
     (rows, cols), centres = cell_centres(grid)
@@ -287,6 +290,11 @@ def compute_accessibility(
         rasters=rasters,
         anchor_trips=trips[0],
     )
+
+
+def _abandoned(s: pd.DataFrame) -> np.ndarray:
+    """Settlements known to have no people (not: whose people are unknown)."""
+    return (s["population"].astype("Float64") == 0).fillna(False).to_numpy(dtype=bool)
 
 
 def _in_region(places: pd.DataFrame) -> np.ndarray:
@@ -472,21 +480,28 @@ def _core_zone_polygons(
 def coverage_summary(s: pd.DataFrame, cfg: RegionConfig) -> pd.DataFrame:
     """Settlements and population by district (and a region total row): within each band
     limit, in gaps, unreachable, in a core zone. Population counts only settlements whose
-    population is known; `settlements_no_population` says how many are not."""
+    population is known; `settlements_no_population` says how many are not. Abandoned
+    settlements (0 people) have their own columns, `settlements_abandoned` and
+    `settlements_abandoned_gap`, and are left out of the other settlement counts: a deserted
+    village is not a village in a gap."""
     pop = s["population"].astype("Float64").fillna(0).to_numpy(dtype=float)
     t = s["anchor_time_min"].to_numpy(dtype=float)
+    abandoned = _abandoned(s)
+    lived = (~abandoned).astype(float)
     columns = {
-        "settlements": np.ones(len(s)),
+        "settlements": lived,
         "population": pop,
         "settlements_no_population": s["population"].isna().to_numpy(dtype=float),
+        "settlements_abandoned": abandoned.astype(float),
+        "settlements_abandoned_gap": (abandoned & s["gap"].to_numpy(dtype=bool)).astype(float),
     }
     for limit in cfg.thresholds.bands_min:
         within = t <= limit
-        columns[f"settlements_within_{limit:g}min"] = within.astype(float)
+        columns[f"settlements_within_{limit:g}min"] = within * lived
         columns[f"population_within_{limit:g}min"] = pop * within
     for klass in ACCESS_CLASSES:
         hit = (s["access_class"] == klass).to_numpy()
-        columns[f"settlements_{klass}"] = hit.astype(float)
+        columns[f"settlements_{klass}"] = hit * lived
         columns[f"population_{klass}"] = pop * hit
     # Served from across the border: the nearest anchor, or hospital, lies in another region.
     if "anchor_beyond_border" in s:

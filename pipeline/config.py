@@ -424,20 +424,32 @@ _REMOVED_KEYS = {
 
 
 class OfflineConfig(_Strict):
-    """Bundled reference data and the straight-line model used when no OSM extract exists."""
+    """Bundled reference data and the straight-line model used when no OSM extract exists.
+
+    Anchors and cores are the region file's own ([anchors], [cores]), matched among the bundled
+    settlements; `anchor_rule` and `cores` here replace them offline only when given.
+    """
 
     districts: Path
     district_name_field: str = "district"
     outline: Path | None = None
-    settlements: Path  # GeoJSON points: name, population
-    towns: Path | None = None  # CSV with Cyrillic names, geo_lat, geo_lon, population
+    # a settlement table (CSV: settlement, type, population, latitude_dd, longitude_dd,
+    # municipality; see pipeline/settlement_table.py) or GeoJSON points (name, population)
+    settlements: Path
+    towns: Path | None = None  # GeoJSON only: CSV with Cyrillic names, geo_lat, geo_lon, population
     population_grid: Path | None = None
     detour_factor: float = Field(default=1.35, ge=1.0, le=3.0)  # road km per straight-line km
     speed_kph: PositiveFloat = 60.0  # average speed along the road of that length
-    anchor_rule: AnchorRule = AnchorRule(
-        largest_per_district=True
-    )  # anchors among the bundled settlements
-    cores: list[str] = []  # core names as spelled in the bundled data
+    anchor_rule: AnchorRule | None = None  # offline only, instead of [anchors]
+    cores: list[str] = []  # offline only, instead of [cores] names
+
+
+class CensusConfig(_Strict):
+    """A table of the region's settlements and their people, to fill in the population of OSM
+    places that have no `population` tag (see pipeline/settlement_table.py)."""
+
+    table: Path  # CSV as offline.settlements
+    match_m: PositiveFloat = 3_000.0  # an OSM place and a row of one name this close match
 
 
 class PlanningConfig(_Strict):
@@ -450,7 +462,10 @@ class PlanningConfig(_Strict):
     candidates: list[str] = []  # optional: only these settlements may be proposed
     exact_max_candidates: int = Field(default=500, ge=0)  # exact solve if ≤ this many help anyone
     exact_time_limit_s: PositiveFloat = 60.0  # seconds for the exact solver (HiGHS)
-    monotowns: list[str] = []  # single-industry towns (моногорода)
+    monotowns: list[str] = []  # single-industry towns (моногорода), besides the official list
+    # also the region's towns on the government's list (regions/russia/monotowns_1398r.csv,
+    # распоряжение № 1398-р), found by the region's name
+    monotowns_from_list: bool = True
     employment_min_population: int = Field(default=10_000, ge=0)  # people: an employment centre
     employment_centres: list[str] = []  # also employment centres, whatever their population
     reach_bands_min: list[PositiveFloat] = [30.0, 45.0, 60.0]  # minutes from a monotown
@@ -490,6 +505,7 @@ class RegionConfig(_Strict):
         10,
     ]  # navigation, when a ferry's tags say nothing
     offline: OfflineConfig | None = None
+    census: CensusConfig | None = None
     planning: PlanningConfig = PlanningConfig()
     region_file: Path = Path()  # filled in by load_region
 

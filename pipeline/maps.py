@@ -281,6 +281,9 @@ def _settlement_columns(s: gpd.GeoDataFrame, cfg: RegionConfig, classes, anchor_
         "cls": palette.settlement_class(
             s["anchor_time_min"].to_numpy(dtype=float), classes
         ).tolist(),
+        "abandoned": (
+            s["abandoned"].astype(bool).tolist() if "abandoned" in s else [False] * len(s)
+        ),
     }
 
 

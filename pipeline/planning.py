@@ -259,10 +259,15 @@ def propose_anchors(
     if 0 < useful <= plan.exact_max_candidates:
         exact = exact_cover(cover, weight, k, plan.exact_time_limit_s)
     chosen = greedy
-    if exact is not None and _covered_value(cover, weight, exact.picks) > _covered_value(
-        cover, weight, greedy
-    ):
-        chosen = _rank(cover, weight, exact.picks)
+    if exact is not None:
+        exact_value = _covered_value(cover, weight, exact.picks)
+        greedy_value = _covered_value(cover, weight, greedy)
+        if exact_value > greedy_value:
+            chosen = _rank(cover, weight, exact.picks)
+        elif exact_value == greedy_value and exact.status == "optimal":
+            # Greedy reached the optimum: it *is* an exact solution (optima need not be unique),
+            # so the table marks its picks as exact, as the log says "greedy = exact".
+            exact = ExactCover(list(greedy), exact.status, exact.seconds)
     table = _proposal_table(s, cand, gap, cover, chosen, greedy, exact)
     newly = _newly_covered(s, model, anchor_xy, cand[chosen], gap_min)
     figures = _proposal_figures(s, cand, gap, cover, weight, greedy, exact, chosen, newly, k)
@@ -310,7 +315,7 @@ def _proposal_table(s, cand, gap, cover, chosen, greedy, exact) -> gpd.GeoDataFr
                 )
                 + (" …" if len(new) > 12 else ""),
                 "in_greedy": c in greedy,
-                "in_exact": exact is not None and c in exact.picks,
+                "in_exact": None if exact is None else c in exact.picks,  # None: not run
             }
         )
     columns = ["osm_id", "name", "place", "population", "district", "anchor_time_min", "geometry"]
@@ -591,18 +596,51 @@ def employment_centres(settlements: pd.DataFrame, plan: PlanningConfig) -> np.nd
     return np.flatnonzero(chosen)
 
 
+MONOTOWN_LIST = Path(__file__).resolve().parent.parent / "regions/russia/monotowns_1398r.csv"
+_CENTRE_TYPE = re.compile(r"^\s*(г|пгт|рп|п|с|д|пос|село|посёлок|поселок)\.?\s+", re.IGNORECASE)
+
+
+def official_monotowns(region_names: list[str], path: Path = MONOTOWN_LIST) -> pd.DataFrame:
+    """The region's towns on the government's list of single-industry municipalities
+    (распоряжение № 1398-р): columns `name` (the centre, without its г./пгт. prefix),
+    `category` (1: the most difficult situation, 2: risk of worsening, 3: stable) and
+    `municipality` (as the order names it). `region_names`: the region's names to look for."""
+    empty = pd.DataFrame({"name": [], "category": [], "municipality": []})
+    if not path.is_file():
+        logger.warning("the monotown list %s is missing: only [planning] monotowns count", path)
+        return empty
+    table = pd.read_csv(path, dtype=str)
+    wanted = {n.casefold().replace("ё", "е").strip() for n in region_names if n}
+    region = table["region"].str.casefold().str.replace("ё", "е").str.strip()
+    mine = table[region.isin(wanted)]
+    return pd.DataFrame(
+        {
+            "name": mine["admin_center"].str.replace(_CENTRE_TYPE, "", regex=True).str.strip(),
+            "category": pd.to_numeric(mine["category"], errors="coerce").astype("Int64"),
+            "municipality": mine["mo_name_1398"],
+        }
+    ).reset_index(drop=True)
+
+
 def monotown_reach(
-    settlements: gpd.GeoDataFrame, model: TravelModel, plan: PlanningConfig
+    settlements: gpd.GeoDataFrame,
+    model: TravelModel,
+    plan: PlanningConfig,
+    official: pd.DataFrame | None = None,
 ) -> tuple[pd.DataFrame, gpd.GeoDataFrame]:
-    """For each single-industry town: the employment centres within each band (minutes, from
-    the town to the centre, as a commuter drives), their number and population.
+    """For each single-industry town — those of the government's list for the region
+    (`official`, see :func:`official_monotowns`) and those the region file names — the
+    employment centres within each band (minutes, from the town to the centre, as a commuter
+    drives), their number and population, and the town's category on the list.
 
     Returns (one row per monotown, one line per monotown–centre pair within the largest band).
     """
     s = settlements.reset_index(drop=True)
-    if not plan.monotowns:
+    official = official if official is not None else pd.DataFrame({"name": [], "category": []})
+    names = list(dict.fromkeys([*official["name"], *plan.monotowns]))
+    if not names:
         return _reach_summary(s, np.array([], dtype=np.int64), None, plan), _empty_links(s.crs)
-    towns = resolve_names(s, plan.monotowns, "monotown", "[planning] monotowns")
+    towns = resolve_names(s, names, "monotown", "[planning] monotowns or the monotown list")
     towns = towns[np.argsort(s["name"].to_numpy(dtype=str)[towns], kind="stable")]
     centres = employment_centres(s, plan)
     xy = np.column_stack([s.geometry.x, s.geometry.y])
@@ -611,7 +649,10 @@ def monotown_reach(
     links = _reach_links(
         s, towns[pairs.point[keep]], centres[pairs.dest[keep]], pairs.time_s[keep], plan
     )
-    return _reach_summary(s, towns, links, plan), links
+    summary = _reach_summary(s, towns, links, plan)
+    category = dict(zip(official["name"], official["category"], strict=True))
+    summary.insert(1, "category", pd.array([category.get(n) for n in summary["monotown"]], "Int64"))
+    return summary, links
 
 
 def _reach_links(s, town_pos, centre_pos, time_s, plan) -> gpd.GeoDataFrame:
@@ -814,6 +855,10 @@ _COLUMNS = {
     },
     "anchors": {"en": "anchors", "ru": "опорные пункты"},
     "monotown": {"en": "single-industry town", "ru": "моногород"},
+    "category": {
+        "en": "category (1: most difficult … 3: stable)",
+        "ru": "категория (1 — наиболее сложное … 3 — стабильное)",
+    },
     "nearest_centre": {"en": "nearest centre", "ru": "ближайший центр"},
     "nearest_centre_time_min": {"en": "time, min", "ru": "время, мин"},
 }
@@ -905,7 +950,7 @@ def plan_sections(plan: dict, language: str = "en") -> list[tuple[str, str]]:
     body = _p(
         _t(language, "monotowns_lead", min_population=mr["employment_min_population"], named=named)
     )
-    reach_cols = ["monotown", "district", "population"]
+    reach_cols = ["monotown", "category", "district", "population"]
     for band in mr["bands_min"]:
         reach_cols += [f"centres_within_{band:g}min", f"centre_population_within_{band:g}min"]
     reach_cols += ["nearest_centre", "nearest_centre_time_min"]

@@ -2,8 +2,10 @@
 
 It yields the same tables as :func:`pipeline.osm.read_pbf` (places, boundaries; no roads), so
 the later stages run unchanged, with the straight-line model in place of the road graph.
-Settlement names: where a GeoNames point lies within `TOWN_MATCH_M` of an official town, the
-town's Cyrillic name, class and census population replace the GeoNames ones.
+Settlements come from a settlement table (a CSV such as Vologda's SME registry, read by
+:mod:`pipeline.settlement_table`) or from GeoNames points; for the latter, where a point lies
+within `TOWN_MATCH_M` of an official town, the town's Cyrillic name, class and census
+population replace the GeoNames ones.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from scipy.spatial import cKDTree
 from pipeline.config import OfflineConfig, RegionConfig
 from pipeline.errors import InputDataError
 from pipeline.osm import ROAD_TAGS, OsmLayers
+from pipeline.settlement_table import read_settlement_table
 
 __all__ = ["CITY_MIN_POPULATION", "TOWN_MATCH_M", "load_reference"]
 
@@ -60,7 +63,7 @@ def load_reference(cfg: RegionConfig, crs_for) -> OsmLayers:
         geometry=[region_geom, *districts.geometry],
         crs="EPSG:4326",
     )
-    places = _settlements(cfg, off, crs_for(region_geom))
+    places = _settlements(cfg, off, districts, crs_for(region_geom))
     places["in_region"] = True  # the bundled data holds the region's own settlements only
     roads = gpd.GeoDataFrame(
         pd.DataFrame(columns=["osm_id", *ROAD_TAGS, "ferry"]), geometry=[], crs="EPSG:4326"
@@ -82,8 +85,13 @@ def _read(path, what: str) -> gpd.GeoDataFrame:
     return frame
 
 
-def _settlements(cfg: RegionConfig, off: OfflineConfig, crs) -> gpd.GeoDataFrame:
-    points = _read(cfg.resolve(off.settlements), "settlements").to_crs("EPSG:4326")
+def _settlements(cfg: RegionConfig, off: OfflineConfig, districts, crs) -> gpd.GeoDataFrame:
+    path = cfg.resolve(off.settlements)
+    if path.suffix.lower() == ".csv":
+        places, report = read_settlement_table(path, districts, off.district_name_field, crs)
+        report.log(path)
+        return places
+    points = _read(path, "settlements").to_crs("EPSG:4326")
     for column in ("name", "population"):
         if column not in points:
             raise InputDataError(f"{off.settlements}: needs a {column!r} field")

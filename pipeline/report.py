@@ -52,9 +52,11 @@ class Headline:
     """One headline figure: how many settlements and people (of those with a population tag)."""
 
     key: str
-    settlements: int
+    settlements: int  # inhabited or of unknown population (abandoned ones are counted apart)
     population: int
     share: float  # of the region's tagged population, 0–1
+    unknown: int = 0  # of those settlements, how many have no population figure
+    abandoned: int = 0  # abandoned settlements (0 people) in the same class
 
 
 def _population(s: pd.DataFrame) -> pd.Series:
@@ -69,8 +71,17 @@ def headline_figures(s: pd.DataFrame, gap_min: float) -> list[Headline]:
     masks = {f"within_{m:g}": t <= m for m in HEADLINE_MINUTES}
     masks["gap"] = ~(t <= gap_min)
     masks["unreachable"] = t.isna()
+    unknown = _population(s).isna()
+    abandoned = (_population(s) == 0).fillna(False)
     return [
-        Headline(key, int(mask.sum()), int(pop[mask].sum()), float(pop[mask].sum()) / total)
+        Headline(
+            key,
+            int((mask & ~abandoned).sum()),
+            int(pop[mask].sum()),
+            float(pop[mask].sum()) / total,
+            int((mask & unknown).sum()),
+            int((mask & abandoned).sum()),
+        )
         for key, mask in masks.items()
     ]
 
@@ -221,9 +232,14 @@ def _headline_section(s: pd.DataFrame, cfg: RegionConfig) -> str:
     labels["unreachable"] = tr(lang, "unreachable_long")
     cards = "".join(
         f'<div class="card{" alert" if h.key in ("gap", "unreachable") and h.settlements else ""}" '
-        f'data-key="{h.key}"><div class="big">{_n(h.population)} {_e(tr(lang, "people"))}</div>'
+        f'data-key="{h.key}"><div class="big">{_e(_people(h, lang))}</div>'
         f"<div>{h.share:.0%} · {_n(h.settlements)} {_e(tr(lang, 'settlements_n'))}</div>"
-        f'<div class="what">{_e(labels[h.key])}</div></div>'
+        + (
+            f'<div class="what">{_e(tr(lang, "abandoned_too", n=_n(h.abandoned)))}</div>'
+            if h.abandoned
+            else ""
+        )
+        + f'<div class="what">{_e(labels[h.key])}</div></div>'
         for h in headline_figures(s, gap)
     )
     pop = _population(s)
@@ -235,6 +251,14 @@ def _headline_section(s: pd.DataFrame, cfg: RegionConfig) -> str:
         unknown=_n(pop.isna().sum()),
     )
     return f'<h2>{_e(tr(lang, "headline"))}</h2>\n<div class="cards">{cards}</div>\n<p class="note">{_e(total)}</p>'
+
+
+def _people(h: Headline, lang: str) -> str:
+    """'1 234 people', never '0 people' for settlements whose people are unknown."""
+    if h.unknown and h.unknown == h.settlements:
+        return tr(lang, "people_unknown")
+    text = f"{_n(h.population)} {tr(lang, 'people')}"
+    return text + (f" + {tr(lang, 'unknown_in', n=_n(h.unknown))}" if h.unknown else "")
 
 
 def _table(headers: list[str], rows: list[list[str]], numeric_from: int, css: str = "") -> str:

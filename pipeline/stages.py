@@ -63,7 +63,7 @@ logger = logging.getLogger(__name__)
 
 APPROXIMATE_NOTE = (
     "APPROXIMATE: no OpenStreetMap road network was available, so times use a straight-line model "
-    "(distance x {detour:g} / {speed:g} km/h) from bundled reference data (settlements >= 500 people). "
+    "(distance x {detour:g} / {speed:g} km/h) from the bundled reference data (settlements, districts; no roads). "
     "For road-based results put the region's .osm.pbf at {pbf} (or run `make fetch region={name}` "
     "with internet) and run `make region={name}` again."
 )
@@ -173,6 +173,8 @@ def run_extract(cfg: RegionConfig, paths: RegionPaths) -> Path:
             "note": note,
             "source": "bundled reference data",
         }
+    if source["mode"] == "osm":
+        layers.places = _census_population(cfg, layers.places, layers.boundaries, crs)
     services = _service_points(cfg, layers.services)
     tables = {"roads": layers.roads, "places": layers.places, "boundaries": layers.boundaries}
     if services is not None:
@@ -202,6 +204,39 @@ def run_extract(cfg: RegionConfig, paths: RegionPaths) -> Path:
         paths.osm_gpkg,
     )
     return paths.osm_gpkg
+
+
+def _census_population(cfg: RegionConfig, places, boundaries, crs) -> gpd.GeoDataFrame:
+    """OSM places with their `population_source`, filled in from the region's census table."""
+    places = places.copy()
+    places["population_source"] = np.where(places["population"].notna(), "osm", None)
+    if cfg.census is None:
+        return places
+    from pipeline.settlement_table import census_population, read_settlement_table
+
+    path = cfg.resolve(cfg.census.table)
+    districts = boundaries[boundaries["role"] == "district"]
+    if districts.empty:  # no district level: the region itself places the table's rows
+        districts = boundaries[boundaries["role"] == "region"]
+    districts = districts.assign(_name=lambda b: b["name"])
+    table, report = read_settlement_table(path, districts, "_name", crs)
+    report.log(path)
+    population, source, figures = census_population(
+        places.to_crs(crs), table.to_crs(crs), cfg.census.match_m
+    )
+    places["population"], places["population_source"] = population.to_numpy(), source.to_numpy()
+    logger.info(
+        "population: %d of %d places tagged in OSM, %d more from %s (of %d untagged: %.0f %%), "
+        "%d still unknown",
+        figures["tagged"],
+        figures["places"],
+        figures["matched"],
+        path.name,
+        figures["places"] - figures["tagged"],
+        100.0 * figures["matched"] / max(figures["places"] - figures["tagged"], 1),
+        figures["unknown"],
+    )
+    return places
 
 
 def _service_points(cfg: RegionConfig, from_osm: gpd.GeoDataFrame | None):
@@ -322,7 +357,10 @@ def _load_inputs(cfg: RegionConfig, paths: RegionPaths) -> _Inputs:
     region, crs = _region_and_crs(cfg, boundaries)
     districts = boundaries[boundaries["role"] == "district"].to_crs(crs).reset_index(drop=True)
     places = read_layer(paths.osm_gpkg, "places").to_crs(crs)
-    places["district"] = ca.assign_districts(places, districts).to_numpy()
+    assigned = ca.assign_districts(places, districts)
+    if "district" in places:  # a border village the coarse polygons miss keeps its own
+        assigned = assigned.fillna(places["district"])
+    places["district"] = assigned.to_numpy()
     places["population"] = places["population"].astype("Int64")
     mode, graph = _load_network(paths.network, crs)
     approximate = meta.get("mode") == "straight_line"
@@ -538,27 +576,35 @@ def _qgis_styles(cfg: RegionConfig, layers: dict[str, gpd.GeoDataFrame]) -> dict
 
 
 def _choose_anchors(cfg: RegionConfig, places: gpd.GeoDataFrame, approximate: bool):
+    """Row positions of the anchors and cores among `places`: the region file's [anchors]
+    (names, a CSV or a rule) and [cores], offline too (matched among the bundled settlements);
+    offline, `[offline] anchor_rule` / `cores` replace them where given."""
     if places.empty:
         raise InputDataError(f"no settlements found in {cfg.display_name}; check settlement_places")
     level = cfg.boundary.district_admin_level
     beyond = cfg.anchors.beyond_border
-    if approximate:
-        anchor_pos = ca.rule_anchors(places, cfg.offline.anchor_rule, level, beyond)
-        core_names = cfg.offline.cores
+    a = cfg.anchors
+    off = cfg.offline if approximate else None
+    if off is not None and off.anchor_rule is not None:
+        anchor_pos = ca.rule_anchors(places, off.anchor_rule, level, beyond)
+    elif a.names:
+        anchor_pos = ca.resolve_names(places, a.names, "anchor")
+    elif a.csv:
+        path = cfg.resolve(a.csv)
+        if not path.is_file():
+            raise InputDataError(
+                f"anchors.csv {str(path)!r} not found; fix the path in the region file"
+            )
+        anchor_pos = ca.read_anchor_csv(path, places)
     else:
-        a = cfg.anchors
-        if a.names:
-            anchor_pos = ca.resolve_names(places, a.names, "anchor")
-        elif a.csv:
-            path = cfg.resolve(a.csv)
-            if not path.is_file():
-                raise InputDataError(
-                    f"anchors.csv {str(path)!r} not found; fix the path in the region file"
-                )
-            anchor_pos = ca.read_anchor_csv(path, places)
-        else:
-            anchor_pos = ca.rule_anchors(places, a.rule, level, beyond)
-        core_names = cfg.cores.names
+        if approximate and a.rule.admin_centres:
+            logger.warning(
+                "anchors.rule asks for administrative centres, which the bundled data does not "
+                "mark; offline only the rule's place classes count — list the centres in an "
+                "anchors CSV (anchors.csv) to use them offline"
+            )
+        anchor_pos = ca.rule_anchors(places, a.rule, level, beyond)
+    core_names = off.cores if off is not None and off.cores else cfg.cores.names
     core_pos = (
         ca.resolve_names(places, core_names, "core") if core_names else np.array([], dtype=np.int64)
     )
@@ -568,8 +614,12 @@ def _choose_anchors(cfg: RegionConfig, places: gpd.GeoDataFrame, approximate: bo
         raise InputDataError(
             f"no anchor settlements found in {cfg.display_name}; widen anchors.rule or list anchors.names"
         )
+    outside = int((~ca._in_region(places)[anchor_pos]).sum())
     logger.info(
-        "anchors (%d): %s", len(anchor_pos), ", ".join(places["name"].iloc[anchor_pos].astype(str))
+        "anchors (%d%s): %s",
+        len(anchor_pos),
+        f", {outside} beyond the border" if outside else "",
+        ", ".join(places["name"].iloc[anchor_pos].astype(str)),
     )
     return anchor_pos, core_pos
 
@@ -605,6 +655,8 @@ SETTLEMENT_COLUMNS = (
     "name_en",
     "place",
     "population",
+    "population_source",
+    "abandoned",
     "district",
     "is_anchor",
     "is_core",
@@ -1047,7 +1099,21 @@ def run_plan(cfg: RegionConfig, paths: RegionPaths) -> Path:
     links = pl.cross_border_links(s, layers["anchors"], model, gap_min)
     area = pl.cross_border_area(layers["catchments"], layers["anchors"], layers["districts"])
     pairs = pl.cross_border_pairs(links, layers["districts"], area)
-    reach, reach_links = pl.monotown_reach(s, model, cfg.planning)
+    official = (
+        pl.official_monotowns([cfg.display_name, cfg.boundary.region_name or ""])
+        if cfg.planning.monotowns_from_list
+        else None
+    )
+    if official is not None:
+        logger.info(
+            "monotowns on the government's list for %s: %s",
+            cfg.display_name,
+            ", ".join(
+                f"{n} ({c})" for n, c in zip(official["name"], official["category"], strict=True)
+            )
+            or "none",
+        )
+    reach, reach_links = pl.monotown_reach(s, model, cfg.planning, official)
     mode = "straight_line" if graph is None else "road"
     figures = pl.plan_figures(
         cfg, proposals, links, pairs, reach, mode=mode, note=meta.get("note", "")

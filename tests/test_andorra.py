@@ -123,10 +123,13 @@ def test_summary_counts_add_up(andorra_run):
     summary = json.loads(paths.summary_json.read_text(encoding="utf-8"))
     s = gpd.read_file(paths.gpkg(cfg.name), layer="settlements")
     total = summary["region_total"]
-    assert total["settlements"] == len(s)
+    abandoned = s["abandoned"].astype(bool)  # population tagged 0: counted apart
+    assert total["settlements_abandoned"] == abandoned.sum()
+    lived = int((~abandoned).sum())
+    assert total["settlements"] == lived
     classes = ["core_zone", "anchor_zone", "gap", "unreachable"]
-    assert sum(total[f"settlements_{c}"] for c in classes) == len(s)
-    assert sum(d["settlements"] for d in summary["districts"]) == len(s)
-    within = (s["anchor_time_min"] <= cfg.thresholds.bands_min[0]).sum()
+    assert sum(total[f"settlements_{c}"] for c in classes) == lived
+    assert sum(d["settlements"] for d in summary["districts"]) == lived
+    within = ((s["anchor_time_min"] <= cfg.thresholds.bands_min[0]) & ~abandoned).sum()
     assert total[f"settlements_within_{cfg.thresholds.bands_min[0]:g}min"] == within
     assert summary["cores"] == ["Andorra la Vella"]

@@ -95,10 +95,23 @@
   var gapClass = classes.length - 2;
   var settlementLayer = L.layerGroup();
   var markers = [];
-  for (var i = 0; i < S.name.length; i++) {
+  // Abandoned villages (0 people) first, small and grey: drawn under the inhabited ones.
+  var order = [];
+  for (var o = 0; o < S.name.length; o++) if (S.abandoned[o]) order.push(o);
+  for (var o2 = 0; o2 < S.name.length; o2++) if (!S.abandoned[o2]) order.push(o2);
+  for (var n = 0; n < order.length; n++) {
+    var i = order[n];
     var cls = S.cls[i];
-    var isGap = cls >= gapClass;
-    var marker = L.circleMarker([S.lat[i], S.lon[i]], {
+    var isGap = cls >= gapClass && !S.abandoned[i];
+    var marker = L.circleMarker([S.lat[i], S.lon[i]], S.abandoned[i] ? {
+      renderer: renderers.points,
+      pane: "points",
+      radius: 2.5,
+      weight: 0.5,
+      color: "#757575",
+      fillColor: "#bdbdbd",
+      fillOpacity: 0.7,
+    } : {
       renderer: renderers.points,
       pane: "points",
       radius: isGap ? 7 : 4,
@@ -120,7 +133,7 @@
         [T.access_class, S.access[j]],
       ]);
     });
-    markers.push(marker);
+    markers[i] = marker;
     settlementLayer.addLayer(marker);
   }
   add("settlements", settlementLayer, true);
