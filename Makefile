@@ -1,68 +1,149 @@
-# Anchor-settlement accessibility. `make help` lists the targets.
-# Each rule makes real files under data_raw/$(region)/, data_processed/$(region)/ or maps/$(region)/
-# from its inputs and the code that makes them, so a re-run redoes only what changed.
+# Anchor-settlement accessibility. `make help` lists the targets and the variables.
+#
+# A graph of files. Each stage makes real files under data_raw/$(region)/, data_processed/
+# $(region)/ or maps/$(region)/ from the files an earlier stage made, the code it runs, and
+# what it reads of the region file: the first step, `python -m pipeline deps`, writes for
+# each stage the sections of the region file it reads and the sha256 of every file they name
+# (an anchors CSV, a services CSV, the bundled offline data, the extract) to
+# data_processed/$(region)/.config/<stage>.json, rewriting a stamp only when its content
+# changes. So a re-run redoes only what changed: fixing an anchor name redoes the catchments
+# and what follows, never fetch, extract or network.
+#
+# A failed or interrupted run deletes nothing: there is no .DELETE_ON_ERROR, outputs are
+# .PRECIOUS, and every file is written under a hidden name and renamed when complete (a
+# stage's files all together). No grouped targets (`&:`) or other GNU Make 4.x features, so
+# older makes (macOS's 3.81, Debian 10's 4.2) should do; the tests run with GNU Make 4.3.
+
+empty :=
+space := $(empty) $(empty)
+letters := a b c d e f g h i j k l m n o p q r s t u v w x y z
+# What is left of $(1) once every character of the words $(2) is taken out of it.
+strip_chars = $(if $(2),$(call strip_chars,$(subst $(firstword $(2)),,$(1)),$(wordlist 2,99,$(2))),$(1))
+# Non-empty unless $(1) is a region name: lowercase ASCII letters, digits, - and _, from a letter.
+bad_name = $(or $(filter-out 1,$(words $(1))),$(call strip_chars,$(1),$(letters) 0 1 2 3 4 5 6 7 8 9 - _),$(if $(filter $(addsuffix %,$(letters)),$(1)),,x))
+# A path with spaces, escaped for $(wildcard).
+escape = $(subst $(space),\$(space),$(1))
+# A shell word: $(1) in single quotes.
+quote = '$(subst ','\'',$(1))'
+NAME_RULE := region names are lowercase ASCII letters, digits, - and _, starting with a letter
+REGION_LIST := $(notdir $(basename $(wildcard regions/*.toml)))
 
 region ?= vologda
 ifdef config
+  # The region is the file's name without .toml; the folders above it may hold spaces and
+  # Cyrillic letters.
+  override region := $(subst ?,$(space),$(patsubst %.toml,%,$(lastword $(subst /, ,$(subst $(space),?,$(config))))))
   REGION_FILE := $(config)
-  region := $(basename $(notdir $(config)))
-  REGION_ARGS := --config "$(config)"
+  REGION_ARGS := --config $(call quote,$(config))
 else
   REGION_FILE := regions/$(region).toml
   REGION_ARGS := --region $(region)
 endif
 
-# A region that does not exist: say so in one line, not as a missing make rule. Targets that
-# need no region (tests, lint, help, benchmark, many regions, clean) are let through.
-ifneq ($(filter-out test lint help bench bench-valhalla many clean,$(or $(MAKECMDGOALS),all)),)
-  ifeq ($(wildcard $(REGION_FILE)),)
-    $(error unknown region '$(region)': no file $(REGION_FILE); available: $(notdir $(basename $(wildcard regions/*.toml))) (or config=path/to/region.toml))
+# Results go under the project folder, or under $PIPELINE_ROOT (tests, many regions at once).
+ROOT := $(if $(PIPELINE_ROOT),$(patsubst %/,%,$(PIPELINE_ROOT))/,)
+GOALS := $(or $(MAKECMDGOALS),$(if $(regions),many,all))
+# A region that is not one: say so in one line, not as a missing make rule. Targets that need
+# no region (tests, lint, help, benchmark, many regions) are let through; clean needs a name.
+ifneq ($(filter-out test lint help bench bench-valhalla many,$(GOALS)),)
+  ifneq ($(word 2,$(PIPELINE_ROOT)),)
+    $(error PIPELINE_ROOT='$(PIPELINE_ROOT)' has a space, which make cannot handle in file names; use a folder without spaces)
+  endif
+  ifneq ($(call bad_name,$(region)),)
+    ifdef config
+      $(error the region file '$(config)' is named '$(region)', but $(NAME_RULE) (the name names the output folders); rename the file, e.g. to andorra2.toml, and set name = "andorra2" in it)
+    else
+      $(error '$(region)' is not a region name: $(NAME_RULE) (the file regions/<name>.toml names the output folders); available: $(REGION_LIST) (or config=path/to/region.toml))
+    endif
+  endif
+  ifneq ($(filter-out clean,$(GOALS)),)
+    ifeq ($(wildcard $(call escape,$(REGION_FILE))),)
+      $(error unknown region '$(region)': no file $(REGION_FILE); available: $(REGION_LIST) (or config=path/to/region.toml))
+    endif
   endif
 endif
 
 PYTHON_BOOT ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
-PYTHON := $(VENV)/bin/python
+# The project's own venv is built (and rebuilt when pyproject.toml changes) before any stage;
+# `make PYTHON=/path/to/python …` runs another interpreter that has the package (the tests,
+# pipeline/regions_runner.py). A PYTHON in the environment is not taken for that.
+ifneq ($(origin PYTHON),command line)
+  PYTHON := $(VENV)/bin/python
+endif
+INSTALLED := $(if $(filter $(VENV)/bin/python,$(PYTHON)),$(VENV)/.installed)
 RUN := $(PYTHON) -m pipeline
 
-RAW := data_raw/$(region)
-OUT := data_processed/$(region)
+RAW := $(ROOT)data_raw/$(region)
+OUT := $(ROOT)data_processed/$(region)
+MAPS := $(ROOT)maps/$(region)
+CONF := $(OUT)/.config
 SOURCES := $(RAW)/SOURCES.json
 OSM := $(OUT)/osm.gpkg
 NETWORK := $(OUT)/network.npz
+SEASONS := $(OUT)/seasons.gpkg
+PLAN_DIR := $(OUT)/plan
 # A what-if run (season=… and/or scenario=…) keeps its results in its own folder.
 season ?=
 scenario ?=
-RUN_DIR := $(if $(season)$(scenario),runs/$(or $(scenario),baseline)/$(or $(season),default)/,)
+run_dir = $(if $(1)$(2),runs/$(or $(2),baseline)/$(or $(1),default)/,)
+RUN_DIR := $(call run_dir,$(season),$(scenario))
 RUN_ARGS := $(if $(season),--season $(season)) $(if $(scenario),--scenario $(scenario))
-RESULTS := $(OUT)/$(RUN_DIR)$(region).gpkg
-MAP := maps/$(region)/$(RUN_DIR)index.html
-REPORT := maps/$(region)/$(RUN_DIR)report.html
+# The files of a run, by its folder ('' for the baseline, runs/<scenario>/<season>/ otherwise).
+results = $(OUT)/$(1)$(region).gpkg
+tif = $(OUT)/$(1)travel_time.tif
+map = $(MAPS)/$(1)index.html
+report = $(MAPS)/$(1)report.html
+qgz = $(OUT)/$(1)$(region).qgz
+RESULTS := $(call results,$(RUN_DIR))
+MAP := $(call map,$(RUN_DIR))
+REPORT := $(call report,$(RUN_DIR))
 CSV := $(OUT)/$(RUN_DIR)settlements.csv
-QGZ := $(OUT)/$(RUN_DIR)$(region).qgz
-# What the reader sees: words, colours, the page's script and the inlined Leaflet.
-LOOK := pipeline/i18n.py pipeline/palette.py
-WEB := $(LOOK) $(wildcard pipeline/web/*) $(wildcard pipeline/vendor/leaflet/*) \
-       $(wildcard pipeline/vendor/leaflet/images/*)
-SEASONS := $(OUT)/seasons.gpkg
+QGZ := $(call qgz,$(RUN_DIR))
+# `make diff a=baseline b=<scenario>`; `make plan k=5`.
 a ?= baseline
 b ?=
-run_gpkg = $(if $(filter baseline,$(1)),$(OUT)/$(region).gpkg,$(OUT)/runs/$(1)/default/$(region).gpkg)
-DIFF := $(OUT)/diff/$(a)__$(b).gpkg
-# `make plan k=5`: planning answers on the baseline results (k: anchors to propose).
 k ?=
-PLAN_DIR := $(OUT)/plan
-PLAN := $(PLAN_DIR)/plan.json
-ifneq ($(filter diff,$(MAKECMDGOALS)),)
+ifneq ($(filter diff,$(GOALS)),)
   ifeq ($(b),)
     $(error make diff needs b=<scenario> (and a=, default baseline): make diff region=$(region) b=new_bridge)
   endif
 endif
+diff_run = $(if $(filter baseline,$(1)),,runs/$(1)/default/)
+DIFF := $(OUT)/diff/$(a)__$(b).gpkg
+PLAN_GOAL := $(filter plan,$(GOALS))
+DIFF_GOAL := $(filter diff,$(GOALS))
+# Every run folder this invocation may build: the baseline, season=/scenario=, diff's a and b.
+RUNS := $(sort base/ $(RUN_DIR) $(if $(DIFF_GOAL),$(call diff_run,$(a)) $(call diff_run,$(b))))
+run_of = $(patsubst base/%,%,$(1))
 
-CODE := pipeline/__init__.py pipeline/__main__.py pipeline/cli.py pipeline/config.py \
+# --- the code each stage runs --------------------------------------------------------------
+# The stages that take long (fetch, extract, network, catchments, plan) depend on the modules
+# they run (tests/test_make.py checks these lists against the modules each stage really
+# runs); the quick ones that draw and write pages (maps, report, qgis, seasons, diff) on the
+# whole package: every module and every file of package data (templates, Leaflet, styles).
+PACKAGE := $(shell find pipeline -type f ! -path '*/__pycache__/*' ! -name '*.pyc' | LC_ALL=C sort)
+CORE := pipeline/__init__.py pipeline/__main__.py pipeline/cli.py pipeline/config.py \
         pipeline/errors.py pipeline/_io.py pipeline/stages.py pipeline/export.py
-REGION_INPUTS := $(REGION_FILE) $(wildcard regions/$(region)/*) $(wildcard regions/$(region)/scenarios/*)
-DEPS := $(VENV)/.installed $(CODE) $(REGION_INPUTS)
+LOOK := pipeline/i18n.py pipeline/palette.py
+ROUTE := pipeline/access.py pipeline/routing.py pipeline/network.py pipeline/units.py
+CODE_fetch := $(CORE) pipeline/fetch.py
+CODE_extract := $(CORE) pipeline/osm.py pipeline/reference.py pipeline/settlement_table.py \
+        pipeline/services.py pipeline/planner_csv.py
+CODE_network := $(CORE) pipeline/network.py pipeline/units.py
+CODE_catchments := $(CORE) pipeline/catchments.py $(ROUTE) pipeline/surface.py \
+        pipeline/services.py pipeline/population.py pipeline/planner_csv.py pipeline/qgis.py $(LOOK)
+CODE_plan := $(CORE) pipeline/planning.py pipeline/catchments.py $(ROUTE) pipeline/surface.py \
+        $(wildcard regions/russia/*.csv)
+CODE_maps := $(PACKAGE)
+CODE_report := $(PACKAGE)
+CODE_qgis := $(PACKAGE)
+CODE_seasons := $(PACKAGE)
+CODE_diff := $(PACKAGE)
+# A what-if scenario's run also reads the scenario code.
+code_of_run = $(CODE_$(1)) $(if $(filter runs/baseline/%,$(2)),,$(if $(2),pipeline/scenarios.py))
+# (Only files that exist: a module that is gone is not a missing prerequisite.)
+$(foreach s,fetch extract network catchments plan,$(eval CODE_$(s) := $$(wildcard $$(CODE_$(s)))))
 
 # `make regions="vologda andorra …"`: many regions at once on Dask (see `many` below).
 ifdef regions
@@ -70,113 +151,149 @@ ifdef regions
 else
   .DEFAULT_GOAL := all
 endif
-.PHONY: all test lint clean help fetch extract network catchments maps report qgis check seasons diff many bench bench-valhalla plan FORCE
-.DELETE_ON_ERROR:
+.PHONY: all test lint clean help fetch extract network catchments maps report qgis check \
+        seasons diff many bench bench-valhalla plan config-stamps
 
 all: $(MAP) $(REPORT) $(QGZ) ## run every stage for the region
 	@echo "Results for $(region):"
 	@echo "  GeoPackage   $(RESULTS)"
-	@echo "  travel times $(OUT)/$(RUN_DIR)travel_time.tif"
+	@echo "  travel times $(call tif,$(RUN_DIR))"
 	@echo "  figures      $(OUT)/$(RUN_DIR)summary.json, $(OUT)/$(RUN_DIR)summary.csv"
 	@echo "  map          $(MAP)"
 	@echo "  report       $(REPORT)"
 	@echo "  spreadsheet  $(CSV)"
 	@echo "  QGIS project $(QGZ)"
-	@echo "  logs         logs/$(region)/"
+	@echo "  logs         $(ROOT)logs/$(region)/"
 
 $(VENV)/.installed: pyproject.toml
-	test -x $(PYTHON) || $(PYTHON_BOOT) -m venv $(VENV)
-	$(PYTHON) -m pip install --quiet --upgrade pip
-	$(PYTHON) -m pip install --quiet -e '.[test]'
+	test -x $(VENV)/bin/python || $(PYTHON_BOOT) -m venv $(VENV)
+	$(VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(VENV)/bin/python -m pip install --quiet -e '.[test]'
 	touch $@
 
-check: $(VENV)/.installed ## validate the region file and its scenario files
-	$(RUN) check $(REGION_ARGS)
+# --- the stamps: what each stage reads of the region file ----------------------------------
+
+STAMPS := $(addprefix $(CONF)/,fetch.json extract.json network.json seasons.json) \
+          $(foreach r,$(RUNS),$(addprefix $(CONF)/$(call run_of,$(r)),catchments.json maps.json report.json qgis.json)) \
+          $(if $(PLAN_GOAL),$(CONF)/plan.json) $(if $(DIFF_GOAL),$(CONF)/diff.json)
+DEPS_ARGS := $(RUN_ARGS) $(if $(PLAN_GOAL),--plan $(if $(k),--k $(call quote,$(k)))) \
+             $(if $(DIFF_GOAL),--a $(a) --b $(b))
+
+# Always run; each stamp's date moves only when its content changed, so what depends on an
+# unchanged stamp is not redone. It also checks the region file, season, scenario and k
+# before any stage starts.
+config-stamps: | $(INSTALLED)
+	@$(RUN) deps $(REGION_ARGS) $(DEPS_ARGS) --quiet
+
+$(STAMPS): config-stamps ;
+
+# --- the stages ----------------------------------------------------------------------------
+
+# $(call stage,DONE,OUTPUTS,PREREQUISITES,COMMAND): COMMAND makes OUTPUTS from PREREQUISITES.
+# DONE (under .config/) stands for the stage's run: it is dated when the run begins and put in
+# place only when the run succeeds, so a failed or interrupted run is redone next time and a
+# run that leaves an output unchanged (fetch's SOURCES.json) redoes nothing after it. An
+# output deleted by hand is made again.
+define stage
+$(1): $(3) | $(INSTALLED)
+	@mkdir -p $$(@D) && touch $$@.begun
+	$(4)
+	@mv -f $$@.begun $$@
+$(2): $(1)
+	@test -f $$@ || { touch $(1).begun && $(4) && mv -f $(1).begun $(1); }
+.PRECIOUS: $(1) $(2)
+endef
 
 # fetch always asks: it reuses a verified download at once, or retries one that failed offline.
-fetch: $(VENV)/.installed ## get the OSM extract (or record the offline fallback)
+fetch: | $(INSTALLED) ## get the OSM extract (or record the offline fallback)
 	$(RUN) fetch $(REGION_ARGS)
 
-$(SOURCES): pipeline/fetch.py $(DEPS)
-	$(RUN) fetch $(REGION_ARGS)
+$(eval $(call stage,$(CONF)/fetch.done,$(SOURCES),$(CONF)/fetch.json $(CODE_fetch),$(RUN) fetch $(REGION_ARGS)))
 
 extract: $(OSM) ## roads, settlements and boundaries from the extract
-$(OSM): $(SOURCES) pipeline/osm.py pipeline/reference.py $(DEPS)
-	$(RUN) extract $(REGION_ARGS)
+$(eval $(call stage,$(CONF)/extract.done,$(OSM),$(SOURCES) $(CONF)/extract.json $(CODE_extract),$(RUN) extract $(REGION_ARGS)))
 
 network: $(NETWORK) ## the routable road graph
-$(NETWORK): $(OSM) pipeline/network.py $(DEPS)
-	$(RUN) network $(REGION_ARGS)
+$(eval $(call stage,$(CONF)/network.done,$(NETWORK),$(OSM) $(CONF)/network.json $(CODE_network),$(RUN) network $(REGION_ARGS)))
 
-catchments: $(RESULTS) ## travel times, catchments, gaps, figures
-$(RESULTS) $(OUT)/$(RUN_DIR)travel_time.tif $(OUT)/$(RUN_DIR)summary.json $(OUT)/$(RUN_DIR)summary.csv &: $(NETWORK) $(OSM) \
-		pipeline/catchments.py pipeline/routing.py pipeline/surface.py pipeline/network.py \
-		pipeline/qgis.py $(LOOK) $(DEPS)
-	$(RUN) catchments $(REGION_ARGS) $(RUN_ARGS)
+# The baseline map and report show the plan (and the report the seasons) once made; with
+# `make plan` they are made after it.
+PLAN_OUTPUTS := $(PLAN_DIR)/plan.json $(PLAN_DIR)/plan.gpkg $(PLAN_DIR)/proposals.csv \
+                $(PLAN_DIR)/cross_border.csv $(PLAN_DIR)/monotown_reach.csv
+BASE_MAP_EXTRA := $(if $(PLAN_GOAL),$(CONF)/plan.done,$(wildcard $(PLAN_DIR)/plan.gpkg))
+BASE_REPORT_EXTRA := $(wildcard $(OUT)/seasons.json) \
+                     $(if $(PLAN_GOAL),$(CONF)/plan.done,$(wildcard $(PLAN_DIR)/plan.json))
 
+# The four stages of a run, for a run folder $(1) ('' or runs/<scenario>/<season>/) with the
+# command-line arguments $(2).
+define run_stages
+$(call stage,$(CONF)/$(1)catchments.done,$(call results,$(1)) $(call tif,$(1)) $(OUT)/$(1)summary.json $(OUT)/$(1)summary.csv,$(NETWORK) $(OSM) $(CONF)/$(1)catchments.json $(call code_of_run,catchments,$(1)),$(RUN) catchments $(REGION_ARGS) $(2))
+$(call stage,$(CONF)/$(1)maps.done,$(call map,$(1)),$(call results,$(1)) $(CONF)/$(1)maps.json $(CODE_maps) $(if $(1),,$(BASE_MAP_EXTRA)),$(RUN) maps $(REGION_ARGS) $(2))
+$(call stage,$(CONF)/$(1)report.done,$(call report,$(1)) $(OUT)/$(1)settlements.csv,$(call results,$(1)) $(OUT)/$(1)summary.json $(SOURCES) $(CONF)/$(1)report.json $(CODE_report) $(if $(1),,$(BASE_REPORT_EXTRA)),$(RUN) report $(REGION_ARGS) $(2))
+$(call stage,$(CONF)/$(1)qgis.done,$(call qgz,$(1)) $(OUT)/$(1)travel_time.qml,$(call results,$(1)) $(call tif,$(1)) $(CONF)/$(1)qgis.json $(CODE_qgis),$(RUN) qgis $(REGION_ARGS) $(2))
+endef
+run_args = $(if $(1),$(if $(filter-out baseline,$(word 2,$(subst /, ,$(1)))),--scenario $(word 2,$(subst /, ,$(1)))) $(if $(filter-out default,$(word 3,$(subst /, ,$(1)))),--season $(word 3,$(subst /, ,$(1)))))
+$(foreach r,$(RUNS),$(eval $(call run_stages,$(call run_of,$(r)),$(call run_args,$(call run_of,$(r))))))
+
+catchments: $(RESULTS) $(call tif,$(RUN_DIR)) ## travel times, catchments, gaps, figures
 maps: $(MAP) ## the HTML map
-$(MAP): $(RESULTS) pipeline/maps.py $(WEB) $(DEPS)
-	$(RUN) maps $(REGION_ARGS) $(RUN_ARGS)
-
-report: $(REPORT) ## the reviewer's report page and settlements.csv
-$(REPORT) $(CSV) &: $(RESULTS) $(SOURCES) pipeline/report.py pipeline/maps.py $(LOOK) $(DEPS) \
-		$(if $(RUN_DIR),,$(wildcard $(OUT)/seasons.json $(OUT)/plan/plan.json))
-	$(RUN) report $(REGION_ARGS) $(RUN_ARGS)
-
+report: $(REPORT) $(CSV) ## the reviewer's report page and settlements.csv
 qgis: $(QGZ) ## the QGIS project (and the raster's default style)
-$(QGZ) $(OUT)/$(RUN_DIR)travel_time.qml &: $(RESULTS) $(OUT)/$(RUN_DIR)travel_time.tif \
-		pipeline/qgis.py $(LOOK) $(DEPS)
-	$(RUN) qgis $(REGION_ARGS) $(RUN_ARGS)
 
 seasons: $(SEASONS) ## every season: worst/best season, all-season access, crossings
-$(SEASONS): $(NETWORK) $(OSM) pipeline/seasons.py pipeline/catchments.py pipeline/routing.py \
-		pipeline/surface.py pipeline/network.py pipeline/services.py $(DEPS)
-	$(RUN) seasons $(REGION_ARGS)
+$(eval $(call stage,$(CONF)/seasons.done,$(SEASONS),$(NETWORK) $(OSM) $(CONF)/seasons.json $(CODE_seasons),$(RUN) seasons $(REGION_ARGS)))
 
 diff: $(DIFF) ## compare two runs: a=baseline b=<scenario>
-$(DIFF): $(call run_gpkg,$(a)) $(call run_gpkg,$(b)) pipeline/diff.py $(DEPS)
-	$(RUN) diff $(REGION_ARGS) --a $(a) --b $(b)
+ifneq ($(DIFF_GOAL),)
+$(eval $(call stage,$(CONF)/diff/$(a)__$(b).done,$(DIFF),$(call results,$(call diff_run,$(a))) $(call results,$(call diff_run,$(b))) $(CONF)/diff.json $(CODE_diff),$(RUN) diff $(REGION_ARGS) --a $(a) --b $(b)))
+endif
 
-plan: $(PLAN) ## planning answers: anchors to add (k=N), inter-municipal ties, monotown reach
-$(PLAN) $(PLAN_DIR)/plan.gpkg $(PLAN_DIR)/proposals.csv $(PLAN_DIR)/cross_border.csv \
-		$(PLAN_DIR)/monotown_reach.csv &: $(OUT)/$(region).gpkg $(NETWORK) $(OSM) $(PLAN_DIR)/.k \
-		pipeline/planning.py pipeline/catchments.py pipeline/routing.py pipeline/network.py $(DEPS)
-	$(RUN) plan $(REGION_ARGS) $(if $(k),--k $(k))
+# Not part of `make`: the plan is made only when asked, then the map and report show it.
+plan: $(PLAN_DIR)/plan.json $(call map,) $(call report,) ## planning answers: anchors to add (k=N), inter-municipal ties, monotown reach
+ifneq ($(PLAN_GOAL),)
+$(eval $(call stage,$(CONF)/plan.done,$(PLAN_OUTPUTS),$(call results,) $(NETWORK) $(OSM) $(CONF)/plan.json $(CODE_plan),$(RUN) plan $(REGION_ARGS) $(if $(k),--k $(call quote,$(k)))))
+endif
 
-# The k asked for last: rewritten only when `k=` changes, so a new k (and only that) redoes the plan.
-$(PLAN_DIR)/.k: FORCE
-	@mkdir -p $(@D)
-	@printf '%s\n' '$(k)' | cmp -s - $@ || printf '%s\n' '$(k)' > $@
+check: | $(INSTALLED) ## validate the region file, the files it names, its scenarios and (once extracted) its names
+	$(RUN) check $(REGION_ARGS)
 
-# A scenario's run in the default season, as `make diff` needs it.
-$(OUT)/runs/%/default/$(region).gpkg: $(NETWORK) $(OSM) pipeline/scenarios.py pipeline/catchments.py \
-		pipeline/routing.py pipeline/surface.py pipeline/network.py $(DEPS)
-	$(RUN) catchments $(REGION_ARGS) --scenario $*
+# --- everything else -----------------------------------------------------------------------
 
-test: $(VENV)/.installed ## run the test suite
+test: | $(INSTALLED) ## run the test suite
 	$(PYTHON) -m pytest
 
-many: $(VENV)/.installed ## regions="a b …" in parallel on Dask (DASK_SCHEDULER=tcp://host:port: a cluster)
+many: | $(INSTALLED) ## regions="a b …": each region through this Makefile, in parallel on Dask (DASK_SCHEDULER=tcp://host:port: a cluster)
 	$(if $(regions),,$(error make many needs regions="name1 name2 …"))
-	$(RUN) many --regions $(regions)
+	PIPELINE_MAKE=$(call quote,$(MAKE)) $(RUN) many --regions $(regions)
+# (Each region's make gets none of this make's variables: see pipeline/regions_runner.py.)
+unexport regions
 
 # sizes="district" for one size, sizes=valhalla for the Valhalla comparison alone; see
 # bench/README.md. Not part of `make test`. The Valhalla part builds its own Python 3.12 venv
 # (bench/out/valhalla-venv, from bench/requirements-valhalla.txt) on first use; rev=COMMIT runs
 # the pipeline/ of that commit instead of the work tree's.
-bench: $(VENV)/.installed ## benchmark: synthetic district/oblast/macro regions vs osmnx+networkx, Andorra vs Valhalla
+bench: | $(INSTALLED) ## benchmark: synthetic district/oblast/macro regions vs osmnx+networkx, Andorra vs Valhalla
 	$(PYTHON) -m bench.run $(if $(sizes),--sizes $(sizes)) $(if $(rev),--rev $(rev))
 
-bench-valhalla: $(VENV)/.installed ## only the Andorra comparison with Valhalla (rev=COMMIT: that commit's pipeline/)
+bench-valhalla: | $(INSTALLED) ## only the Andorra comparison with Valhalla (rev=COMMIT: that commit's pipeline/)
 	$(PYTHON) -m bench.run --sizes valhalla $(if $(rev),--rev $(rev))
 
-lint: $(VENV)/.installed ## ruff checks
+lint: | $(INSTALLED) ## ruff checks
 	$(PYTHON) -m ruff check pipeline tests bench
 	$(PYTHON) -m ruff format --check pipeline tests bench
 
 clean: ## remove the region's results, maps and logs (downloads in data_raw/ are kept)
-	rm -rf $(OUT) maps/$(region) logs/$(region)
+	rm -rf $(OUT) $(MAPS) $(ROOT)logs/$(region)
 
-help: ## list the targets
-	@echo "make [target] region=NAME   (or config=path/to/region.toml); regions: $(notdir $(basename $(wildcard regions/*.toml)))"
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | sort
+help: ## list the targets and the variables
+	@echo "make [target] [variable=value …]   regions: $(REGION_LIST)"
+	@echo "targets:"
+	@grep -E '^[a-z-]+:.*## ' $(firstword $(MAKEFILE_LIST)) | sed -E 's/:.*## /\t/' | sort | sed 's/^/  /'
+	@echo "variables:"
+	@echo "  region=NAME      a region of regions/ (default: vologda); $(NAME_RULE)"
+	@echo "  config=PATH      a region file anywhere, instead of region= (spaces and Cyrillic in the path are fine)"
+	@echo "  season=NAME      one season of the region (results under runs/baseline/<season>/)"
+	@echo "  scenario=NAME    one what-if scenario of regions/<region>/scenarios/ (results under runs/<scenario>/default/)"
+	@echo "  k=N              make plan: anchors to propose (default: [planning] k of the region file)"
+	@echo "  a=RUN b=RUN      make diff: the two runs to compare (a: default baseline; b: a scenario)"
+	@echo "  regions=\"A B …\"  many regions at once on Dask: names, or paths to region files"

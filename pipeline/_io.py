@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import hashlib
+import json
 import os
 import tempfile
 from collections.abc import Iterator
@@ -13,7 +15,16 @@ from pathlib import Path
 from pipeline.config import PROJECT_ROOT, RegionConfig
 from pipeline.errors import OutputError
 
-__all__ = ["RegionPaths", "atomic_path", "region_paths", "sha256_of"]
+__all__ = [
+    "FileDigests",
+    "RegionPaths",
+    "atomic_path",
+    "csv_language",
+    "one_commit",
+    "region_paths",
+    "sha256_of",
+    "write_if_changed",
+]
 
 
 @dataclass(frozen=True)
@@ -88,16 +99,81 @@ class RegionPaths:
     def qgis_project(self, name: str) -> Path:
         return self.processed / f"{name}.qgz"
 
+    @property
+    def config_stamps(self) -> Path:
+        """`.config/`: what each stage read of the region file last (see `python -m pipeline
+        deps`); the Makefile's rules depend on these files."""
+        return (self.shared or self.processed) / ".config"
+
+
+# The language of each region's results folder (`region_paths` records it): CSV files written
+# there use that language's separator and decimal mark (pipeline/export.py, write_csv).
+_CSV_LANGUAGE: dict[Path, str] = {}
+
 
 def region_paths(cfg: RegionConfig, root: Path | None = None) -> RegionPaths:
     """Folders for a region under the project root (or `root`, for tests)."""
     root = root or Path(os.environ.get("PIPELINE_ROOT", PROJECT_ROOT))
-    return RegionPaths(
+    paths = RegionPaths(
         raw=root / "data_raw" / cfg.name,
         processed=root / "data_processed" / cfg.name,
         maps=root / "maps" / cfg.name,
         logs=root / "logs" / cfg.name,
     )
+    _CSV_LANGUAGE[paths.processed.absolute()] = cfg.language
+    return paths
+
+
+def csv_language(path: Path) -> str:
+    """The language ("ru", "en") of the region whose results folder holds `path`; "en" if none
+    is known."""
+    path = Path(path).absolute()
+    for folder in path.parents:
+        if folder in _CSV_LANGUAGE:
+            return _CSV_LANGUAGE[folder]
+    return "en"
+
+
+# Inside `one_commit()`: the files written so far, (temporary path, target), not yet renamed.
+_PENDING: contextvars.ContextVar[list[tuple[Path, Path]] | None] = contextvars.ContextVar(
+    "pending_renames", default=None
+)
+
+
+@contextlib.contextmanager
+def one_commit() -> Iterator[None]:
+    """Hold back every rename of :func:`atomic_path` inside the block until it ends, then make
+    them all at once.
+
+    A stage run inside it that fails, is interrupted (Ctrl-C) or killed leaves every earlier
+    output as it was: its new files exist only under hidden `.tmp-*` names (removed on failure
+    or interrupt) until the last one is complete. Code inside must not read back a file it
+    wrote inside the block.
+    """
+    if _PENDING.get() is not None:  # nested: the outer block commits
+        yield
+        return
+    pending: list[tuple[Path, Path]] = []
+    token = _PENDING.set(pending)
+    try:
+        yield
+        _PENDING.reset(token)
+        token = None
+        while pending:  # in the order written
+            tmp, target = pending[0]
+            try:
+                tmp.replace(target)
+            except OSError as exc:
+                raise OutputError(
+                    f"cannot write {target}: {exc.strerror}; check the folder is writable"
+                ) from None
+            pending.pop(0)
+    finally:
+        if token is not None:
+            _PENDING.reset(token)
+        for tmp, _ in pending:
+            with contextlib.suppress(FileNotFoundError):
+                tmp.unlink()
 
 
 @contextlib.contextmanager
@@ -105,7 +181,8 @@ def atomic_path(target: Path) -> Iterator[Path]:
     """Yield a temporary path beside `target`; rename it onto `target` only if the block succeeds.
 
     A run killed inside the block leaves at most a `.tmp-*` file, never a partial `target`,
-    and an earlier `target` stays as it was.
+    and an earlier `target` stays as it was. Inside :func:`one_commit` the rename waits for
+    the end of that block.
     """
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -119,12 +196,24 @@ def atomic_path(target: Path) -> Iterator[Path]:
     os.close(fd)
     tmp = Path(tmp_name)
     tmp.unlink()  # writers such as GDAL want to create the file themselves
+    held = False
     try:
         yield tmp
-        tmp.replace(target)
+        pending = _PENDING.get()
+        if pending is None:
+            tmp.replace(target)
+        else:
+            for i, (earlier, same) in enumerate(pending):  # written twice: the last one counts
+                if same == target:
+                    earlier.unlink(missing_ok=True)
+                    del pending[i]
+                    break
+            pending.append((tmp, target))
+            held = True
     finally:
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
+        if not held:
+            with contextlib.suppress(FileNotFoundError):
+                tmp.unlink()
 
 
 def sha256_of(path: Path, chunk_bytes: int = 1 << 20) -> str:
@@ -134,3 +223,56 @@ def sha256_of(path: Path, chunk_bytes: int = 1 << 20) -> str:
         while chunk := fh.read(chunk_bytes):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+def write_if_changed(path: Path, text: str) -> bool:
+    """Write `text` to `path` (whole or not at all) unless it holds exactly that already, so
+    its time stamp moves only when its content does. Returns whether it was written."""
+    try:
+        if path.read_text(encoding="utf-8") == text:
+            return False
+    except (OSError, UnicodeDecodeError):
+        pass
+    with atomic_path(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+    return True
+
+
+class FileDigests:
+    """sha256 of files, remembered by size and modification time in a small JSON file, so a
+    large extract is hashed once, not on every `make`."""
+
+    def __init__(self, cache: Path) -> None:
+        self.cache = cache
+        try:
+            self._known = json.loads(cache.read_text(encoding="utf-8"))
+            if not isinstance(self._known, dict):
+                self._known = {}
+        except (OSError, ValueError):
+            self._known = {}
+        self._used: dict[str, list] = {}
+
+    def of(self, path: Path) -> str | None:
+        """The file's sha256, or None if there is no such file."""
+        file = Path(path).absolute()
+        key = str(file)
+        try:
+            stat = file.stat()
+        except OSError:
+            return None
+        if not file.is_file():
+            return None
+        entry = self._known.get(key)
+        if not (
+            isinstance(entry, list)
+            and len(entry) == 3
+            and entry[:2] == [stat.st_size, stat.st_mtime_ns]
+        ):
+            entry = [stat.st_size, stat.st_mtime_ns, sha256_of(file)]
+        self._used[key] = entry
+        return entry[2]
+
+    def save(self) -> None:
+        """Keep the digests of the files asked for this time (others are dropped)."""
+        text = json.dumps(self._used, sort_keys=True, indent=1, ensure_ascii=False) + "\n"
+        write_if_changed(self.cache, text)

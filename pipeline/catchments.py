@@ -10,7 +10,6 @@ OSM identity, never by name.
 from __future__ import annotations
 
 import difflib
-import io
 import logging
 import unicodedata
 from dataclasses import dataclass
@@ -52,16 +51,41 @@ def _norm(name: object) -> str:
 
 
 def resolve_names(
-    settlements: pd.DataFrame, names: list[str], what: str, source: str = "the region file"
+    settlements: pd.DataFrame,
+    names: list[str],
+    what: str,
+    source: str = "the region file",
+    districts: list[str | None] | None = None,
 ) -> np.ndarray:
     """Row positions of the settlements named in `names` (name, name:ru or name:en; case-blind).
 
     Where a name is shared, the most populous settlement of the highest place class wins.
-    Raises :class:`AnchorNotFoundError` listing the closest names for any name not found, and
-    :class:`InputDataError` for a settlement listed twice (`source` is where the list is).
+    `districts` (optional, one per name; empty: none) looks each name up among the
+    settlements of that district first, so two villages of one name in two districts can
+    both be listed; district names are compared loosely (case, ё/е, and the words район,
+    муниципальный, округ, городской ignored: "Кадуйский район" is "Кадуйский муниципальный
+    округ"). A name not in its district is looked up in the whole region (logged).
+
+    Raises :class:`AnchorNotFoundError` listing every name not found, each with its closest
+    names, and :class:`InputDataError` for a settlement listed twice (`source` is where the
+    list is).
     """
+    ignored = {"район", "муниципальный", "округ", "городской"}
+
+    def district_key(name: object) -> str:
+        if not isinstance(name, str):
+            return ""
+        words = _norm(name.replace("-", " ")).split()
+        return " ".join(w for w in words if w not in ignored)
+
     order = _importance_order(settlements)
+    in_district = (
+        [district_key(d) for d in settlements["district"].to_numpy(dtype=object)]
+        if "district" in settlements
+        else [""] * len(settlements)
+    )
     lookup: dict[str, int] = {}
+    by_district: dict[tuple[str, str], int] = {}
     for col in ("name_en", "name_ru", "name"):  # later columns override: `name` wins
         if col in settlements:
             values = settlements[col].to_numpy(dtype=object)  # not .iloc per row: 1000x slower
@@ -69,17 +93,62 @@ def resolve_names(
                 value = values[pos]
                 if isinstance(value, str) and value:
                     lookup[_norm(value)] = pos
+                    by_district[(in_district[pos], _norm(value))] = pos
+    known_districts = (
+        dict(zip(in_district, settlements["district"], strict=True))
+        if "district" in settlements
+        else {}
+    )
+    wanted = list(districts) if districts is not None else [None] * len(names)
     found, missing = [], []
-    for name in names:
-        pos = lookup.get(_norm(name))
-        (missing if pos is None else found).append(name if pos is None else pos)
+    for name, district in zip(names, wanted, strict=True):
+        key = district_key(district)
+        pos = by_district.get((key, _norm(name))) if key else None
+        if pos is None:
+            pos = lookup.get(_norm(name))
+            if key and pos is not None:
+                actual = settlements["district"].iloc[pos] if "district" in settlements else None
+                if key in known_districts:
+                    logger.info(
+                        "%s %r: none of that name in district %r; took the one in %s",
+                        what, name, district, repr(actual) if actual else "no district",
+                    )  # fmt: skip
+                else:
+                    close = difflib.get_close_matches(
+                        str(district), sorted(str(d) for d in known_districts.values() if d), n=2
+                    )
+                    logger.warning(
+                        "%s %r: %r is not a district of the region%s; took the %r of %s",
+                        what, name, district,
+                        f" (closest: {', '.join(close)})" if close else "",
+                        name, repr(actual) if actual else "no district",
+                    )  # fmt: skip
+        if pos is None:
+            missing.append((name, district))
+        else:
+            found.append(pos)
     if missing:
         known = sorted({v for v in settlements["name"].dropna()})
-        hints = difflib.get_close_matches(missing[0], known, n=3, cutoff=0.5)
-        hint = f"; closest: {', '.join(hints)}" if hints else ""
+
+        def described(name: str, district: str | None) -> tuple[str, str]:
+            where = f" (district {district!r})" if district_key(district) else ""
+            hints = difflib.get_close_matches(name, known, n=3, cutoff=0.5)
+            return f"{name!r}{where}", ", ".join(hints)
+
+        if len(missing) == 1:
+            label, hints = described(*missing[0])
+            raise AnchorNotFoundError(
+                f"{what} {label} matches no settlement of the region"
+                + (f"; closest: {hints}" if hints else "")
+                + f" — fix the name in {source}"
+            )
+        parts = []
+        for name, district in missing:
+            label, hints = described(name, district)
+            parts.append(f"{label} (closest: {hints})" if hints else f"{label} (no close name)")
         raise AnchorNotFoundError(
-            f"{what} {missing[0]!r} matches no settlement of the region{hint} — "
-            f"fix the name in {source} ({len(missing)} not found in all)"
+            f"{len(missing)} {what}s match no settlement of the region: {', '.join(parts)} — "
+            f"fix the names in {source}"
         )
     first_name: dict[int, str] = {}
     for name, pos in zip(names, found, strict=True):  # a duplicate is a typo, not a no-op
@@ -91,7 +160,8 @@ def resolve_names(
             )
             raise InputDataError(
                 f"{what} {name!r} {same} — remove the duplicate from {source} "
-                "(two places of one name: list them by osm_id in anchors.csv)"
+                "(two places of one name: give each its district in a `district` column of "
+                "anchors.csv, or list them by osm_id)"
             )
         first_name[pos] = name
     return np.unique(np.asarray(found, dtype=np.int64))
@@ -130,55 +200,52 @@ def rule_anchors(
 
 
 def read_anchor_csv(path, settlements: pd.DataFrame) -> np.ndarray:
-    """Anchors from a CSV with a `name` or an `osm_id` column (UTF-8 or Windows-1251; `,` or `;`)."""
-    raw = path.read_bytes()
-    if raw.startswith((b"\xff\xfe", b"\xfe\xff")) or b"\x00" in raw:
-        raise InputDataError(
-            f"{path}: UTF-16 text (Excel's 'Unicode text'); save it as CSV in UTF-8 or Windows-1251"
-        )
-    for encoding in ("utf-8-sig", "cp1251"):
-        try:
-            text = raw.decode(encoding)
-            break
-        except UnicodeDecodeError:
-            continue
-    else:
-        raise InputDataError(f"{path}: neither UTF-8 nor Windows-1251 text; save it as UTF-8")
-    header = text.partition("\n")[0]
-    sep = ";" if header.count(";") > header.count(",") else ","  # Excel in a Russian locale: ';'
-    try:
-        table = pd.read_csv(io.StringIO(text), dtype=str, sep=sep)
-    except pd.errors.EmptyDataError:
-        raise InputDataError(
-            f"{path}: the file is empty; write a header line `name` and one anchor per line"
-        ) from None
-    except pd.errors.ParserError as exc:
-        raise InputDataError(f"{path}: not a readable CSV ({' '.join(str(exc).split())})") from None
-    columns = {c.strip().lower(): c for c in table.columns}
-    listed = next((table[columns[c]].dropna() for c in ("osm_id", "name") if c in columns), None)
-    if listed is not None and listed.str.strip().eq("").all():
-        raise InputDataError(f"{path}: lists no anchors; add one anchor per line under the header")
-    if "osm_id" in columns:
-        ids = pd.to_numeric(table[columns["osm_id"]], errors="coerce")
-        if ids.isna().any():
-            bad = table[columns["osm_id"]][ids.isna()].iloc[0]
-            raise InputDataError(f"{path}: osm_id {bad!r} is not a number; fix that row")
-        if ids.duplicated().any():
+    """Anchors from a planner's CSV (:mod:`pipeline.planner_csv`: UTF-8, Windows-1251 or
+    UTF-16; `,`, `;` or tab) with a `name` column (and optionally `district`, where two
+    settlements share a name) or an `osm_id` column."""
+    from pipeline.planner_csv import read_planner_csv
+
+    csv = read_planner_csv(path, "anchor", "name")
+    table = csv.table
+    if "osm_id" in table:
+        column = table["osm_id"]
+        listed = np.flatnonzero(column.ne("").to_numpy())
+        if len(listed) == 0:
             raise InputDataError(
-                f"{path}: osm_id {int(ids[ids.duplicated()].iloc[0])} is listed twice; remove the duplicate"
+                f"{path}: lists no anchors; add one osm_id per line under the header"
+            )
+        ids = pd.to_numeric(column.iloc[listed], errors="coerce")
+        if ids.isna().any():
+            row = listed[int(np.flatnonzero(ids.isna().to_numpy())[0])]
+            raise InputDataError(
+                f"{path}, line {csv.line(row)}: osm_id {column.iloc[row]!r} is not a number; fix that row"
+            )
+        twice = np.flatnonzero(ids.duplicated().to_numpy())
+        if len(twice):
+            raise InputDataError(
+                f"{path}, line {csv.line(listed[twice[0]])}: osm_id {int(ids.iloc[twice[0]])} "
+                "is listed twice; remove the duplicate"
             )
         positions = settlements.reset_index(drop=True).index[settlements["osm_id"].isin(ids)]
-        missing = set(ids.astype(int)) - set(settlements["osm_id"])
+        missing = sorted(set(ids.astype(int)) - set(settlements["osm_id"]))
         if missing:
+            which = ", ".join(str(i) for i in missing[:10]) + (" …" if len(missing) > 10 else "")
             raise AnchorNotFoundError(
-                f"{path}: osm_id {sorted(missing)[0]} is not a settlement of the region; fix the CSV"
+                f"{path}: osm_id {which} {'is not a settlement' if len(missing) == 1 else 'are not settlements'} "
+                "of the region; fix the CSV"
             )
         return np.asarray(positions, dtype=np.int64)
-    if "name" in columns:
-        names = table[columns["name"]].dropna().str.strip().tolist()
-        return resolve_names(settlements, [n for n in names if n], "anchor", str(path))
+    if "name" in table:
+        listed = np.flatnonzero(table["name"].ne("").to_numpy())
+        if len(listed) == 0:
+            raise InputDataError(
+                f"{path}: lists no anchors; add one anchor per line under the header"
+            )
+        names = table["name"].iloc[listed].tolist()
+        districts = table["district"].iloc[listed].tolist() if "district" in table else None
+        return resolve_names(settlements, names, "anchor", str(path), districts)
     raise InputDataError(
-        f"{path}: needs a column 'name' or 'osm_id' (found: {', '.join(table.columns)}); rename the header"
+        f"{path}: needs a column 'name' or 'osm_id' (found: {', '.join(csv.header)}); rename the header"
     )
 
 

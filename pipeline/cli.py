@@ -2,24 +2,33 @@
 
 It reads the region, sets up logging (console + `logs/<region>/<stage>.log`), runs one stage
 and turns a user mistake into one line on stderr with a non-zero exit code.
+
+`python -m pipeline deps` is the Makefile's first step: it writes, for each stage, what that
+stage reads of the region file — the sections it uses, as canonical JSON, and the sha256 of
+every file they name — to `data_processed/<region>/.config/<stage>.json`, rewriting a file
+only when its content changes. The Makefile's rules depend on these stamps, so an edit of the
+region file (or of a file it names) redoes exactly the stages that read it.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
+import re
 import sys
 import time
 import warnings
 from pathlib import Path
 
 from pipeline import stages
-from pipeline._io import RegionPaths, region_paths, sha256_of
-from pipeline.config import RegionConfig, available_regions, load_region
+from pipeline._io import FileDigests, RegionPaths, one_commit, region_paths, sha256_of
+from pipeline._io import write_if_changed as _write_if_changed
+from pipeline.config import PlanningConfig, RegionConfig, available_regions, load_region
 from pipeline.errors import ConfigError, OutputError, PipelineError
 
-__all__ = ["main"]
+__all__ = ["STAGE_SECTIONS", "main", "named_files", "stage_stamps"]
 
 STAGES = {
     "fetch": stages.run_fetch,
@@ -37,17 +46,69 @@ EXTRA_STAGES = {
     "diff": stages.run_diff,
     "plan": stages.run_plan,
 }  # not part of `all`
+# Stages whose files are renamed into place together at the end (pipeline._io.one_commit): a
+# failed, interrupted or killed run leaves all of the earlier ones. (`seasons` reads back the
+# season runs it writes, so it renames each file as it is done.)
+ONE_COMMIT = {"catchments", "maps", "report", "qgis", "plan", "diff"}
+
+# The parts of the region file each stage reads (from pipeline/stages.py and what it calls).
+# `deps` writes them to the stage's stamp; a part not named in any entry here (a key added to
+# the region file later) counts for every stage, so forgetting it costs a re-run, not a stale
+# result. tests/test_make.py checks these against the attributes each stage really reads.
+_MAPS_SECTIONS = {
+    "display_name", "language", "thresholds", "surface", "services", "offline", "seasons",
+    "default_season",
+}  # fmt: skip
+_CATCHMENTS_SECTIONS = {
+    "display_name", "language", "crs", "boundary", "anchors", "cores", "thresholds", "network",
+    "surface", "services", "seasons", "default_season", "ferry_months", "offline",
+}  # fmt: skip
+STAGE_SECTIONS: dict[str, set[str]] = {
+    "fetch": {"source", "boundary", "offline"},  # offline: only whether there is a fallback
+    "extract": {
+        "display_name",
+        "crs",
+        "boundary",
+        "settlement_places",
+        "services",
+        "offline",
+        "census",
+    },
+    "network": {"display_name", "crs", "network"},
+    "catchments": _CATCHMENTS_SECTIONS,
+    "maps": _MAPS_SECTIONS,
+    "report": _MAPS_SECTIONS | {"network"},
+    "qgis": {"display_name", "language", "thresholds", "surface"},
+    "seasons": _CATCHMENTS_SECTIONS | _MAPS_SECTIONS,
+    "plan": _CATCHMENTS_SECTIONS | {"planning"},
+    "diff": _MAPS_SECTIONS,
+}
+_KNOWN_SECTIONS = set().union(*STAGE_SECTIONS.values()) | {
+    "name", "region_file", "source", "planning", "census", "settlement_places",
+}  # fmt: skip
+_REGION_NAME = re.compile(r"[a-z][a-z0-9_-]{0,63}")
+REGION_NAME_RULE = (
+    "region names are lowercase ASCII letters, digits, '-' and '_', starting with a letter"
+)
 
 logger = logging.getLogger("pipeline")
 _FILE_ONLY = {"file_only": True}  # `extra` of records for the log file, not the console
 
 
+class _OneLineParser(argparse.ArgumentParser):
+    """argparse, but a wrong argument is one line `error: …` (exit code 2), as every error."""
+
+    def error(self, message: str):  # type: ignore[override]
+        self.exit(2, f"error: {message} (see `python -m pipeline --help`)\n")
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m pipeline", description=__doc__.splitlines()[0])
+    parser = _OneLineParser(prog="python -m pipeline", description=__doc__.splitlines()[0])
     parser.add_argument(
         "stage",
-        choices=[*STAGES, *EXTRA_STAGES, "all", "check", "regions", "many"],
-        help="what to run (many: several regions on Dask, see `python -m pipeline many --help`)",
+        choices=[*STAGES, *EXTRA_STAGES, "all", "check", "deps", "regions", "many"],
+        help="what to run (deps: the Makefile's stamps; many: several regions on Dask, see "
+        "`python -m pipeline many --help`)",
     )
     where = parser.add_mutually_exclusive_group()
     where.add_argument("--region", default=None, help="a region in regions/ (default: vologda)")
@@ -64,22 +125,40 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--a", default="baseline", help="diff: the first run (scenario[@season])")
     parser.add_argument("--b", default=None, help="diff: the second run (scenario[@season])")
     parser.add_argument(
-        "--k",
-        type=_positive_int,
-        default=None,
-        help="plan: anchors to propose (default: [planning] k)",
+        "--k", default=None, help="plan: anchors to propose (default: [planning] k)"
+    )
+    parser.add_argument(
+        "--plan", action="store_true", help="deps: also the stamp of `plan` (with --k)"
     )
     return parser
 
 
-def _positive_int(text: str) -> int:
+def plan_k(cfg: RegionConfig, text: str | None) -> RegionConfig:
+    """The region with [planning] k replaced by `text` (from `make plan k=N`), validated as the
+    region file's k is; unchanged when `text` is None or empty."""
+    if text is None or str(text).strip() == "":
+        return cfg
+    from pydantic import ValidationError
+
     try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of 1 or more")
-    return value
+        planning = PlanningConfig.model_validate({**cfg.planning.model_dump(), "k": text})
+    except ValidationError as exc:
+        msg = exc.errors()[0]["msg"]
+        raise ConfigError(
+            f"k = {text!r} is invalid: {msg} (k is how many anchors `make plan` proposes, "
+            f"a whole number from 1 to 100; e.g. make plan region={cfg.name} k=5)"
+        ) from None
+    return cfg.model_copy(update={"planning": planning})
+
+
+def _check_region_name(name: str | None) -> None:
+    """A region name outside the rule stops with the rule, before any file is looked for."""
+    if name is not None and not _REGION_NAME.fullmatch(name):
+        raise ConfigError(
+            f"unknown region {name!r}: {REGION_NAME_RULE} (the file regions/<name>.toml "
+            f"names the output folders); available: {', '.join(available_regions())} "
+            "(or pass config=path/to/region.toml)"
+        )
 
 
 def _configure_logging(log_file, quiet: bool) -> None:
@@ -126,7 +205,14 @@ def _stage_inputs(stage: str, cfg: RegionConfig, paths: RegionPaths) -> list[Pat
             else []
         )
         extract = [Path(record["file"])] if isinstance(record.get("file"), str) else []
-        return [*files, paths.sources, *extract, *(cfg.resolve(p) for p in bundled if p)]
+        named = [p for label, p in named_files(cfg, "extract", paths) if "offline" not in label]
+        return [
+            *files,
+            paths.sources,
+            *extract,
+            *(cfg.resolve(p) for p in bundled if p),
+            *named,
+        ]
     if stage == "network":
         return [*files, paths.osm_gpkg]
     if stage == "catchments":
@@ -139,7 +225,7 @@ def _stage_inputs(stage: str, cfg: RegionConfig, paths: RegionPaths) -> list[Pat
 
 def _log_inputs(stage: str, cfg: RegionConfig, paths: RegionPaths) -> None:
     """Each input with its size and sha256 (log file only): what exactly a figure was made from."""
-    for path in _stage_inputs(stage, cfg, paths):
+    for path in dict.fromkeys(_stage_inputs(stage, cfg, paths)):
         if path.is_file():
             size, digest = path.stat().st_size, sha256_of(path)
             logger.info("input: %s (%d bytes, sha256 %s)", path, size, digest, extra=_FILE_ONLY)
@@ -167,17 +253,312 @@ def _check_run_names(cfg: RegionConfig, args) -> None:
         load_scenario(cfg, args.scenario)
 
 
-def _check(cfg: RegionConfig) -> int:
-    """`check`: the region file (already loaded) and every scenario file of the region."""
+# --- what each stage reads: the Makefile's stamps ---------------------------------------------
+
+
+def named_files(
+    cfg: RegionConfig, stage: str, paths: RegionPaths, scenario: str | None = None
+) -> list[tuple[str, Path]]:
+    """(what, absolute path) of each file the region file names that `stage` reads — paths
+    relative to the region file's folder, as documented — and the extract at the README's
+    path (`data_raw/<region>/extract.osm.pbf`) that fetch picks up when the region file names
+    no local file. A missing file is listed too: placing it later redoes the stage."""
+    out: list[tuple[str, Path]] = []
+    if stage == "fetch":
+        if cfg.source.local_pbf is not None:
+            out.append(("source.local_pbf", cfg.resolve(cfg.source.local_pbf)))
+        elif cfg.source.kind == "pbf":
+            out.append(("extract", paths.extract_pbf.absolute()))
+        return out
+    times = stage in ("catchments", "seasons")  # the stages that choose anchors and time them
+    if times and cfg.anchors.csv is not None:
+        out.append(("anchors.csv", cfg.resolve(cfg.anchors.csv)))
+    if stage == "extract" and cfg.services.csv is not None:
+        out.append(("services.csv", cfg.resolve(cfg.services.csv)))
+    off = cfg.offline
+    for key in ("districts", "outline", "settlements", "towns", "population_grid"):
+        used = stage == "extract" or (times and key == "population_grid")
+        if off is not None and used and getattr(off, key, None) is not None:
+            out.append((f"offline.{key}", cfg.resolve(getattr(off, key))))
+    census = getattr(cfg, "census", None)
+    if stage == "extract" and census is not None and getattr(census, "table", None):
+        out.append(("census.table", cfg.resolve(census.table)))
+    if stage == "report":
+        out.append(("ATTRIBUTION.md", cfg.region_file.parent / cfg.name / "ATTRIBUTION.md"))
+    if scenario is not None and stage == "catchments":
+        from pipeline.scenarios import load_scenario, scenario_dir
+
+        plan = load_scenario(cfg, scenario)
+        out.append((f"scenario {scenario}", scenario_dir(cfg) / f"{scenario}.toml"))
+        for i, spec in enumerate(plan.add_roads):
+            out.append((f"scenario {scenario}: add_roads[{i}]", plan.folder / spec.geojson))
+        if plan.close.polygon is not None:
+            out.append((f"scenario {scenario}: close.polygon", plan.folder / plan.close.polygon))
+    return out
+
+
+def _sections(stage: str) -> set[str]:
+    """The region file's top-level keys `stage` reads: those listed, and any not known here."""
+    unknown = set(RegionConfig.model_fields) - _KNOWN_SECTIONS
+    return STAGE_SECTIONS[stage] | unknown
+
+
+def _stamp(
+    cfg: RegionConfig,
+    stage: str,
+    paths: RegionPaths,
+    digests: FileDigests,
+    scenario: str | None = None,
+    season: str | None = None,
+) -> dict:
+    """What `stage` reads of the region file: its sections (validated, with defaults, as
+    canonical JSON) and the sha256 of each file they name (null: not there)."""
+    sections = _sections(stage) - {"name", "region_file"}
+    config = cfg.model_dump(
+        mode="json", include=sections - ({"offline"} if stage == "fetch" else set())
+    )
+    if stage == "fetch":
+        config["offline"] = cfg.offline is not None
+    stamp: dict = {"stage": stage, "region": cfg.name, "config": config}
+    if stage in RUN_STAGES:
+        stamp["season"] = cfg.season(season)[0]
+        if scenario is not None:
+            from pipeline.scenarios import load_scenario
+
+            stamp["scenario"] = load_scenario(cfg, scenario).model_dump(mode="json")
+    if stage == "plan":
+        stamp["k"] = cfg.planning.k
+    # A file counts by its content (null: not there), wherever the region file and it are
+    # (a copied project redoes nothing); only fetch records the extract's path, because
+    # SOURCES.json names the extract by its path.
+    named = named_files(cfg, stage, paths, scenario if stage == "catchments" else None)
+    stamp["files"] = {
+        label: {"path": str(path), "sha256": digests.of(path)}
+        if stage == "fetch"
+        else digests.of(path)
+        for label, path in named
+    }
+    return stamp
+
+
+def _run_spec(cfg: RegionConfig, spec: str) -> tuple[str | None, str | None]:
+    """(scenario, season) of a run named `scenario[@season]`, checked (`baseline`: none)."""
+    from pipeline.scenarios import load_scenario
+
+    scenario, _, season = spec.partition("@")
+    if season:
+        cfg.season(season)
+    if scenario != "baseline":
+        load_scenario(cfg, scenario)
+    return (None if scenario == "baseline" else scenario), (season or None)
+
+
+def stage_stamps(cfg: RegionConfig, paths: RegionPaths, args) -> dict[Path, dict]:
+    """Every stamp the Makefile's rules may need for this invocation, by path.
+
+    Region-wide stages (fetch, extract, network, seasons; plan with `--plan`; diff with `--b`)
+    have `.config/<stage>.json`; a run's stages (catchments, maps, report, qgis) have
+    `.config/<stage>.json` for the baseline and `.config/runs/<scenario|baseline>/
+    <season|default>/<stage>.json` for a what-if run, as the run's results folder.
+    """
+    folder = paths.config_stamps
+    digests = FileDigests(folder / ".digests.json")
+    stamps: dict[Path, dict] = {}
+    for stage in ("fetch", "extract", "network", "seasons"):
+        stamps[folder / f"{stage}.json"] = _stamp(cfg, stage, paths, digests)
+    runs = {(None, None)}
+    if args.season is not None or args.scenario is not None:
+        runs.add((args.scenario, args.season))
+    if args.b:
+        runs |= {_run_spec(cfg, args.a), _run_spec(cfg, args.b)}
+        stamps[folder / "diff.json"] = _stamp(cfg, "diff", paths, digests)
+    for scenario, season in sorted(runs, key=lambda r: (r[0] or "", r[1] or "")):
+        sub = folder
+        if scenario is not None or season is not None:
+            sub = folder / "runs" / (scenario or "baseline") / (season or "default")
+        for stage in sorted(RUN_STAGES):
+            stamps[sub / f"{stage}.json"] = _stamp(cfg, stage, paths, digests, scenario, season)
+    if args.plan:
+        stamps[folder / "plan.json"] = _stamp(plan_k(cfg, args.k), "plan", paths, digests)
+    digests.save()
+    return stamps
+
+
+def _deps(cfg: RegionConfig, paths: RegionPaths, args) -> int:
+    """`deps`: write the stamps (each only if its content changed); list what they name."""
+    stamps = stage_stamps(cfg, paths, args)
+    changed = []
+    for path, stamp in stamps.items():
+        text = json.dumps(stamp, sort_keys=True, indent=1, ensure_ascii=False) + "\n"
+        if _write_if_changed(path, text):
+            changed.append(str(path.relative_to(paths.config_stamps)))
+    if not args.quiet:
+        print(
+            f"{cfg.region_file}: region {cfg.name!r}; files it names, by the stage that reads them:"
+        )
+        for stage in ("fetch", "extract", "catchments", "report"):
+            run = args.scenario if stage == "catchments" else None
+            for label, path in named_files(cfg, stage, paths, run):
+                state = "" if path.is_file() else "  (not there)"
+                print(f"  {stage:<10} {label:<24} {path}{state}")
+        print(
+            f"{paths.config_stamps}: {len(stamps)} stamps, changed: {', '.join(changed) or 'none'}"
+        )
+    return 0
+
+
+# --- check ----------------------------------------------------------------------------------
+
+
+def _check_file(label: str, path: Path, cfg: RegionConfig) -> str | None:
+    """Why a file the region file names cannot be used (missing, unreadable), or None."""
+    from pipeline.planner_csv import read_planner_csv
+
+    if not path.is_file():
+        return f"{label} {str(path)!r} not found; fix the path in {cfg.region_file} (paths are relative to its folder)"
+    try:
+        if label == "source.local_pbf":
+            from pipeline.fetch import check_pbf_header
+
+            check_pbf_header(path)
+        elif label == "services.csv":
+            from pipeline.services import read_service_csv
+
+            read_service_csv(path, list(cfg.services.table()))
+        elif label == "anchors.csv":
+            table = read_planner_csv(path, "anchor", "name")
+            if not {"name", "osm_id"} & set(table.table.columns):
+                return (
+                    f"{path}: needs a column 'name' or 'osm_id' (found: {', '.join(table.header)}); "
+                    "rename the header"
+                )
+        elif path.suffix.lower() == ".csv":
+            read_planner_csv(path, label, "…")
+        elif path.suffix.lower() in (".tif", ".tiff"):
+            import rasterio
+
+            with rasterio.open(path):
+                pass
+        elif path.suffix.lower() in (".geojson", ".json", ".gpkg", ".shp"):
+            import pyogrio
+
+            pyogrio.read_info(path)
+    except PipelineError as exc:
+        return str(exc)
+    except Exception as exc:  # a reader's own error: the file is unreadable
+        return f"{label} {str(path)!r} is unreadable ({type(exc).__name__}: {' '.join(str(exc).split())[:160]})"
+    return None
+
+
+def _settlements(cfg: RegionConfig, paths: RegionPaths):
+    """The extract's settlements with their districts (as the catchments stage sees them) and
+    whether they are the offline reference data; None without an extracted `osm.gpkg`."""
+    from pipeline import catchments as ca
+    from pipeline.export import read_layer, read_metadata
+
+    if not paths.osm_gpkg.is_file():
+        return None
+    places = read_layer(paths.osm_gpkg, "places")
+    boundaries = read_layer(paths.osm_gpkg, "boundaries")
+    region = boundaries[boundaries["role"] == "region"].geometry
+    crs = stages.region_crs(cfg, region.iloc[0])
+    districts = boundaries[boundaries["role"] == "district"].to_crs(crs).reset_index(drop=True)
+    places = places.to_crs(crs)
+    places["district"] = ca.assign_districts(places, districts).to_numpy()
+    places["population"] = places["population"].astype("Int64")
+    approximate = read_metadata(paths.osm_gpkg).get("mode") == "straight_line"
+    return places, approximate
+
+
+def _check_names(cfg: RegionConfig, paths: RegionPaths) -> tuple[str, list[str]]:
+    """(what was checked, one message per list with names that match no settlement): anchors,
+    cores, planning names and scenario anchors, against the extracted settlements — every
+    misspelt name of a list in one message."""
+    from pipeline import catchments as ca
+    from pipeline.scenarios import load_scenario, scenario_dir
+
+    loaded = _settlements(cfg, paths)
+    if loaded is None:
+        return f"names not checked: no {paths.osm_gpkg} yet (run `make extract` first)", []
+    places, approximate = loaded
+    errors = []
+    lists: list[tuple[str, list[str], str]] = []
+    # As pipeline/stages.py chooses anchors: offline, [offline] anchor_rule/cores replace them.
+    off = cfg.offline if approximate else None
+    if not (off is not None and getattr(off, "anchor_rule", None) is not None):
+        if cfg.anchors.names:
+            lists.append(("anchor", cfg.anchors.names, "the region file"))
+        elif cfg.anchors.csv is not None and cfg.resolve(cfg.anchors.csv).is_file():
+            try:
+                ca.read_anchor_csv(cfg.resolve(cfg.anchors.csv), places)
+            except PipelineError as exc:
+                errors.append(str(exc))
+    cores = off.cores if off is not None and off.cores else cfg.cores.names
+    lists.append(("core", cores, "the region file"))
+    plan = cfg.planning
+    lists += [
+        ("candidate", plan.candidates, "[planning] candidates"),
+        ("monotown", plan.monotowns, "[planning] monotowns"),
+        ("employment centre", plan.employment_centres, "[planning] employment_centres"),
+    ]
+    folder = scenario_dir(cfg)
+    for path in sorted(folder.glob("*.toml")) if folder.is_dir() else []:
+        try:
+            scenario = load_scenario(cfg, path.stem)
+        except PipelineError:
+            continue  # reported with the scenario files
+        names = [*scenario.anchors.add, *scenario.anchors.remove]
+        lists.append(("scenario anchor", names, str(path)))
+    for what, names, source in lists:
+        if names:
+            try:
+                ca.resolve_names(places, names, what, source)
+            except PipelineError as exc:
+                errors.append(str(exc))
+    kind = "offline reference data" if approximate else "extract"
+    return (
+        f"{paths.osm_gpkg}: names checked against {len(places)} settlements of the {kind}",
+        errors,
+    )
+
+
+def _check(cfg: RegionConfig, paths: RegionPaths) -> int:
+    """`check`: the region file (already loaded), the files it names, every scenario file of
+    the region, and — once the extract is extracted — every name it gives."""
     from pipeline.scenarios import check_scenarios, scenario_dir
 
     print(f"{cfg.region_file}: valid region {cfg.name!r} ({cfg.display_name})")
-    checked, errors = check_scenarios(cfg)
+    errors: list[str] = []
+    files = {}
+    for stage in ("fetch", "extract", "catchments"):
+        for label, path in named_files(cfg, stage, paths):
+            if label != "extract":  # the README's extract path: optional
+                files[label] = path
+    for label, path in files.items():
+        problem = _check_file(label, path, cfg)
+        if problem:
+            errors.append(problem)
+    print(
+        f"{len(files)} file(s) the region file names checked{', all readable' if not errors else ''}"
+    )
+    checked, scenario_errors = check_scenarios(cfg)
+    errors += scenario_errors
+    bad = (
+        f", {len(scenario_errors)} invalid" if scenario_errors else ", all valid" if checked else ""
+    )
+    print(f"{scenario_dir(cfg)}: {checked} scenario file(s) checked{bad}")
+    try:
+        what, name_errors = _check_names(cfg, paths)
+    except PipelineError as exc:
+        what, name_errors = "names not checked", [str(exc)]
+    print(what)
+    errors += name_errors
     for message in errors:
         print(f"error: {message}", file=sys.stderr)
-    bad = f", {len(errors)} invalid" if errors else ", all valid" if checked else ""
-    print(f"{scenario_dir(cfg)}: {checked} scenario file(s) checked{bad}")
     return ConfigError.exit_code if errors else 0
+
+
+# --- running a stage ------------------------------------------------------------------------
 
 
 def _run_stage(stage: str, cfg: RegionConfig, paths: RegionPaths, args) -> None:
@@ -190,9 +571,7 @@ def _run_stage(stage: str, cfg: RegionConfig, paths: RegionPaths, args) -> None:
     elif stage == "seasons":
         stages.run_seasons(cfg, paths)
     elif stage == "plan":
-        if args.k is not None:
-            cfg = cfg.model_copy(update={"planning": cfg.planning.model_copy(update={"k": args.k})})
-        stages.run_plan(cfg, paths)
+        stages.run_plan(plan_k(cfg, args.k), paths)
     elif stage == "catchments":
         run_paths = paths.for_run(args.scenario, args.season)
         stages.run_catchments(cfg, run_paths, season=args.season, scenario=args.scenario)
@@ -213,11 +592,18 @@ def main(argv: list[str] | None = None) -> int:
         if args.stage == "regions":
             print("\n".join(available_regions()))
             return 0
+        _check_region_name(args.region)
         cfg = load_region(args.region, args.config)
         paths = region_paths(cfg)
         if args.stage == "check":
-            return _check(cfg)
+            _configure_logging(None, quiet=True)
+            return _check(cfg, paths)
         _check_run_names(cfg, args)
+        if args.stage == "deps":
+            _configure_logging(None, quiet=True)
+            return _deps(cfg, paths, args)
+        if args.stage == "plan":
+            plan_k(cfg, args.k)  # a bad k stops before the log is opened
         for stage in ALL if args.stage == "all" else (args.stage,):
             log_dir = (
                 paths.for_run(args.scenario, args.season).logs
@@ -229,7 +615,8 @@ def main(argv: list[str] | None = None) -> int:
             logger.info("parameters: %s", cfg.model_dump_json(), extra={"file_only": True})
             _log_inputs(stage, cfg, paths)
             started = time.perf_counter()
-            _run_stage(stage, cfg, paths, args)
+            with one_commit() if stage in ONE_COMMIT else contextlib.nullcontext():
+                _run_stage(stage, cfg, paths, args)
             logger.debug("%s finished in %.1f s", stage, time.perf_counter() - started)
     except PipelineError as exc:
         _log_to_file_only(exc)
@@ -237,7 +624,8 @@ def main(argv: list[str] | None = None) -> int:
         return exc.exit_code
     except KeyboardInterrupt:
         print(
-            "error: interrupted; outputs written so far are complete, re-run to continue",
+            "error: interrupted; earlier results are as they were (or complete, for a stage "
+            "that had finished), re-run to continue",
             file=sys.stderr,
         )
         return 130

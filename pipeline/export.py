@@ -10,18 +10,21 @@ import geopandas as gpd
 import pandas as pd
 import pyogrio
 
-from pipeline._io import atomic_path
+from pipeline._io import atomic_path, csv_language
 from pipeline.errors import InputDataError, OutputError
 
 __all__ = [
+    "CSV_FORMAT",
     "RESULT_LAYERS",
     "layer_names",
     "read_layer",
     "read_metadata",
+    "spreadsheet_table",
     "write_csv",
     "write_gpkg",
     "write_html",
     "write_json",
+    "write_table_csv",
 ]
 
 logger = logging.getLogger(__name__)
@@ -160,9 +163,52 @@ def write_json(path: Path, payload: dict) -> None:
         )
 
 
-def write_csv(path: Path, table: pd.DataFrame) -> None:
+# What Excel expects with the region's regional settings: Russian ones read `;` between fields
+# and a decimal comma, English ones `,` and a decimal point.
+CSV_FORMAT = {"ru": {"sep": ";", "decimal": ","}, "en": {"sep": ",", "decimal": "."}}
+# Decimals kept, by the ending of a column's name: minutes to 0.01, km² and % to 0.1, metres
+# to 0.1. The figures in full precision are in the JSON files.
+_ROUNDING = (("_min", 2), ("_km2", 1), ("_pct", 1), ("_m", 1))
+
+
+def spreadsheet_table(table: pd.DataFrame) -> pd.DataFrame:
+    """A table as a spreadsheet should show it: minutes, km², % and metres rounded (see
+    `_ROUNDING`), and float columns that hold whole numbers only (counts, people) as integers,
+    so a Russian spreadsheet shows `12`, not `12,0`."""
+    out = table.copy()
+    for column in out.columns:
+        series = out[column]
+        if not (pd.api.types.is_float_dtype(series) or isinstance(series.dtype, pd.Float64Dtype)):
+            continue
+        digits = next((d for end, d in _ROUNDING if str(column).endswith(end)), None)
+        if digits is not None:
+            out[column] = series.round(digits)
+            continue
+        values = series.dropna()
+        if len(values) and (values == values.round()).all() and values.abs().max() < 2**53:
+            out[column] = series.round().astype("Int64")
+    return out
+
+
+def write_table_csv(target, table: pd.DataFrame, language: str) -> None:
+    """The one CSV format of the pipeline: UTF-8 with a BOM (Excel then reads Cyrillic and
+    accented names), CRLF, and the separator and decimal mark of the region's language."""
+    table.to_csv(
+        target,
+        index=False,
+        encoding="utf-8-sig",
+        lineterminator="\r\n",
+        **CSV_FORMAT.get(language, CSV_FORMAT["en"]),
+    )
+
+
+def write_csv(path: Path, table: pd.DataFrame, language: str | None = None) -> None:
+    """Write a table for spreadsheets (:func:`spreadsheet_table`, :func:`write_table_csv`),
+    whole or not at all. `language`: the region's; default: that of the region whose results
+    folder holds `path` (see pipeline._io.csv_language)."""
+    language = language or csv_language(path)
     with atomic_path(path) as tmp:
-        table.to_csv(tmp, index=False, encoding="utf-8")
+        write_table_csv(tmp, spreadsheet_table(table), language)
 
 
 def write_html(path: Path, html: str) -> None:

@@ -1,8 +1,15 @@
 """Every word a reader sees (map, report, QGIS styles), in the region's language.
 
-One table, :data:`TEXT`: a message id, then its English and Russian text. The region file picks
-the language (``language = "ru" | "en"``); place names come from ``name_<language>`` when OSM
-has one, else from ``name``.
+One table, :data:`TEXT`, for every page (map, report, planning sections, QGIS): a message id,
+then its English and Russian text. The region file picks the language (``language = "ru" |
+"en"``); place names come from ``name_<language>`` when OSM has one, else from ``name``.
+Texts that depend on a number hold its plural forms separated by ``|`` (English: one, other;
+Russian: 1 пункт, 2 пункта, 5 пунктов) and are picked by :func:`trn`; a system message (a
+failed download, in English) becomes a short phrase in the reader's language with
+:func:`system_phrase`.
+
+>>> trn("ru", "settlements_n", 2)
+'2 населённых пункта'
 
 >>> tr("ru", "unreachable")
 'недоступен'
@@ -21,9 +28,12 @@ __all__ = [
     "TEXT",
     "Language",
     "local_name",
+    "plural_form",
     "season_label",
     "service_label",
+    "system_phrase",
     "tr",
+    "trn",
 ]
 
 Language = Literal["ru", "en"]
@@ -80,20 +90,19 @@ TEXT: dict[str, dict[str, str]] = {
     "core_time": {"en": "To the core, min", "ru": "До центра агломерации, мин"},
     "access_class": {"en": "Class", "ru": "Класс"},
     "area_km2": {"en": "Area, km²", "ru": "Площадь, км²"},
-    "served": {"en": "{settlements} settlements, {people} people served", "ru": "обслуживает {settlements} н. п., {people} чел."},
+    "served": {"en": "serves {settlements}, {people} people", "ru": "обслуживает {settlements}, {people} чел."},
     "unknown": {"en": "unknown", "ru": "нет данных"},
     "zone": {"en": "Drive", "ru": "Время"},
     # map interface
     "search": {"en": "Find a settlement…", "ru": "Найти населённый пункт…"},
     "not_found": {"en": "not found", "ru": "не найдено"},
     "basemap": {"en": "OpenStreetMap (online only)", "ru": "OpenStreetMap (только онлайн)"},
-    "basemap_offline": {"en": "Basemap unavailable offline: data layers only.", "ru": "Подложка недоступна без интернета: показаны только слои данных."},
+    "basemap_offline": {"en": "Offline: no basemap; roads, water and boundaries are drawn from the data.", "ru": "Без интернета подложки нет: дороги, вода и границы нарисованы по данным."},
     "approximate": {"en": "APPROXIMATE results", "ru": "ПРИБЛИЖЁННЫЕ результаты"},
     "approximate_short": {"en": "APPROXIMATE: straight-line model (distance × {detour:g} at {speed:g} km/h) without an OpenStreetMap road network. Hover for details.", "ru": "ПРИБЛИЖЁННЫЕ результаты: расчёт по прямой (расстояние × {detour:g} при {speed:g} км/ч), без дорожной сети OpenStreetMap. Подробнее — при наведении."},
-    "approximate_long": {"en": "APPROXIMATE: no OpenStreetMap road network was available, so times use a straight-line model (distance × {detour:g} at {speed:g} km/h) on bundled reference data (settlements of 500 people or more). For road-based results put the region's .osm.pbf in data_raw/{region}/extract.osm.pbf and run `make region={region}` again.", "ru": "ПРИБЛИЖЁННЫЕ результаты: дорожная сеть OpenStreetMap была недоступна, поэтому время рассчитано по прямой (расстояние × {detour:g} при {speed:g} км/ч) по прилагаемым справочным данным (населённые пункты от 500 жителей). Для расчёта по дорогам положите выгрузку .osm.pbf региона в data_raw/{region}/extract.osm.pbf и снова выполните `make region={region}`."},
+    "approximate_long": {"en": "APPROXIMATE: no OpenStreetMap road network was available, so times use a straight-line model (distance × {detour:g} at {speed:g} km/h) on bundled reference data (the settlements, their people and the anchors are real). For road-based results put the region's .osm.pbf in data_raw/{region}/extract.osm.pbf and run `make region={region}` again.", "ru": "ПРИБЛИЖЁННЫЕ результаты: дорожная сеть OpenStreetMap была недоступна, поэтому время рассчитано по прямой (расстояние × {detour:g} при {speed:g} км/ч) по прилагаемым справочным данным (населённые пункты, их население и опорные пункты — настоящие). Для расчёта по дорогам положите выгрузку .osm.pbf региона в data_raw/{region}/extract.osm.pbf и снова выполните `make region={region}`."},
     "attribution": {"en": "© OpenStreetMap contributors", "ru": "© участники OpenStreetMap"},
     "report_link": {"en": "Report", "ru": "Отчёт"},
-    "map_title": {"en": "{region}: access to anchor settlements", "ru": "{region}: доступность опорных населённых пунктов"},
     # report
     "report_title": {"en": "{region}: who reaches an anchor settlement, how fast, and where nobody can", "ru": "{region}: кто и как быстро добирается до опорного населённого пункта, и где никто не может"},
     "headline": {"en": "Headline figures", "ru": "Главные цифры"},
@@ -102,13 +111,13 @@ TEXT: dict[str, dict[str, str]] = {
     "unreachable_long": {"en": "unreachable (no road route to any anchor)", "ru": "недоступны (нет дорожного пути ни к одному опорному пункту)"},
     "people": {"en": "people", "ru": "чел."},
     "people_unknown": {"en": "population unknown", "ru": "население неизвестно"},
-    "unknown_in": {"en": "{n} settlements of unknown population", "ru": "{n} н. п. без данных о населении"},
+    "unknown_in": {"en": "{n} settlement of unknown population|{n} settlements of unknown population", "ru": "{n} населённый пункт без данных о населении|{n} населённых пункта без данных о населении|{n} населённых пунктов без данных о населении"},
     "abandoned_too": {"en": "and {n} abandoned (0 people)", "ru": "и {n} покинутых (0 жителей)"},
-    "settlements_n": {"en": "settlements", "ru": "н. п."},
+    "settlements_n": {"en": "{n} settlement|{n} settlements", "ru": "{n} населённый пункт|{n} населённых пункта|{n} населённых пунктов"},
     "share": {"en": "share of population", "ru": "доля населения"},
-    "of_total": {"en": "of {population} people in {settlements} settlements ({unknown} without a population figure)", "ru": "из {population} чел. в {settlements} н. п. (у {unknown} нет данных о населении)"},
+    "of_total": {"en": "of {population} people in {settlements} ({unknown} without a population figure)", "ru": "из {population} чел. в {settlements} (у {unknown} нет данных о населении)"},
     "by_district": {"en": "Districts, by population in gaps", "ru": "Районы по населению в зонах недоступности"},
-    "largest_gaps": {"en": "The {n} largest gap settlements", "ru": "{n} крупнейших населённых пунктов вне зоны"},
+    "largest_gaps": {"en": "The largest gap settlement|The {n} largest gap settlements", "ru": "{n} крупнейший населённый пункт вне зоны|{n} крупнейших населённых пункта вне зоны|{n} крупнейших населённых пунктов вне зоны"},
     "no_gaps": {"en": "No settlement is in a gap.", "ru": "Ни один населённый пункт не находится вне зоны."},
     "cumulative": {"en": "Population by travel time to the nearest anchor", "ru": "Население по времени в пути до ближайшего опорного пункта"},
     "cumulative_x": {"en": "travel time to the nearest anchor, min", "ru": "время в пути до ближайшего опорного пункта, мин"},
@@ -159,8 +168,6 @@ TEXT: dict[str, dict[str, str]] = {
     "worst_season": {"en": "Worst season", "ru": "Худший сезон"},
     "seasons_served": {"en": "Served in", "ru": "Обслуживается"},
     "crossings_col": {"en": "Depends on", "ru": "Зависит от"},
-    "seasons_title": {"en": "{region}: access by season", "ru": "{region}: доступность по сезонам"},
-    "diff_title": {"en": "{region}: {a} → {b}", "ru": "{region}: {a} → {b}"},
     "layer_changes": {"en": "Changes", "ru": "Изменения"},
     "change": {"en": "Change", "ru": "Изменение"},
     "change_gained": {"en": "gained access", "ru": "получили доступ"},
@@ -171,11 +178,11 @@ TEXT: dict[str, dict[str, str]] = {
     "time_a": {"en": "Before, min", "ru": "До, мин"},
     "time_b": {"en": "After, min", "ru": "После, мин"},
     "services_title": {"en": "Services: what the anchors offer", "ru": "Услуги: что есть в опорных пунктах"},
-    "services_lacking": {"en": "{n} anchors lack a core service ({core}).", "ru": "В {n} опорных пунктах нет базовой услуги ({core})."},
+    "services_lacking": {"en": "{n} anchor lacks a core service ({core}).|{n} anchors lack a core service ({core}).", "ru": "В {n} опорном пункте нет базовой услуги ({core}).|В {n} опорных пунктах нет базовой услуги ({core}).|В {n} опорных пунктах нет базовой услуги ({core})."},
     "seasons_section": {"en": "Access by season", "ru": "Доступность по сезонам"},
     "season": {"en": "Season", "ru": "Сезон"},
     "dates": {"en": "Dates (MM-DD)", "ru": "Даты (ММ-ДД)"},
-    "season_dependent_n": {"en": "{n} settlements ({people} people) are within reach in some seasons only.", "ru": "{n} н. п. ({people} чел.) доступны лишь в некоторые сезоны."},
+    "season_dependent_n": {"en": "{n} settlement ({people} people) is within reach in some seasons only.|{n} settlements ({people} people) are within reach in some seasons only.", "ru": "{n} населённый пункт ({people} чел.) доступен лишь в некоторые сезоны.|{n} населённых пункта ({people} чел.) доступны лишь в некоторые сезоны.|{n} населённых пунктов ({people} чел.) доступны лишь в некоторые сезоны."},
     "season_summer": {"en": "summer", "ru": "лето"},
     "season_winter": {"en": "winter", "ru": "зима"},
     "season_thaw": {"en": "spring thaw", "ru": "распутица"},
@@ -188,6 +195,88 @@ TEXT: dict[str, dict[str, str]] = {
     "winter_road": {"en": "winter road or ice crossing", "ru": "зимник или ледовая переправа"},
     "lost_without": {"en": "Cut off without it ({season})", "ru": "Без неё теряют доступ ({season})"},
     "season_dependent_title": {"en": "Settlements whose access depends on the season", "ru": "Населённые пункты, доступность которых зависит от сезона"},
+    # map pages: what the page shows
+    "page_map": {"en": "access to anchor settlements", "ru": "доступность опорных населённых пунктов"},
+    "page_seasons": {"en": "access by season", "ru": "доступность по сезонам"},
+    "page_plan": {"en": "planning answers (k = {k})", "ru": "варианты решений (k = {k})"},
+    "page_diff": {"en": "what changes: {a} → {b}", "ru": "что меняется: {a} → {b}"},
+    "page_report": {"en": "report", "ru": "отчёт"},
+    "title_full": {"en": "{region}: {what} — {season}, {scenario}", "ru": "{region}: {what} — {season}, {scenario}"},
+    "season_is": {"en": "season: {season}", "ru": "сезон: {season}"},
+    "season_dates": {"en": "{season} ({start} – {end})", "ru": "{season} ({start} – {end})"},
+    "every_season": {"en": "every season ({seasons})", "ru": "все сезоны ({seasons})"},
+    "baseline": {"en": "baseline (no scenario)", "ru": "базовый вариант (без сценария)"},
+    "baseline_short": {"en": "baseline", "ru": "базовый вариант"},
+    "scenario_is": {"en": "scenario: {description}", "ru": "сценарий: {description}"},
+    "page_link_map": {"en": "Map", "ru": "Карта"},
+    "page_link_seasons": {"en": "Seasons", "ru": "Сезоны"},
+    "page_link_plan": {"en": "Plan", "ru": "План"},
+    "layers": {"en": "Layers", "ru": "Слои"},
+    "legend": {"en": "Legend", "ru": "Легенда"},
+    "layer_roads_main": {"en": "Roads (trunk to tertiary)", "ru": "Дороги (магистральные — местные)"},
+    "layer_roads_minor": {"en": "Minor roads and tracks (from zoom {zoom})", "ru": "Прочие дороги и грунтовки (с масштаба {zoom})"},
+    "layer_roads_special": {"en": "Winter roads and ferries", "ru": "Зимники и паромы"},
+    "layer_water": {"en": "Water", "ru": "Водные объекты"},
+    "layer_abandoned": {"en": "Abandoned villages (0 people)", "ru": "Покинутые населённые пункты (0 жителей)"},
+    "layer_scenario_roads": {"en": "Roads the scenario changes", "ru": "Дороги, изменённые сценарием"},
+    "abandoned": {"en": "abandoned (0 people)", "ru": "покинутый (0 жителей)"},
+    "road_trunk": {"en": "motorway, trunk, primary", "ru": "магистрали и основные дороги"},
+    "road_secondary_class": {"en": "secondary", "ru": "региональные дороги"},
+    "road_tertiary": {"en": "tertiary", "ru": "местные дороги"},
+    "road_track": {"en": "track", "ru": "грунтовка"},
+    "road_closed": {"en": "closed by the scenario", "ru": "закрыта по сценарию"},
+    "road_added": {"en": "added by the scenario", "ru": "добавлена по сценарию"},
+    "road_winter": {"en": "winter road or ice crossing (winter only)", "ru": "зимник или ледовая переправа (только зимой)"},
+    "water_area": {"en": "lake, reservoir, river", "ru": "озеро, водохранилище, река"},
+    "catchment_outline": {"en": "catchment boundary, labelled with its anchor", "ru": "граница зоны тяготения с названием опорного пункта"},
+    "highway_col": {"en": "Class", "ru": "Класс"},
+    "surface_col": {"en": "Surface", "ru": "Покрытие"},
+    "speed_col": {"en": "Speed, km/h", "ru": "Скорость, км/ч"},
+    "change_legend_lost": {"en": "lost access (now in a gap)", "ru": "потеряли доступ (теперь вне зоны)"},
+    "change_legend_gained": {"en": "gained access (out of a gap)", "ru": "получили доступ (вышли из зоны недоступности)"},
+    "qgis_approximate": {"en": "APPROXIMATE results: straight-line model, not roads (Project → Properties → Metadata)", "ru": "ПРИБЛИЖЁННЫЕ результаты: расчёт по прямой, не по дорогам (Проект → Свойства → Метаданные)"},
+    "approximate_title": {"en": "APPROXIMATE", "ru": "ПРИБЛИЖЁННО"},
+    # system errors: a short phrase, the original text in a tooltip
+    "err_no_source": {"en": "the region file names no OpenStreetMap source", "ru": "в файле региона не указан источник OpenStreetMap"},
+    "err_no_network": {"en": "no network connection", "ru": "нет подключения к сети"},
+    "err_timeout": {"en": "the server did not answer in time", "ru": "сервер не ответил вовремя"},
+    "err_http": {"en": "the server refused the download", "ru": "сервер отказал в загрузке"},
+    "err_other": {"en": "the download failed", "ru": "загрузка не удалась"},
+    # planning (the report's sections)
+    "plan_title_proposals": {"en": "Closing gaps: settlements to promote to anchors", "ru": "Закрытие зон недоступности: какие пункты сделать опорными"},
+    "plan_title_cross_border": {"en": "Inter-municipal ties: anchors serving other districts", "ru": "Межмуниципальное взаимодействие: опорные пункты соседних районов"},
+    "plan_title_monotowns": {"en": "Reach of single-industry towns", "ru": "Доступность центров занятости из моногородов"},
+    "plan_approximate": {"en": "APPROXIMATE: straight-line travel model, bundled settlements only.", "ru": "ПРИБЛИЖЁННО: модель по прямой, только населённые пункты из комплекта данных."},
+    "plan_proposals_lead": {"en": "{gap_settlements} ({gap_population} people) are over {gap_min:g} min from every anchor. {proposed} (k = {k}, from {candidates}) bring {population} people {in_settlements} within {gap_min:g} min (checked with the full model: {verified} people). {gap}.", "ru": "Дальше {gap_min:g} мин от любого опорного пункта: {gap_settlements}, {gap_population} чел. Предложено опорных пунктов: {proposed_n} (k = {k}, кандидатов: {candidates_n}); с ними в пределах {gap_min:g} мин окажутся {population} чел. {in_settlements} (проверка полной моделью: {verified} чел.). {gap}."},
+    "n_in_settlements": {"en": "in {n} settlement|in {n} settlements", "ru": "в {n} населённом пункте|в {n} населённых пунктах|в {n} населённых пунктах"},
+    "n_proposed": {"en": "{n} proposed anchor|{n} proposed anchors", "ru": "{n} предложенный опорный пункт|{n} предложенных опорных пункта|{n} предложенных опорных пунктов"},
+    "n_candidates": {"en": "{n} candidate|{n} candidates", "ru": "{n} кандидата|{n} кандидатов|{n} кандидатов"},
+    "plan_cross_border_lead": {"en": "{settlements} ({population} people): the nearest anchor is in another district.", "ru": "{settlements} ({population} чел.): ближайший опорный пункт находится в другом районе."},
+    "plan_monotowns_lead": {"en": "Employment centres: settlements of at least {min_population} people{named}.", "ru": "Центры занятости: населённые пункты от {min_population} жителей{named}."},
+    "plan_greedy_gap": {"en": "The greedy choice covers {population} fewer people ({percent:g} %) than the exact optimum (solver: {status})", "ru": "Жадный выбор охватывает на {population} чел. меньше ({percent:g} %), чем точное решение (решатель: {status})"},
+    "plan_exact_not_run": {"en": "Exact solution not computed ({why})", "ru": "Точное решение не считалось ({why})"},
+    "plan_none": {"en": "None.", "ru": "Нет."},
+    "plan_more_rows": {"en": "{n} more row in {file}.|{n} more rows in {file}.", "ru": "Ещё {n} строка в файле {file}.|Ещё {n} строки в файле {file}.|Ещё {n} строк в файле {file}."},
+    "plan_centres_within": {"en": "centres ≤ {band:g} min", "ru": "центров ≤ {band:g} мин"},
+    "plan_centre_population_within": {"en": "people in centres ≤ {band:g} min", "ru": "жителей центров ≤ {band:g} мин"},
+    "plan_col_rank": {"en": "#", "ru": "№"},
+    "plan_col_name": {"en": "settlement", "ru": "населённый пункт"},
+    "plan_col_district": {"en": "district", "ru": "район"},
+    "plan_col_population": {"en": "population", "ru": "население"},
+    "plan_col_new_population": {"en": "people newly covered", "ru": "новых жителей в зоне"},
+    "plan_col_new_settlements": {"en": "settlements newly covered", "ru": "новых пунктов в зоне"},
+    "plan_col_cumulative_population": {"en": "cumulative people", "ru": "нарастающим итогом, чел."},
+    "plan_col_cumulative_share_pct": {"en": "% of gap population", "ru": "% населения зон"},
+    "plan_col_anchor_district": {"en": "anchor's district", "ru": "район опорного пункта"},
+    "plan_col_settlements": {"en": "settlements", "ru": "пунктов"},
+    "plan_col_median_time_min": {"en": "median time, min", "ru": "медиана времени, мин"},
+    "plan_col_median_time_saved_min": {"en": "median time saved, min", "ru": "медиана экономии, мин"},
+    "plan_col_settlements_gap_without_crossing": {"en": "in a gap without crossing", "ru": "вне зоны без соседнего района"},
+    "plan_col_anchors": {"en": "anchors", "ru": "опорные пункты"},
+    "plan_col_monotown": {"en": "single-industry town", "ru": "моногород"},
+    "plan_col_category": {"en": "category (1: most difficult … 3: stable)", "ru": "категория (1 — наиболее сложное … 3 — стабильное)"},
+    "plan_col_nearest_centre": {"en": "nearest centre", "ru": "ближайший центр"},
+    "plan_col_nearest_centre_time_min": {"en": "time, min", "ru": "время, мин"},
 }  # fmt: skip
 
 
@@ -195,6 +284,54 @@ def tr(language: str, key: str, **values) -> str:
     """The text `key` in `language`, with `values` formatted in (``str.format``)."""
     text = TEXT[key][language]
     return text.format(**values) if values else text
+
+
+def plural_form(language: str, n: float) -> int:
+    """Which plural form `n` takes: English 1 / other; Russian 1, 21 / 2–4, 22–24 / 5–20, 0."""
+    n = abs(int(n)) if float(n).is_integer() else None
+    if language == "ru":
+        if n is None:
+            return 1  # fractions take the genitive singular: 1,5 пункта
+        if n % 10 == 1 and n % 100 != 11:
+            return 0
+        if 2 <= n % 10 <= 4 and not 12 <= n % 100 <= 14:
+            return 1
+        return 2
+    return 0 if n == 1 else 1
+
+
+def trn(language: str, key: str, n: float, **values) -> str:
+    """The text `key` in the plural form for `n` (forms separated by ``|`` in :data:`TEXT`),
+    with ``{n}`` and `values` formatted in. `n` is shown as given in ``values['shown']`` if
+    set (e.g. with thousands separators)."""
+    forms = TEXT[key][language].split("|")
+    form = forms[min(plural_form(language, n), len(forms) - 1)]
+    shown = values.pop("shown", None)
+    return form.format(n=n if shown is None else shown, **values)
+
+
+def system_phrase(language: str, message: str) -> str:
+    """A short phrase in `language` for a system error message (a failed download, a missing
+    source): what the reader sees; the original goes into a tooltip."""
+    text = str(message)
+    low = text.lower()
+    if "names no osm source" in low or "no osm source" in low:
+        key = "err_no_source"
+    elif "timed out" in low or "timeout" in low:
+        key = "err_timeout"
+    elif "http " in low and any(
+        code in low for code in ("403", "404", "410", "429", "500", "502", "503")
+    ):
+        key = "err_http"
+    elif low.startswith("no network") or any(
+        word in low
+        for word in ("connectionerror", "name resolution", "failed to resolve", "max retries",
+                     "network is unreachable", "connection refused", "nodename nor servname")
+    ):  # fmt: skip
+        key = "err_no_network"
+    else:
+        key = "err_other"
+    return tr(language, key)
 
 
 def service_label(language: str, service: str) -> str:

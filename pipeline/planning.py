@@ -24,7 +24,6 @@ and the map.
 
 from __future__ import annotations
 
-import html
 import logging
 import re
 import time
@@ -70,7 +69,6 @@ logger = logging.getLogger(__name__)
 PLAN_LAYERS = ("cross_border_pairs", "cross_border", "monotown_reach", "newly_covered", "proposals")
 
 LAND_ONLY_MIN_KM2 = 1.0  # a district pair with land but no settlement is listed from this area up
-REPORT_MAX_PAIRS = 15  # district pairs shown in the report (all are in cross_border.csv)
 
 
 # --- the travel model ----------------------------------------------------------------------
@@ -780,185 +778,13 @@ def plan_figures(
 
 # --- for the report and the map ------------------------------------------------------------
 
-_TEXT = {
-    "title_proposals": {
-        "en": "Closing gaps: settlements to promote to anchors",
-        "ru": "Закрытие зон недоступности: какие пункты сделать опорными",
-    },
-    "title_cross_border": {
-        "en": "Inter-municipal ties: anchors serving other districts",
-        "ru": "Межмуниципальное взаимодействие: опорные пункты соседних районов",
-    },
-    "title_monotowns": {
-        "en": "Reach of single-industry towns",
-        "ru": "Доступность центров занятости из моногородов",
-    },
-    "approximate": {
-        "en": "APPROXIMATE: straight-line travel model, bundled settlements only.",
-        "ru": "ПРИБЛИЖЁННО: модель по прямой, только населённые пункты из комплекта данных.",
-    },
-    "proposals_lead": {
-        "en": "{gap_settlements} settlements ({gap_population} people) are over {gap_min:g} min "
-        "from every anchor. {proposed} proposed anchors (k = {k}, from {candidates} candidates) "
-        "bring {population} people in {settlements} settlements within {gap_min:g} min "
-        "(checked with the full model: {verified} people). {gap}.",
-        "ru": "{gap_settlements} пунктов ({gap_population} чел.) дальше {gap_min:g} мин от любого "
-        "опорного пункта. {proposed} предложенных опорных пунктов (k = {k}, из {candidates} "
-        "кандидатов) приближают {population} чел. в {settlements} пунктах на {gap_min:g} мин "
-        "(проверка полной моделью: {verified} чел.). {gap}.",
-    },
-    "cross_border_lead": {
-        "en": "{settlements} settlements ({population} people) have their nearest anchor in "
-        "another district.",
-        "ru": "У {settlements} пунктов ({population} чел.) ближайший опорный пункт находится в "
-        "другом районе.",
-    },
-    "monotowns_lead": {
-        "en": "Employment centres: settlements of at least {min_population} people{named}.",
-        "ru": "Центры занятости: населённые пункты от {min_population} жителей{named}.",
-    },
-    "greedy_gap": {
-        "en": "The greedy choice covers {population} fewer people ({percent:g} %) than the exact "
-        "optimum (solver: {status})",
-        "ru": "Жадный выбор охватывает на {population} чел. меньше ({percent:g} %), чем точное "
-        "решение (решатель: {status})",
-    },
-    "centres_within": {"en": "centres ≤ {band:g} min", "ru": "центров ≤ {band:g} мин"},
-    "centre_population_within": {
-        "en": "people in centres ≤ {band:g} min",
-        "ru": "жителей центров ≤ {band:g} мин",
-    },
-    "none": {"en": "None.", "ru": "Нет."},
-    "more_rows": {"en": "{more} more rows in {file}.", "ru": "Ещё {more} строк в файле {file}."},
-    "exact_not_run": {
-        "en": "Exact solution not computed ({why})",
-        "ru": "Точное решение не считалось ({why})",
-    },
-}
 
-_COLUMNS = {
-    "rank": {"en": "#", "ru": "№"},
-    "name": {"en": "settlement", "ru": "населённый пункт"},
-    "district": {"en": "district", "ru": "район"},
-    "population": {"en": "population", "ru": "население"},
-    "new_population": {"en": "people newly covered", "ru": "новых жителей в зоне"},
-    "new_settlements": {"en": "settlements newly covered", "ru": "новых пунктов в зоне"},
-    "cumulative_population": {"en": "cumulative people", "ru": "нарастающим итогом, чел."},
-    "cumulative_share_pct": {"en": "% of gap population", "ru": "% населения зон"},
-    "anchor_district": {"en": "anchor's district", "ru": "район опорного пункта"},
-    "settlements": {"en": "settlements", "ru": "пунктов"},
-    "median_time_min": {"en": "median time, min", "ru": "медиана времени, мин"},
-    "median_time_saved_min": {"en": "median time saved, min", "ru": "медиана экономии, мин"},
-    "settlements_gap_without_crossing": {
-        "en": "in a gap without crossing",
-        "ru": "вне зоны без соседнего района",
-    },
-    "anchors": {"en": "anchors", "ru": "опорные пункты"},
-    "monotown": {"en": "single-industry town", "ru": "моногород"},
-    "category": {
-        "en": "category (1: most difficult … 3: stable)",
-        "ru": "категория (1 — наиболее сложное … 3 — стабильное)",
-    },
-    "nearest_centre": {"en": "nearest centre", "ru": "ближайший центр"},
-    "nearest_centre_time_min": {"en": "time, min", "ru": "время, мин"},
-}
+def plan_sections(plan: dict, language: str = "en") -> list:
+    """The report's planning sections from `plan.json`: (title, HTML body). Rendered from the
+    report's templates (:func:`pipeline.report.plan_sections`), texts in :mod:`pipeline.i18n`."""
+    from pipeline.report import plan_sections as sections
 
-
-def _t(language: str, key: str, **values) -> str:
-    text = _TEXT[key].get(language, _TEXT[key]["en"])
-    return text.format(**values) if values else text
-
-
-def _html_table(rows: list[dict], columns: list[str], language: str) -> str:
-    """An HTML table of `rows`; every value escaped."""
-
-    def cell(value) -> str:
-        if value is None or (isinstance(value, float) and not np.isfinite(value)):
-            return "—"
-        if isinstance(value, float):
-            return f"{value:.0f}" if value.is_integer() else f"{value:.1f}"
-        return html.escape(str(value))
-
-    def header(c: str) -> str:
-        if m := re.fullmatch(r"(centres_within|centre_population_within)_(.+)min", c):
-            return html.escape(_t(language, m[1], band=float(m[2])))
-        return html.escape(_COLUMNS.get(c, {}).get(language, c))
-
-    head = "".join(f"<th>{header(c)}</th>" for c in columns)
-    body = "".join(
-        "<tr>" + "".join(f"<td>{cell(r.get(c))}</td>" for c in columns) + "</tr>" for r in rows
-    )
-    return f'<table class="plan"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
-
-
-def _p(text: str) -> str:
-    return f"<p>{html.escape(text)}</p>"
-
-
-def plan_sections(plan: dict, language: str = "en") -> list[tuple[str, str]]:
-    """The report's planning sections from `plan.json`: (title, HTML body), all text escaped."""
-    warn = _p(_t(language, "approximate")) if plan.get("approximate") else ""
-    p = plan["proposals"]
-    exact = p["exact"]
-    gap = (
-        _t(language, "greedy_gap", **p["greedy_gap"] | {"status": exact["status"]})
-        if exact["ran"]
-        else _t(language, "exact_not_run", why=exact.get("reason", ""))
-    )
-    best = exact if exact["ran"] and p["chosen"] == "exact" else p["greedy"]
-    lead = _t(
-        language,
-        "proposals_lead",
-        gap_settlements=p["gap_settlements"],
-        gap_population=p["gap_population"],
-        gap_min=p["gap_min"],
-        proposed=p["proposed"],
-        k=p["k"],
-        candidates=p["candidates"],
-        population=best["population"],
-        settlements=best["settlements"],
-        verified=p["verified"]["population"],
-        gap=gap,
-    )
-    proposal_cols = ["rank", "name", "district", "population", "new_population", "new_settlements"]
-    proposal_cols += ["cumulative_population", "cumulative_share_pct"]
-    sections = [
-        (
-            _t(language, "title_proposals"),
-            warn + _p(lead) + _html_table(p["table"], proposal_cols, language),
-        )
-    ]
-    cb = plan["cross_border"]
-    pair_cols = ["district", "anchor_district", "settlements", "population", "median_time_min"]
-    pair_cols += ["median_time_saved_min", "settlements_gap_without_crossing", "anchors"]
-    body = _p(
-        _t(
-            language,
-            "cross_border_lead",
-            settlements=cb["settlements"],
-            population=cb["population"],
-        )
-    )
-    shown = cb["pairs"][:REPORT_MAX_PAIRS]
-    body += _html_table(shown, pair_cols, language) if shown else _p(_t(language, "none"))
-    if len(cb["pairs"]) > len(shown):
-        more = len(cb["pairs"]) - len(shown)
-        body += _p(_t(language, "more_rows", more=more, file="cross_border.csv"))
-    sections.append((_t(language, "title_cross_border"), warn + body))
-    mr = plan["monotown_reach"]
-    named = f" + {', '.join(mr['employment_centres'])}" if mr["employment_centres"] else ""
-    body = _p(
-        _t(language, "monotowns_lead", min_population=mr["employment_min_population"], named=named)
-    )
-    reach_cols = ["monotown", "category", "district", "population"]
-    for band in mr["bands_min"]:
-        reach_cols += [f"centres_within_{band:g}min", f"centre_population_within_{band:g}min"]
-    reach_cols += ["nearest_centre", "nearest_centre_time_min"]
-    body += (
-        _html_table(mr["towns"], reach_cols, language) if mr["towns"] else _p(_t(language, "none"))
-    )
-    sections.append((_t(language, "title_monotowns"), warn + body))
-    return sections
+    return sections(plan, language)
 
 
 def _links(start: gpd.GeoSeries, end: gpd.GeoSeries):

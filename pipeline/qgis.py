@@ -1,7 +1,8 @@
 """QGIS styles and project: the GeoPackage and travel-time raster open ready to read in QGIS.
 
 * :func:`layer_styles` makes one QML style per result layer (settlements by travel time with
-  gaps in magenta, catchments by anchor, isochrone bands on the time ramp, anchors and cores as
+  gaps outlined in magenta, catchments as outlines by graph colouring (neighbours never share
+  a colour), isochrone bands on the time ramp, anchors and cores as
   stars and diamonds, districts as labelled outlines, roads by class), in the region's language.
   :func:`export.write_gpkg` stores them in the GeoPackage's ``layer_styles`` table as each
   layer's default, the table QGIS itself uses: dragging the file into QGIS shows them styled.
@@ -56,10 +57,12 @@ GROUPS = (
     (
         "group_access",
         (
+            # the default view, as on the web map: the time bands, and over them the gaps
+            # and catchments as outlines
             ("agglomeration_zones", True),
-            ("gaps", True),
-            ("isochrones", False),
             ("catchments", True),
+            ("gaps", True),
+            ("isochrones", True),
         ),
     ),
     ("group_raster", (("travel_time", False),)),
@@ -201,9 +204,13 @@ def _categories(field: str, cats: list[tuple[str, str, ET.Element]]) -> ET.Eleme
     return _with_symbols(renderer, symbols)
 
 
-def _labeling(expression: str, size=8.0, bold=False, italic=False, colour="#1e1e1e", placement=0,
-              max_scale: float | None = None) -> ET.Element:  # fmt: skip
-    """Simple labelling by an expression, with a white halo; optionally only from 1:`max_scale` in."""
+def _labeling(expression: str, size=8.0, bold=False, italic=False, colour="#1e1e1e", placement=6,
+              max_scale: float | None = None, priority: int = 5) -> ET.Element:  # fmt: skip
+    """Simple labelling by an expression, with a white halo; optionally only from 1:`max_scale` in.
+
+    Points are placed cartographically (QGIS tries the positions around the symbol in turn,
+    placement 6) and never drawn over another label (``displayAll`` off; a higher `priority`
+    wins a place first); every feature is an obstacle, so labels avoid the symbols too."""
     labeling = ET.Element("labeling", type="simple")
     settings = ET.SubElement(labeling, "settings", calloutType="simple")
     style = ET.SubElement(
@@ -232,7 +239,13 @@ def _labeling(expression: str, size=8.0, bold=False, italic=False, colour="#1e1e
         bufferJoinStyle="128",
     )
     ET.SubElement(
-        settings, "placement", placement=str(placement), dist="1", distUnits="MM", priority="5"
+        settings,
+        "placement",
+        placement=str(placement),
+        dist="1",
+        distUnits="MM",
+        priority=str(priority),
+        predefinedPositionOrder="TR,TL,BR,BL,R,L,TSR,BSR",
     )
     ET.SubElement(
         settings,
@@ -241,8 +254,13 @@ def _labeling(expression: str, size=8.0, bold=False, italic=False, colour="#1e1e
         scaleMin="1",
         scaleMax=f"{max_scale or 0:g}",
         obstacle="1",
+        obstacleFactor="1",
         drawLabels="1",
+        displayAll="0",
+        labelPerPart="0",
+        mergeLines="0",
         upsidedownLabels="0",
+        zIndex=str(priority),
     )
     return labeling
 
@@ -284,26 +302,44 @@ def _style(layer: str, renderer: ET.Element, labeling: ET.Element | None = None)
 def _settlements(cfg: RegionConfig, frame: gpd.GeoDataFrame) -> LayerStyle:
     lang, t = cfg.language, '"anchor_time_min"'
     classes = palette.settlement_classes(cfg.thresholds.bands_min, cfg.thresholds.gap_min, lang)
+    # Abandoned villages (0 people): small and grey, under the rest (their rule comes first
+    # and the others exclude them, so each feature is drawn once).
+    abandoned = "abandoned" in frame.columns
+    inhabited = 'NOT coalesce("abandoned", false) AND ' if abandoned else ""
     rules = []
+    if abandoned:
+        rules.append(
+            (
+                tr(lang, "abandoned"),
+                'coalesce("abandoned", false)',
+                _marker(
+                    "", palette.ABANDONED_COLOUR, size=1.4, outline="#7a7a7a", outline_width=0.15
+                ),
+            )
+        )
     for c in classes[:-2]:
         lower = f"{t} > {c.lo_min:g} AND " if c.lo_min > 0 else ""
-        rules.append((c.label, f"{lower}{t} <= {c.hi_min:g}", _marker("", c.colour)))
+        rules.append((c.label, f"{inhabited}{lower}{t} <= {c.hi_min:g}", _marker("", c.colour)))
     gap, unreachable = classes[-2:]
     rules.append(
-        (gap.label, f"{t} > {gap.lo_min:g}", _marker("", gap.colour, size=3.4, outline="#000000"))
-    )
+        (gap.label, f"{inhabited}{t} > {gap.lo_min:g}",
+         _marker("", gap.colour, size=3.4, outline="#000000"))
+    )  # fmt: skip
     rules.append(
         (
             unreachable.label,
-            f"{t} IS NULL",
+            f"{inhabited}{t} IS NULL",
             _marker(
                 "", unreachable.colour, size=3.4, outline=palette.GAP_COLOUR, outline_width=0.6
             ),
         )
     )
-    labels = _labeling(
-        _name_expression(lang, frame.columns), size=7.5, max_scale=_SETTLEMENT_LABEL_MAX_SCALE
+    # Anchors are named by the anchors layer: each settlement is labelled once.
+    name = _name_expression(lang, frame.columns)
+    expression = (
+        f'CASE WHEN "is_anchor" THEN NULL ELSE {name} END' if "is_anchor" in frame else name
     )
+    labels = _labeling(expression, size=7.5, max_scale=_SETTLEMENT_LABEL_MAX_SCALE, priority=4)
     return _style("settlements", _rules(rules), labels)
 
 
@@ -313,15 +349,19 @@ def _anchors(cfg: RegionConfig, frame: gpd.GeoDataFrame) -> LayerStyle:
         (tr(lang, "core"), '"is_core"', _marker("", "#111111", "diamond", 6.0, "#ffffff", 0.5)),
         (tr(lang, "anchor"), "ELSE", _marker("", "#111111", "star", 5.2, "#ffffff", 0.4)),
     ]
-    labels = _labeling(_name_expression(lang, frame.columns), size=9, bold=True)
+    # the label tells two anchors of one name apart (name and district)
+    expression = '"label"' if "label" in frame.columns else _name_expression(lang, frame.columns)
+    labels = _labeling(expression, size=9, bold=True, priority=9)
     return _style("anchors", _rules(rules), labels)
 
 
 def _catchments(cfg: RegionConfig, frame: gpd.GeoDataFrame) -> LayerStyle:
     rows = frame.sort_values("anchor_id")
     labels = rows["anchor_label"] if "anchor_label" in rows else rows["anchor_name"]
+    # graph colouring: two catchments that touch never share a colour (as on the web map)
+    colours = palette.catchment_colours(rows, touch_m=cfg.surface.cell_m) if len(rows) else {}
     cats = [  # by id: two anchors of one name are two categories
-        (str(int(i)), name, _fill("", palette.categorical(i), alpha=0.35, width=0.2))
+        (str(int(i)), name, _fill("", colours[int(i)], alpha=0.0, width=0.6, brush="no"))
         for i, name in zip(rows["anchor_id"], labels.astype(str), strict=True)
     ]
     return _style("catchments", _categories("anchor_id", cats))
@@ -331,7 +371,8 @@ def _isochrones(cfg: RegionConfig, frame: gpd.GeoDataFrame) -> LayerStyle:
     renderer = _renderer("graduatedSymbol", attr="to_min", graduatedMethod="GraduatedColor")
     ranges = ET.SubElement(renderer, "ranges")
     symbols = []
-    for i, c in enumerate(palette.band_classes(cfg.thresholds.bands_min, cfg.language)):
+    bands = palette.band_classes(cfg.thresholds.bands_min, cfg.language, cfg.thresholds.gap_min)
+    for i, c in enumerate(bands):
         ET.SubElement(
             ranges,
             "range",
@@ -364,12 +405,12 @@ def _gaps(cfg: RegionConfig, frame: gpd.GeoDataFrame) -> LayerStyle:
         (
             "beyond_threshold",
             tr(lang, "beyond_threshold", minutes=gap),
-            _fill("", palette.GAP_COLOUR, alpha=0.25, width=0.4),
+            _fill("", palette.GAP_COLOUR, alpha=0.0, width=0.6, brush="no"),
         ),
         (
             "no_access",
             tr(lang, "no_access"),
-            _fill("", palette.NO_ACCESS_COLOUR, alpha=0.35, outline=palette.GAP_COLOUR, width=0.4),
+            _fill("", palette.NO_ACCESS_COLOUR, alpha=0.45, outline=palette.GAP_COLOUR, width=0.4),
         ),
     ]
     return _style("gaps", _categories("kind", cats))
@@ -400,7 +441,7 @@ def _districts(cfg: RegionConfig, frame: gpd.GeoDataFrame) -> LayerStyle:
     symbol = _fill("0", palette.DISTRICT_COLOUR, alpha=0.0, width=0.5, brush="no")
     renderer = _with_symbols(_renderer("singleSymbol"), [symbol])
     labels = _labeling(_name_expression(cfg.language, frame.columns), size=8.5, italic=True,
-                       colour="#444444", placement=1)  # fmt: skip
+                       colour="#444444", placement=1, priority=2)  # fmt: skip
     return _style("districts", renderer, labels)
 
 
@@ -455,7 +496,7 @@ def raster_style(cfg: RegionConfig) -> str:
 
 def _raster_pipe(cfg: RegionConfig) -> ET.Element:
     limits = cfg.thresholds.bands_min
-    classes = palette.band_classes(limits, cfg.language)
+    classes = palette.band_classes(limits, cfg.language, cfg.thresholds.gap_min)
     pipe = ET.Element("pipe")
     renderer = ET.SubElement(
         pipe,
@@ -480,7 +521,7 @@ def _raster_pipe(cfg: RegionConfig) -> ET.Element:
         ET.SubElement(
             shader, "item", alpha="255", value=f"{c.hi_min:g}", label=c.label, color=c.colour
         )
-    over = palette.time_colour(np.array([limits[-1] + 1.0]), limits)[0]
+    over = palette.time_colour(np.array([limits[-1] + 1.0]), limits, cfg.thresholds.gap_min)[0]
     ET.SubElement(
         shader,
         "item",
@@ -533,11 +574,14 @@ def project_xml(
     crs: CRS,
     extent: tuple[float, float, float, float],
     raster_name: str | None = "travel_time.tif",
+    note: str = "",
 ) -> str:
     """A QGIS project (.qgs XML) showing `layers` of ``./<gpkg_name>`` and ``./<raster_name>``.
 
     Sources are relative to the project file, so the folder can move as a whole. `extent`
-    (xmin, ymin, xmax, ymax in `crs`) is where the map opens.
+    (xmin, ymin, xmax, ymax in `crs`) is where the map opens. `note`: the APPROXIMATE warning
+    of a straight-line run, shown in the project's title, as the first entry of the layer tree
+    and in the project's metadata (Project → Properties → Metadata).
     """
     styles = layer_styles(cfg, layers)
     entries = {
@@ -546,11 +590,14 @@ def project_xml(
     }
     if raster_name:
         entries["travel_time"] = _raster_entry(cfg, raster_name, crs)
-    root = ET.Element("qgis", projectname=cfg.display_name, version=QGIS_VERSION)
+    title = cfg.display_name
+    if note:  # an approximate (straight-line) run says so in the title, the tree and metadata
+        title = f"{cfg.display_name} — {tr(cfg.language, 'approximate')}"
+    root = ET.Element("qgis", projectname=_text(title), version=QGIS_VERSION)
     ET.SubElement(root, "homePath", path="")
-    ET.SubElement(root, "title").text = cfg.display_name
+    ET.SubElement(root, "title").text = _text(title)
     root.append(_wrapped("projectCrs", _spatialrefsys(crs)))
-    root.append(_layer_tree(cfg, entries))
+    root.append(_layer_tree(cfg, entries, note))
     root.append(_canvas(crs, extent))
     project_layers = ET.SubElement(root, "projectlayers")
     project_layers.extend(e.element for e in _ordered(entries))
@@ -559,6 +606,7 @@ def project_xml(
         ET.SubElement(order, "layer", id=e.layer_id)
     root.append(_properties())
     root.append(_view_settings(crs, extent))
+    root.append(_metadata(title, note))
     ET.indent(root, space=" ")
     return _DOCTYPE + ET.tostring(root, encoding="unicode") + "\n"
 
@@ -630,8 +678,11 @@ def _checked(visible: bool) -> str:
     return "Qt::Checked" if visible else "Qt::Unchecked"
 
 
-def _layer_tree(cfg: RegionConfig, entries: dict[str, _Entry]) -> ET.Element:
+def _layer_tree(cfg: RegionConfig, entries: dict[str, _Entry], note: str = "") -> ET.Element:
     tree = ET.Element("layer-tree-group")
+    if note:  # an empty group whose name is the warning: the first thing the Layers panel shows
+        ET.SubElement(tree, "layer-tree-group", name=_text(f"⚠ {tr(cfg.language, 'qgis_approximate')}"), checked="Qt::Checked",
+                      expanded="0")  # fmt: skip
     groups = [(tr(cfg.language, key), [n for n, _ in members]) for key, members in GROUPS]
     others = [n for n in entries if n not in {m for _, ms in groups for m in ms}]
     if others:
@@ -689,6 +740,21 @@ def _view_settings(crs: CRS, extent) -> ET.Element:
     default.append(_spatialrefsys(crs))
     view.append(default)
     return view
+
+
+def _metadata(title: str, note: str) -> ET.Element:
+    """The project's metadata: its title and, for an approximate run, the note as abstract."""
+    meta = ET.Element("projectMetadata")
+    ET.SubElement(meta, "identifier")
+    ET.SubElement(meta, "parentidentifier")
+    ET.SubElement(meta, "language")
+    ET.SubElement(meta, "type")
+    ET.SubElement(meta, "title").text = _text(title)
+    ET.SubElement(meta, "abstract").text = _text(note)
+    ET.SubElement(meta, "links")
+    ET.SubElement(meta, "author")
+    ET.SubElement(meta, "creation")
+    return meta
 
 
 def _properties() -> ET.Element:

@@ -1,10 +1,13 @@
 """Many regions at once on Dask distributed: `python -m pipeline many --regions a b c`.
 
-Each region is one independent Dask task that runs the whole pipeline for that region as its
-own process (``python -m pipeline all``), so a region that fails — a bad region file, a
-missing extract, even a crash — fails alone: the others go on, and the summary lists what
-failed and why (the error line the pipeline printed). Each region keeps its own outputs and
-logs (``logs/<region>/<stage>.log``, plus ``logs/<region>/run.log`` with the console output).
+Each region is one independent Dask task that runs that region through the project's
+Makefile in its own process (``make region=<name>`` or ``make config=<file>``): the same file
+graph as one region at a time, so what is up to date is not redone. (Without ``make`` on the
+machine, or without the Makefile, the task runs ``python -m pipeline all``.) A region that
+fails — a bad region file, a missing extract, even a crash — fails alone: the others go on,
+and the summary lists what failed and why (the error line the pipeline printed). Each region
+keeps its own outputs and logs (``logs/<region>/<stage>.log``, plus ``logs/<region>/run.log``
+with the console output). Dask's own log goes to ``logs/many_dask.log``, not the console.
 
 The cluster is a :class:`dask.distributed.LocalCluster` (worker processes, one task each at a
 time) unless ``DASK_SCHEDULER=tcp://host:port`` (or ``--scheduler``) names an existing one;
@@ -18,6 +21,7 @@ import contextlib
 import json
 import logging
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -32,6 +36,14 @@ __all__ = ["RegionOutcome", "main", "region_task", "run_regions"]
 logger = logging.getLogger(__name__)
 
 SCHEDULER_ENV = "DASK_SCHEDULER"
+MAKE_ENV = "PIPELINE_MAKE"  # the make that runs each region (the Makefile's `many` sets it)
+# A parent make's settings must not reach the region's make: its job-server pipes and its
+# command-line variables travel in these, and make also exports each command-line variable
+# (`regions=` itself would make the region's make run `many` again).
+_MAKE_VARIABLES = (
+    "MAKEFLAGS", "MFLAGS", "MAKELEVEL", "MAKEOVERRIDES", "MAKEFILES", "GNUMAKEFLAGS",
+    "regions", "region", "config", "season", "scenario", "k", "a", "b",
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -53,6 +65,26 @@ def _region_args(spec: str) -> tuple[str, list[str]]:
     return spec, ["--region", spec]
 
 
+def _command(args: list[str], out_root: Path | None) -> list[str]:
+    """How a region's run is started: through the Makefile (the file graph), or, without make
+    or without the Makefile, or for an output root (other than the project's) whose path make
+    cannot name (a space), `python -m pipeline all`."""
+    make = os.environ.get(MAKE_ENV) or shutil.which("make")
+    nameable = out_root is None or " " not in str(out_root)
+    if make and (PROJECT_ROOT / "Makefile").is_file() and nameable:
+        where = args[1]
+        variable = "config" if args[0] == "--config" else "region"
+        return [
+            make,
+            "--no-print-directory",
+            "-C",
+            str(PROJECT_ROOT),
+            f"{variable}={where}",
+            f"PYTHON={sys.executable}",
+        ]
+    return [sys.executable, "-m", "pipeline", "all", *args]
+
+
 def _last_error(text: str) -> str:
     lines = [line.strip() for line in text.splitlines() if line.strip()]
     errors = [line for line in lines if line.startswith("error:")]
@@ -71,11 +103,15 @@ def region_task(spec: str, root: str | None = None) -> dict:
     out_root = Path(root) if root else Path(os.environ.get("PIPELINE_ROOT", PROJECT_ROOT))
     log = out_root / "logs" / name / "run.log"
     log.parent.mkdir(parents=True, exist_ok=True)
-    env = {**os.environ, "PIPELINE_ROOT": str(out_root)}
+    env = {k: v for k, v in os.environ.items() if k not in _MAKE_VARIABLES}
+    env["PIPELINE_ROOT"] = str(out_root)
+    own_root = out_root.resolve() == PROJECT_ROOT.resolve()
+    if own_root:  # the Makefile's own relative paths
+        del env["PIPELINE_ROOT"]
     started = time.perf_counter()
     with log.open("w", encoding="utf-8") as fh:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "pipeline", "all", *args],
+            _command(args, None if own_root else out_root),
             stdout=fh,
             stderr=subprocess.STDOUT,
             cwd=PROJECT_ROOT,
@@ -115,7 +151,7 @@ def _client(scheduler: str | None, n_workers: int, memory_limit: str) -> Iterato
             threads_per_worker=1,
             processes=True,
             memory_limit=memory_limit,
-            dashboard_address=None,
+            dashboard_address=":0",  # any free port: never clash with another cluster
             silence_logs=logging.ERROR,
         ) as cluster,
         Client(cluster) as client,
@@ -188,6 +224,53 @@ def summary_text(outcomes: list[RegionOutcome]) -> str:
     return "\n".join(lines)
 
 
+@contextlib.contextmanager
+def _logging_to(root: Path) -> Iterator[None]:
+    """While inside: the runner's own lines on the console; Dask's (scheduler, workers,
+    comms) in logs/many_dask.log, with only its errors on the console too. The logging set-up
+    of the caller comes back afterwards."""
+    import distributed  # noqa: F401 - it sets up its loggers on import: before ours
+
+    top = logging.getLogger()
+    saved = (list(top.handlers), top.level)
+    quiet = [logging.getLogger(name) for name in ("distributed", "dask", "tornado", "bokeh")]
+    saved_own = [(q, list(q.handlers), q.propagate) for q in quiet]
+    for handler in saved[0]:
+        top.removeHandler(handler)
+    top.setLevel(logging.INFO)
+    console = logging.StreamHandler(sys.stderr)
+    console.setFormatter(logging.Formatter("%(levelname)s %(message)s"))
+    console.addFilter(lambda r: r.name.startswith("pipeline") or r.levelno >= logging.ERROR)
+    ours: list[logging.Handler] = [console]
+    log = root / "logs" / "many_dask.log"
+    try:
+        log.parent.mkdir(parents=True, exist_ok=True)
+        file = logging.FileHandler(log, mode="w", encoding="utf-8")
+        file.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        ours.append(file)
+    except OSError:
+        pass
+    for handler in ours:
+        top.addHandler(handler)
+    for q in quiet:  # they keep handlers of their own: through ours instead
+        for own in list(q.handlers):
+            q.removeHandler(own)
+        q.propagate = True
+    try:
+        yield
+    finally:
+        for handler in ours:
+            top.removeHandler(handler)
+            handler.close()
+        for handler in saved[0]:
+            top.addHandler(handler)
+        top.setLevel(saved[1])
+        for q, handlers, propagate in saved_own:
+            for handler in handlers:
+                q.addHandler(handler)
+            q.propagate = propagate
+
+
 def main(argv: list[str] | None = None) -> int:
     """`python -m pipeline many --regions a b c [--scheduler tcp://host:port] [--workers N]`."""
     parser = argparse.ArgumentParser(
@@ -202,13 +285,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=None, help="local worker processes")
     parser.add_argument("--memory-limit", default="0", help="per local worker, e.g. 8GB (0: none)")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s", stream=sys.stderr)
-    regions = list(dict.fromkeys(" ".join(args.regions).split()))  # `make regions="a b"` → one arg
-    outcomes = run_regions(
-        regions, scheduler=args.scheduler, n_workers=args.workers, memory_limit=args.memory_limit
-    )
-    print(summary_text(outcomes))
     root = Path(os.environ.get("PIPELINE_ROOT", PROJECT_ROOT))
+    regions = list(dict.fromkeys(" ".join(args.regions).split()))  # `make regions="a b"` → one arg
+    with _logging_to(root):
+        outcomes = run_regions(
+            regions,
+            scheduler=args.scheduler,
+            n_workers=args.workers,
+            memory_limit=args.memory_limit,
+        )
+    print(summary_text(outcomes))
     report = root / "logs" / "many_summary.json"
     report.parent.mkdir(parents=True, exist_ok=True)
     report.write_text(

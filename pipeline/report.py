@@ -5,7 +5,12 @@ spreadsheet users.
 60 min of an anchor, in gaps, unreachable), districts sorted by population in gaps, the 20
 largest gap settlements, a matplotlib chart of cumulative population against travel time
 (embedded as a PNG data URI: the page is one self-contained file), the method and the data
-sources with dates and attribution, and the approximate-model warning when it applies.
+sources with dates and attribution, and the approximate-model warning when it applies; its
+title and first line name the region, the season and the scenario (its description). Rendered
+from Jinja2 templates with autoescape (``pipeline/templates/report/``; one table macro,
+``templates/tables.html``), every word from :mod:`pipeline.i18n`: nothing is escaped by hand.
+The services, seasons and planning sections come from their own templates
+(:func:`services_section`, :func:`seasons_section`, :func:`plan_html`).
 
 ``data_processed/<region>/settlements.csv``: the settlements layer without geometry, plus
 ``lon``/``lat`` in WGS 84; UTF-8 with a byte-order mark so that Excel shows Cyrillic names.
@@ -16,8 +21,8 @@ Russian regional settings; English ones ``,`` and a decimal point.
 from __future__ import annotations
 
 import base64
-import html
 import io
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -25,11 +30,22 @@ from pathlib import Path
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+from markupsafe import Markup
 from matplotlib.figure import Figure
 
 from pipeline import palette
 from pipeline.config import RegionConfig
-from pipeline.i18n import ACCESS_CLASSES, local_name, season_label, service_label, tr
+from pipeline.i18n import (
+    ACCESS_CLASSES,
+    TEXT,
+    local_name,
+    season_label,
+    service_label,
+    system_phrase,
+    tr,
+    trn,
+)
+from pipeline.templates import render
 
 __all__ = [
     "HEADLINE_MINUTES",
@@ -38,6 +54,10 @@ __all__ = [
     "district_table",
     "headline_figures",
     "largest_gaps",
+    "plan_html",
+    "plan_sections",
+    "seasons_section",
+    "services_section",
     "settlements_table",
     "write_settlements_csv",
 ]
@@ -162,10 +182,6 @@ def _cumulative_chart(s: pd.DataFrame, cfg: RegionConfig) -> str:
 # --- the page -------------------------------------------------------------------------------
 
 
-def _e(value: object) -> str:
-    return html.escape("—" if value is None or value != value else str(value))
-
-
 def _n(value: float) -> str:
     """A whole number with thin-space thousands (readable in both languages)."""
     return f"{round(value):,}".replace(",", "\u202f")
@@ -173,6 +189,17 @@ def _n(value: float) -> str:
 
 def _minutes(value: float) -> str:
     return "—" if value != value else f"{value:.0f}"
+
+
+def _settlements(lang: str, n: int) -> str:
+    return trn(lang, "settlements_n", n, shown=_n(n))
+
+
+def run_words(cfg: RegionConfig, meta: dict[str, str]) -> dict[str, str]:
+    """The run's season and scenario in words (the scenario's description, not its file)."""
+    from pipeline.maps import run_text
+
+    return run_text(cfg, meta)
 
 
 def build_report(
@@ -183,74 +210,104 @@ def build_report(
     sources: dict,
     attribution: str = "",
     generated: datetime | None = None,
-    extra_sections: list[str] | None = None,
+    extra_sections: list[Markup] | None = None,
+    links: list[tuple[str, str]] | None = None,
 ) -> str:
-    """The report page as HTML text. Every value from the data is escaped.
+    """The report page as HTML text, from ``templates/report/page.html`` (autoescape: every
+    value from the data is escaped by Jinja).
 
-    `extra_sections`: finished HTML sections (services, seasons, planning) placed before the
-    method; their builders escape their own text.
+    `extra_sections`: sections rendered from their own templates (services, seasons, plan:
+    :func:`services_section`, :func:`seasons_section`, :func:`plan_html`), placed before the
+    method; `links`: (href, text) to the region's other pages (default: the map).
     """
+    from pipeline.maps import approximate_text
+
     lang, gap = cfg.language, cfg.thresholds.gap_min
     s = settlements.assign(name=local_name(settlements, lang))
     generated = generated or datetime.now(UTC)
-    sections = [
-        _header(cfg, meta, generated),
-        _headline_section(s, cfg),
-        f"<h2>{_e(tr(lang, 'cumulative'))}</h2>"
-        f'<img class="chart" alt="{_e(tr(lang, "cumulative"))}" '
-        f'src="data:image/png;base64,{_cumulative_chart(s, cfg)}">',
-        _district_section(s, cfg),
-        _gap_section(s, cfg, gap),
-        *(extra_sections or []),
-        _method_section(s, anchors, cfg, meta, sources, attribution, generated),
-    ]
-    title = tr(lang, "report_title", region=cfg.display_name)
-    return (
-        f'<!DOCTYPE html>\n<html lang="{lang}">\n<head>\n<meta charset="utf-8">\n'
-        f'<meta name="viewport" content="width=device-width, initial-scale=1">\n'
-        f"<title>{_e(title)}</title>\n<style>{_CSS}</style>\n</head>\n<body>\n"
-        + "\n".join(sections)
-        + "\n</body>\n</html>\n"
+    words = run_words(cfg, meta)
+    what = tr(lang, "page_report")
+    title = tr(
+        lang,
+        "title_full",
+        region=cfg.display_name,
+        what=what,
+        season=words["season"],
+        scenario=words["scenario"],
     )
+    approximate = approximate_text(cfg) if meta.get("approximate") == "yes" else ""
+    if approximate:
+        title = f"{tr(lang, 'approximate_title')} · {title}"
+    pop = _population(s)
+    context = {
+        "lang": lang,
+        "title": title,
+        "heading": tr(lang, "report_title", region=cfg.display_name),
+        "what": f"{words['season']} · {words['scenario']}",
+        "links": [
+            {"href": h, "text": x} for h, x in (links or [("index.html", tr(lang, "open_map"))])
+        ],
+        "approximate": approximate,
+        "t": {
+            key: tr(lang, key)
+            for key in (
+                "headline",
+                "cumulative",
+                "by_district",
+                "no_gaps",
+                "method",
+                "cores_used",
+                "sources",
+                "attribution",
+                "attribution_file",
+            )
+        },
+        "cards": _cards(s, cfg),
+        "total": tr(
+            lang,
+            "of_total",
+            population=_n(pop.fillna(0).sum()),
+            settlements=_settlements(lang, len(s)),
+            unknown=_n(pop.isna().sum()),
+        ),
+        "chart": _cumulative_chart(s, cfg),
+        "districts": _district_rows(s, cfg),
+        "gaps": _gap_rows(s, cfg, gap, _anchor_names(settlements, anchors, lang)),
+        "sections": list(extra_sections or []),
+        "attribution": attribution,
+    }
+    context["t"]["largest_gaps"] = trn(lang, "largest_gaps", LARGEST_GAPS)
+    context.update(_method(s, cfg, meta, sources, generated))
+    return render("report/page.html", css=_CSS, **context)
 
 
-def _header(cfg: RegionConfig, meta: dict[str, str], generated: datetime) -> str:
-    from pipeline.maps import approximate_text
+def _anchor_names(settlements: pd.DataFrame, anchors: gpd.GeoDataFrame, lang: str) -> dict:
+    """anchor_id -> the anchor's label in the region's language (the district added where two
+    anchors share a name)."""
+    from pipeline.maps import _anchor_labels, _anchor_local_names
 
-    lang = cfg.language
-    out = f"<h1>{_e(tr(lang, 'report_title', region=cfg.display_name))}</h1>\n"
-    out += f'<p class="links"><a href="index.html">{_e(tr(lang, "open_map"))}</a></p>\n'
-    if meta.get("approximate") == "yes":
-        out += f'<div class="approx" id="approximate">{_e(approximate_text(cfg))}</div>\n'
-    return out
+    if "anchor_id" not in anchors or not len(anchors):
+        return {}
+    return _anchor_labels({"anchors": anchors}, lang, _anchor_local_names(settlements, lang))
 
 
-def _headline_section(s: pd.DataFrame, cfg: RegionConfig) -> str:
+def _cards(s: pd.DataFrame, cfg: RegionConfig) -> list[dict]:
     lang, gap = cfg.language, cfg.thresholds.gap_min
     labels = {f"within_{m:g}": tr(lang, "within", minutes=m) for m in HEADLINE_MINUTES}
     labels["gap"] = tr(lang, "in_gaps", minutes=gap)
     labels["unreachable"] = tr(lang, "unreachable_long")
-    cards = "".join(
-        f'<div class="card{" alert" if h.key in ("gap", "unreachable") and h.settlements else ""}" '
-        f'data-key="{h.key}"><div class="big">{_e(_people(h, lang))}</div>'
-        f"<div>{h.share:.0%} · {_n(h.settlements)} {_e(tr(lang, 'settlements_n'))}</div>"
-        + (
-            f'<div class="what">{_e(tr(lang, "abandoned_too", n=_n(h.abandoned)))}</div>'
-            if h.abandoned
-            else ""
-        )
-        + f'<div class="what">{_e(labels[h.key])}</div></div>'
+    return [
+        {
+            "key": h.key,
+            "alert": h.key in ("gap", "unreachable") and h.settlements > 0,
+            "people": _people(h, lang),
+            "share": f"{h.share:.0%}",
+            "settlements": _settlements(lang, h.settlements),
+            "abandoned": tr(lang, "abandoned_too", n=_n(h.abandoned)) if h.abandoned else "",
+            "label": labels[h.key],
+        }
         for h in headline_figures(s, gap)
-    )
-    pop = _population(s)
-    total = tr(
-        lang,
-        "of_total",
-        population=_n(pop.fillna(0).sum()),
-        settlements=_n(len(s)),
-        unknown=_n(pop.isna().sum()),
-    )
-    return f'<h2>{_e(tr(lang, "headline"))}</h2>\n<div class="cards">{cards}</div>\n<p class="note">{_e(total)}</p>'
+    ]
 
 
 def _people(h: Headline, lang: str) -> str:
@@ -258,24 +315,12 @@ def _people(h: Headline, lang: str) -> str:
     if h.unknown and h.unknown == h.settlements:
         return tr(lang, "people_unknown")
     text = f"{_n(h.population)} {tr(lang, 'people')}"
-    return text + (f" + {tr(lang, 'unknown_in', n=_n(h.unknown))}" if h.unknown else "")
-
-
-def _table(headers: list[str], rows: list[list[str]], numeric_from: int, css: str = "") -> str:
-    head = "".join(f"<th>{_e(h)}</th>" for h in headers)
-    body = "".join(
-        "<tr>"
-        + "".join(
-            f'<td class="num">{c}</td>' if i >= numeric_from else f"<td>{c}</td>"
-            for i, c in enumerate(row)
-        )
-        + "</tr>"
-        for row in rows
+    return text + (
+        f" + {trn(lang, 'unknown_in', h.unknown, shown=_n(h.unknown))}" if h.unknown else ""
     )
-    return f'<table class="{css}"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
 
 
-def _district_section(s: pd.DataFrame, cfg: RegionConfig) -> str:
+def _district_rows(s: pd.DataFrame, cfg: RegionConfig) -> dict:
     lang, gap = cfg.language, cfg.thresholds.gap_min
     table = district_table(s, gap)
     headers = [
@@ -287,16 +332,13 @@ def _district_section(s: pd.DataFrame, cfg: RegionConfig) -> str:
         tr(lang, "col_gap_pop"),
         tr(lang, "col_unreachable"),
     ]
-    rows = [[_e(r.district), *(_n(v) for v in list(r)[2:])] for r in table.itertuples()]
-    return f"<h2>{_e(tr(lang, 'by_district'))}</h2>\n" + _table(headers, rows, 1, "districts")
+    rows = [[r.district, *(_n(v) for v in list(r)[2:])] for r in table.itertuples()]
+    return {"headers": headers, "rows": rows}
 
 
-def _gap_section(s: pd.DataFrame, cfg: RegionConfig, gap: float) -> str:
+def _gap_rows(s: pd.DataFrame, cfg: RegionConfig, gap: float, anchor_labels: dict) -> dict:
     lang = cfg.language
-    title = f"<h2>{_e(tr(lang, 'largest_gaps', n=LARGEST_GAPS))}</h2>\n"
     top = largest_gaps(s, gap)
-    if top.empty:
-        return title + f"<p>{_e(tr(lang, 'no_gaps'))}</p>"
     access = {c: tr(lang, f"class_{c}") for c in ACCESS_CLASSES}
     headers = [
         tr(lang, "settlement"),
@@ -306,34 +348,42 @@ def _gap_section(s: pd.DataFrame, cfg: RegionConfig, gap: float) -> str:
         tr(lang, "population"),
         tr(lang, "anchor_time"),
     ]
+
+    def anchor(r) -> str | None:
+        i = getattr(r, "anchor_id", None)
+        if i is not None and i == i and int(i) in anchor_labels:
+            return anchor_labels[int(i)]
+        return None if r.anchor_name is None or r.anchor_name != r.anchor_name else r.anchor_name
+
     rows = [
         [
-            _e(r.name),
-            _e(r.district),
-            _e(r.anchor_name),
-            _e(access.get(str(r.access_class), r.access_class)),
-            _e(tr(lang, "unknown")) if r.gap_pop != r.gap_pop else _n(r.gap_pop),
-            _e(tr(lang, "unreachable")) if r.gap_t != r.gap_t else _minutes(r.gap_t),
+            r.name,
+            None if r.district != r.district else r.district,
+            anchor(r),
+            access.get(str(r.access_class), r.access_class),
+            tr(lang, "unknown") if r.gap_pop != r.gap_pop else _n(r.gap_pop),
+            tr(lang, "unreachable") if r.gap_t != r.gap_t else _minutes(r.gap_t),
         ]
         for r in top.itertuples()
     ]
-    return title + _table(headers, rows, 4, "gaps")
+    return {"headers": headers, "rows": rows}
 
 
-def _method_section(s, anchors, cfg, meta, sources: dict, attribution: str, generated) -> str:
+def _method(s, cfg, meta, sources: dict, generated) -> dict:
     lang, th = cfg.language, cfg.thresholds
     if meta.get("mode") == "straight_line" and cfg.offline is not None:
-        method = tr(lang, "method_straight", detour=cfg.offline.detour_factor,
-                    speed=cfg.offline.speed_kph, gap=th.gap_min)  # fmt: skip
+        method = tr(
+            lang,
+            "method_straight",
+            detour=cfg.offline.detour_factor,
+            speed=cfg.offline.speed_kph,
+            gap=th.gap_min,
+        )
     else:
         method = tr(lang, "method_road", snap=cfg.network.snap_max_m, gap=th.gap_min)
     names = local_name(s[s["is_anchor"].astype(bool)], lang).astype(str)
     cores = local_name(s[s["is_core"].astype(bool)], lang).astype(str)
-    anchor_line = (
-        f"<p><b>{_e(tr(lang, 'anchors_used', n=len(names)))}:</b> {_e(', '.join(sorted(names)))}"
-        + (f" ({_e(tr(lang, 'cores_used'))}: {_e(', '.join(sorted(cores)))})" if len(cores) else "")
-        + "</p>"
-    )
+    reason = None
     if sources.get("mode") == "osm":
         source = tr(
             lang,
@@ -342,33 +392,40 @@ def _method_section(s, anchors, cfg, meta, sources: dict, attribution: str, gene
             sha=str(sources.get("sha256", ""))[:16],
             date=str(sources.get("recorded_at", ""))[:10],
         )
+        before, after = source, ""
     else:
-        source = tr(lang, "source_fallback", reason=sources.get("reason", meta.get("source", "")))
-    credits = ""
-    if attribution:
-        credits = (
-            f"<details><summary>{_e(tr(lang, 'attribution_file'))}</summary>"
-            f"<pre>{_e(attribution)}</pre></details>"
-        )
-    footer = tr(lang, "generated", date=generated.strftime("%Y-%m-%d %H:%M UTC"),
-                gpkg=f"data_processed/{cfg.name}/{cfg.name}.gpkg")  # fmt: skip
-    return (
-        f"<h2>{_e(tr(lang, 'method'))}</h2>\n<p>{_e(method)}</p>\n{anchor_line}\n"
-        f"<h2>{_e(tr(lang, 'sources'))}</h2>\n<p>{_e(source)}</p>\n"
-        f"<p>{_e(tr(lang, 'attribution'))}, ODbL 1.0 — https://www.openstreetmap.org/copyright</p>\n"
-        f'{credits}\n<p class="note">{_e(footer)}</p>'
-    )
+        original = str(sources.get("reason", meta.get("source", "")))
+        # a system message (often English) shown as a short phrase; the original on hover
+        reason = {"text": system_phrase(lang, original), "title": original} if original else None
+        before, _, after = tr(lang, "source_fallback", reason="\0").partition("(\0)")
+    return {
+        "method": method,
+        "anchors_title": tr(lang, "anchors_used", n=len(names)),
+        "anchors": ", ".join(sorted(names)),
+        "cores": ", ".join(sorted(cores)),
+        "source": before.rstrip(),
+        "reason": reason,
+        "source_after": after,
+        "footer": tr(
+            lang,
+            "generated",
+            date=generated.strftime("%Y-%m-%d %H:%M UTC"),
+            gpkg=f"data_processed/{cfg.name}/{cfg.name}.gpkg",
+        ),
+    }
 
 
 _CSS = """
 body { font: 14px/1.45 "DejaVu Sans", Arial, sans-serif; max-width: 980px; margin: 20px auto; padding: 0 16px; color: #222; }
 h1 { font-size: 21px; margin-bottom: 4px; } h2 { font-size: 17px; margin: 22px 0 8px; border-bottom: 1px solid #ddd; }
+.what { color: #444; margin: 0 0 6px 0; } .links a { margin-right: 12px; }
 .approx { background: #fff3cd; color: #7a4b00; border: 2px solid #d39e00; padding: 8px 12px; border-radius: 4px; margin: 10px 0; }
 .cards { display: flex; flex-wrap: wrap; gap: 10px; }
-.card { flex: 1 1 200px; border: 1px solid #ccc; border-radius: 6px; padding: 8px 12px; background: #f7faf7; }
+.card { flex: 1 1 200px; border: 1px solid #ccc; border-radius: 6px; padding: 8px 12px; background: #f5f8fc; }
 .card.alert { background: #fdf0f7; border-color: #d6007e; }
-.card .big { font-size: 20px; font-weight: bold; } .card .what { color: #555; font-size: 12px; }
+.card .big { font-size: 20px; font-weight: bold; } .card .what { color: #555; font-size: 12px; margin: 0; }
 .note { color: #666; font-size: 12px; }
+.reason { border-bottom: 1px dotted #888; cursor: help; }
 table { border-collapse: collapse; width: 100%; font-size: 13px; }
 th, td { border-bottom: 1px solid #e3e3e3; padding: 3px 6px; text-align: left; }
 th { background: #f2f2f2; } td.num { text-align: right; font-variant-numeric: tabular-nums; }
@@ -397,88 +454,262 @@ def settlements_table(settlements: gpd.GeoDataFrame) -> pd.DataFrame:
 
 
 def write_settlements_csv(path: Path, table: pd.DataFrame, language: str) -> None:
-    """UTF-8 with BOM; separator and decimal mark as Excel expects in the region's language."""
-    table.to_csv(
-        path, index=False, encoding="utf-8-sig", lineterminator="\r\n", **_CSV_FORMAT[language]
-    )
+    """UTF-8 with BOM; separator and decimal mark as Excel expects in the region's language
+    (the pipeline's one CSV format, pipeline.export.write_table_csv)."""
+    from pipeline.export import spreadsheet_table, write_table_csv
+
+    write_table_csv(path, spreadsheet_table(table), language)
 
 
-def services_section(figures: dict, cfg: RegionConfig) -> str:
+def services_section(figures: dict, cfg: RegionConfig) -> Markup:
     """Anchors lacking core services, and the population within reach of each service type."""
     if not figures or not figures.get("available"):
-        return ""
+        return Markup("")
     lang = cfg.language
     lacking = figures.get("anchors_lacking_core", [])
     core = " + ".join(service_label(lang, t) for entry in figures["core"] for t in entry.split("|"))
-    rows = [
-        [_e(a["name"]), _e(a["district"] or "—"), _e(a["core_services_missing"])] for a in lacking
-    ]
-    parts = [
-        f"<h2>{_e(tr(lang, 'services_title'))}</h2>",
-        f"<p>{_e(tr(lang, 'services_lacking', n=len(lacking), core=core))}</p>",
-    ]
-    if rows:
-        headers = [tr(lang, "anchor_col"), tr(lang, "district"), tr(lang, "core_missing")]
-        parts.append(_table(headers, rows, 3))
     region_rows = [r for r in figures.get("coverage", []) if r["area"] == "(region)"]
-    if region_rows:
-        headers = [tr(lang, "service_type")] + [
-            tr(lang, "col_within", minutes=m) for m in (15, 30, 60)
-        ]
-        body = [
-            [_e(service_label(lang, r["service"]))]
-            + [_n(r[f"population_within_{m}min"]) for m in (15, 30, 60)]
-            for r in region_rows
-        ]
-        parts.append(_table(headers, body, 1))
-    return "\n".join(parts)
+    missing = [
+        ", ".join(
+            " | ".join(service_label(lang, t) for t in part.strip().split("|"))
+            for part in str(a["core_services_missing"]).split(",")
+        )
+        for a in lacking
+    ]
+    return Markup(
+        render(
+            "report/services.html",
+            title=tr(lang, "services_title"),
+            lead=trn(lang, "services_lacking", len(lacking), core=core),
+            lacking={
+                "headers": [tr(lang, "anchor_col"), tr(lang, "district"), tr(lang, "core_missing")],
+                "rows": [
+                    [a["name"], a["district"] or None, m]
+                    for a, m in zip(lacking, missing, strict=True)
+                ],
+            },
+            coverage={
+                "headers": [tr(lang, "service_type")]
+                + [tr(lang, "col_within", minutes=m) for m in (15, 30, 60)],
+                "rows": [
+                    [service_label(lang, r["service"])]
+                    + [_n(r[f"population_within_{m}min"]) for m in (15, 30, 60)]
+                    for r in region_rows
+                ],
+            },
+        )
+    )
 
 
-def seasons_section(figures: dict, cfg: RegionConfig) -> str:
+def seasons_section(figures: dict, cfg: RegionConfig) -> Markup:
     """Population served in each season, and the settlements whose access depends on it."""
     if not figures:
-        return ""
+        return Markup("")
     lang = cfg.language
-    season_rows = [
-        [
-            _e(season_label(lang, name)),
-            _e(f["dates"]),
-            _n(f["population_served"]),
-            _n(f["settlements_unreachable"]),
-        ]
-        for name, f in figures["seasons"].items()
-    ]
     dependent = figures["season_dependent"]
-    parts = [
-        f"<h2>{_e(tr(lang, 'seasons_section'))}</h2>",
-        _table(
-            [
-                tr(lang, "season"),
-                tr(lang, "dates"),
-                tr(lang, "col_within", minutes=figures["gap_threshold_min"]),
-                tr(lang, "col_unreachable"),
-            ],
-            season_rows,
-            2,
-        ),
-        f"<h3>{_e(tr(lang, 'season_dependent_title'))}</h3>",
-        f"<p>{_e(tr(lang, 'season_dependent_n', n=dependent['settlements'], people=_n(dependent['population'])))}</p>",
+
+    def seasons(text) -> str | None:
+        if not text:
+            return None
+        return ", ".join(season_label(lang, x.strip()) for x in str(text).split(","))
+
+    return Markup(
+        render(
+            "report/seasons.html",
+            title=tr(lang, "seasons_section"),
+            seasons={
+                "headers": [
+                    tr(lang, "season"),
+                    tr(lang, "dates"),
+                    tr(lang, "col_within", minutes=figures["gap_threshold_min"]),
+                    tr(lang, "col_unreachable"),
+                ],
+                "rows": [
+                    [
+                        season_label(lang, name),
+                        f["dates"],
+                        _n(f["population_served"]),
+                        _n(f["settlements_unreachable"]),
+                    ]
+                    for name, f in figures["seasons"].items()
+                ],
+            },
+            dependent_title=tr(lang, "season_dependent_title"),
+            dependent_lead=trn(
+                lang,
+                "season_dependent_n",
+                dependent["settlements"],
+                people=_n(dependent["population"]),
+                shown=_n(dependent["settlements"]),
+            ),
+            dependent={
+                "headers": [
+                    tr(lang, "settlement"),
+                    tr(lang, "district"),
+                    tr(lang, "seasons_served"),
+                    tr(lang, "worst_season"),
+                    tr(lang, "crossings_col"),
+                    tr(lang, "population"),
+                ],
+                "rows": [
+                    [
+                        r["name"],
+                        r["district"] or None,
+                        seasons(r["seasons_served"]),
+                        season_label(lang, r["worst_season"]) if r["worst_season"] else None,
+                        r["crossings"] or None,
+                        None if r["population"] is None else _n(r["population"]),
+                    ]
+                    for r in dependent["table"][:30]
+                ],
+            },
+        )
+    )
+
+
+# --- the planning answers ------------------------------------------------------------------
+
+REPORT_MAX_PAIRS = 15  # district pairs shown in the report (all are in cross_border.csv)
+
+
+def _plan_cell(value):
+    if value is None or (isinstance(value, float) and not np.isfinite(value)):
+        return None
+    if isinstance(value, float):
+        return f"{value:.0f}" if value.is_integer() else f"{value:.1f}"
+    return value
+
+
+def _plan_table(rows: list[dict], columns: list[str], lang: str) -> dict:
+    def header(c: str) -> str:
+        if m := re.fullmatch(r"(centres_within|centre_population_within)_(.+)min", c):
+            return tr(lang, f"plan_{m[1]}", band=float(m[2]))
+        key = f"plan_col_{c}"
+        return tr(lang, key) if key in TEXT else c
+
+    return {
+        "headers": [header(c) for c in columns],
+        "rows": [[_plan_cell(r.get(c)) for c in columns] for r in rows],
+    }
+
+
+def plan_section_data(plan: dict, lang: str) -> list[dict]:
+    """The three planning sections (title, paragraphs, table) from `plan.json`, as data for
+    ``templates/report/plan_section.html``."""
+    p = plan["proposals"]
+    exact = p["exact"]
+    gap = (
+        tr(lang, "plan_greedy_gap", **p["greedy_gap"] | {"status": exact["status"]})
+        if exact["ran"]
+        else tr(lang, "plan_exact_not_run", why=exact.get("reason", ""))
+    )
+    best = exact if exact["ran"] and p["chosen"] == "exact" else p["greedy"]
+    lead = tr(
+        lang,
+        "plan_proposals_lead",
+        gap_settlements=_settlements(lang, p["gap_settlements"]),
+        gap_population=_n(p["gap_population"]),
+        gap_min=p["gap_min"],
+        proposed=trn(lang, "n_proposed", p["proposed"]),
+        proposed_n=p["proposed"],
+        k=p["k"],
+        candidates=trn(lang, "n_candidates", p["candidates"]),
+        candidates_n=p["candidates"],
+        population=_n(best["population"]),
+        in_settlements=trn(lang, "n_in_settlements", best["settlements"]),
+        verified=_n(p["verified"]["population"]),
+        gap=gap,
+    )
+    proposal_cols = [
+        "rank",
+        "name",
+        "district",
+        "population",
+        "new_population",
+        "new_settlements",
+        "cumulative_population",
+        "cumulative_share_pct",
     ]
-    if dependent["table"]:
-        headers = [
-            tr(lang, "settlement"), tr(lang, "district"), tr(lang, "seasons_served"),
-            tr(lang, "worst_season"), tr(lang, "crossings_col"), tr(lang, "population"),
-        ]  # fmt: skip
-        rows = [
-            [
-                _e(r["name"]),
-                _e(r["district"] or "—"),
-                _e(r["seasons_served"] or "—"),
-                _e(r["worst_season"]),
-                _e(r["crossings"] or "—"),
-                "—" if r["population"] is None else _n(r["population"]),
-            ]
-            for r in dependent["table"][:30]
-        ]
-        parts.append(_table(headers, rows, 5))
-    return "\n".join(parts)
+    sections = [
+        {
+            "title": tr(lang, "plan_title_proposals"),
+            "paragraphs": [lead],
+            "after": [],
+            "table": _plan_table(p["table"], proposal_cols, lang),
+            "empty": tr(lang, "plan_none"),
+        }
+    ]
+    cb = plan["cross_border"]
+    pair_cols = [
+        "district",
+        "anchor_district",
+        "settlements",
+        "population",
+        "median_time_min",
+        "median_time_saved_min",
+        "settlements_gap_without_crossing",
+        "anchors",
+    ]
+    shown = cb["pairs"][:REPORT_MAX_PAIRS]
+    more = len(cb["pairs"]) - len(shown)
+    sections.append(
+        {
+            "title": tr(lang, "plan_title_cross_border"),
+            "paragraphs": [
+                tr(
+                    lang,
+                    "plan_cross_border_lead",
+                    settlements=_settlements(lang, cb["settlements"]),
+                    population=_n(cb["population"]),
+                )
+            ],
+            "table": _plan_table(shown, pair_cols, lang),
+            "empty": tr(lang, "plan_none"),
+            "after": [trn(lang, "plan_more_rows", more, file="cross_border.csv")]
+            if more > 0
+            else [],
+        }
+    )
+    mr = plan["monotown_reach"]
+    named = f" + {', '.join(mr['employment_centres'])}" if mr["employment_centres"] else ""
+    reach_cols = ["monotown", "category", "district", "population"]
+    for band in mr["bands_min"]:
+        reach_cols += [f"centres_within_{band:g}min", f"centre_population_within_{band:g}min"]
+    reach_cols += ["nearest_centre", "nearest_centre_time_min"]
+    sections.append(
+        {
+            "title": tr(lang, "plan_title_monotowns"),
+            "paragraphs": [
+                tr(
+                    lang,
+                    "plan_monotowns_lead",
+                    min_population=_n(mr["employment_min_population"]),
+                    named=named,
+                )
+            ],
+            "table": _plan_table(mr["towns"], reach_cols, lang),
+            "empty": tr(lang, "plan_none"),
+            "after": [],
+        }
+    )
+    return sections
+
+
+def plan_sections(plan: dict, language: str = "en") -> list[tuple[str, Markup]]:
+    """The report's planning sections from `plan.json`: (title, HTML body), every value
+    escaped by the template."""
+    approximate = tr(language, "plan_approximate") if plan.get("approximate") else ""
+    return [
+        (s["title"], Markup(render("report/plan_section.html", s=s, approximate=approximate)))
+        for s in plan_section_data(plan, language)
+    ]
+
+
+def plan_html(plan: dict, language: str = "en") -> Markup:
+    """The planning sections as one block of the report (titles included)."""
+    approximate = tr(language, "plan_approximate") if plan.get("approximate") else ""
+    return Markup(
+        render(
+            "report/plan.html", sections=plan_section_data(plan, language), approximate=approximate
+        )
+    )

@@ -8,7 +8,6 @@ A planner-maintained CSV (`name,type,lat,lon`) can replace the OSM services of a
 
 from __future__ import annotations
 
-import io
 import logging
 from collections.abc import Mapping
 from pathlib import Path
@@ -121,39 +120,44 @@ class ServiceMatcher:
 
 
 def read_service_csv(path: Path, known_types: list[str]) -> gpd.GeoDataFrame:
-    """Service points a planner maintains: columns name, type, lat, lon (UTF-8 or Windows-1251)."""
+    """Service points a planner maintains: columns name, type, lat, lon, read like the anchors
+    CSV (:mod:`pipeline.planner_csv`: UTF-8, Windows-1251 or UTF-16; `,`, `;` or tab; a
+    decimal comma in lat/lon)."""
+    from pipeline.planner_csv import numbers, read_planner_csv
+
     if not path.is_file():
         raise InputDataError(
             f"services.csv {str(path)!r} not found; fix the path in the region file"
         )
-    raw = path.read_bytes()
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        text = raw.decode("cp1251")
-    table = pd.read_csv(io.StringIO(text), dtype=str)
-    table.columns = [c.strip().lower() for c in table.columns]
+    csv = read_planner_csv(path, "service", "name,type,lat,lon")
+    table = csv.table
     missing = {"name", "type", "lat", "lon"} - set(table.columns)
     if missing:
         raise InputDataError(
-            f"{path}: missing column(s) {', '.join(sorted(missing))}; the header must be name,type,lat,lon"
+            f"{path}: missing column(s) {', '.join(sorted(missing))} (found: "
+            f"{', '.join(csv.header)}); the header must be name,type,lat,lon"
         )
-    lat = pd.to_numeric(table["lat"], errors="coerce")
-    lon = pd.to_numeric(table["lon"], errors="coerce")
+    lat, lon = numbers(table["lat"]), numbers(table["lon"])
     bad = lat.isna() | lon.isna() | ~lat.between(-90, 90) | ~lon.between(-180, 180)
     if bad.any():
-        row = int(np.flatnonzero(bad.to_numpy())[0]) + 2  # 1-based, after the header
-        raise InputDataError(f"{path}: line {row} has no valid lat/lon; fix or remove it")
-    types = table["type"].str.strip()
+        row = int(np.flatnonzero(bad.to_numpy())[0])
+        raise InputDataError(
+            f"{path}: line {csv.line(row)} has no valid lat/lon ({table['lat'].iloc[row]!r}, "
+            f"{table['lon'].iloc[row]!r}; degrees such as 59.22 or 59,22); fix or remove it"
+        )
+    types = table["type"]
     unknown = sorted(set(types) - set(known_types))
     if unknown:
+        row = int(np.flatnonzero(types.isin(unknown).to_numpy())[0])
         raise InputDataError(
-            f"{path}: unknown service type {unknown[0]!r}; use one of {', '.join(known_types)}"
+            f"{path}, line {csv.line(row)}: unknown service type {unknown[0]!r}"
+            + (f" (and {', '.join(map(repr, unknown[1:]))})" if len(unknown) > 1 else "")
+            + f"; use one of {', '.join(known_types)}"
         )
     return gpd.GeoDataFrame(
         {
-            "service": types.to_numpy(),
-            "name": table["name"].to_numpy(),
+            "service": types.to_numpy(dtype=object),
+            "name": table["name"].to_numpy(dtype=object),
             "osm_type": "csv",
             "osm_id": np.arange(1, len(table) + 1, dtype=np.int64),
         },

@@ -6,7 +6,6 @@ returns the path it wrote. They hold no analysis of their own.
 
 from __future__ import annotations
 
-import html
 import json
 import logging
 import time
@@ -722,23 +721,71 @@ def _map_layers(gpkg: Path) -> dict[str, gpd.GeoDataFrame]:
     return {name: read_layer(gpkg, name) for name in MAP_LAYERS}
 
 
+def _page_layers(gpkg: Path) -> dict[str, gpd.GeoDataFrame]:
+    """The layers a map page draws: the result layers, and roads, water, services if present."""
+    layers = _map_layers(gpkg)
+    present = set(layer_names(gpkg))
+    for name in ("roads", "water", "services"):
+        if name in present:
+            layers[name] = read_layer(gpkg, name)
+    return layers
+
+
+def _page_links(cfg: RegionConfig, paths: RegionPaths, target: Path) -> list[tuple[str, str]]:
+    """Links from the page `target` to the region's other pages that exist (and the report)."""
+    import os
+
+    from pipeline.i18n import tr
+
+    lang = cfg.language
+    root = paths.maps if paths.shared is None else paths.maps.parents[2]
+    pages = [
+        (root / "index.html", tr(lang, "page_link_map")),
+        (paths.report_html, tr(lang, "report_link")),
+        (root / "seasons.html", tr(lang, "page_link_seasons")),
+        (root / "plan.html", tr(lang, "page_link_plan")),
+    ]
+    # the plan page is written by the maps stage once `make plan` has run
+    planned = ((paths.shared or paths.processed) / "plan" / "plan.gpkg").is_file()
+    made = {paths.report_html, *([root / "plan.html"] if planned else [])}
+    return [
+        (Path(os.path.relpath(page, target.parent)).as_posix(), text)
+        for page, text in pages
+        if page != target and (page.is_file() or page in made)
+    ]
+
+
 def run_maps(cfg: RegionConfig, paths: RegionPaths) -> Path:
-    from pipeline.maps import build_map, plan_layers, service_layers
+    """The run's map page (index.html) and, for the baseline when `make plan` has run, the
+    plan page (plan.html). A what-if run's page names its season and scenario and draws the
+    roads the scenario changes."""
+    from pipeline.maps import build_map, plan_layers, scenario_road_layers, service_layers
 
     started = time.perf_counter()
     gpkg = paths.gpkg(cfg.name)
-    layers = _map_layers(gpkg)
-    if "services" in layer_names(gpkg):
-        layers["services"] = read_layer(gpkg, "services")
+    layers = _page_layers(gpkg)
     meta = read_metadata(gpkg)
     extra = service_layers(layers, cfg)
+    extra += scenario_road_layers(cfg, meta.get("scenario", "baseline"), layers.get("roads"))
+    links = _page_links(cfg, paths, paths.map_html)
+    page = build_map(layers, cfg, meta, extra=extra, links=links)
+    write_html(paths.map_html, page)
+    written = [(paths.map_html, page)]
     plan_gpkg = paths.processed / "plan" / "plan.gpkg"
-    if paths.shared is None and plan_gpkg.is_file():  # the baseline map shows the plan too
+    if paths.shared is None and plan_gpkg.is_file():  # the planning answers on their own page
+        from pipeline.i18n import tr
         from pipeline.planning import plan_map_layers
 
-        extra += plan_layers(plan_map_layers(plan_gpkg), cfg)
-    html = build_map(layers, cfg, meta, extra=extra)
-    write_html(paths.map_html, html)
+        target = paths.maps / "plan.html"
+        k = read_metadata(plan_gpkg).get("k", str(cfg.planning.k))
+        plan_page = build_map(
+            layers, cfg, meta, extra=plan_layers(plan_map_layers(plan_gpkg), cfg),
+            what=tr(cfg.language, "page_plan", k=k), links=_page_links(cfg, paths, target),
+        )  # fmt: skip
+        write_html(target, plan_page)
+        written.append((target, plan_page))
+    for page_path, text in written:
+        logger.info("page: %s (%.2f MB)", page_path, len(text.encode("utf-8")) / 1e6)
     _summary("maps", started, f"{len(layers['settlements'])} settlements drawn", paths.map_html)
     return paths.map_html
 
@@ -769,7 +816,13 @@ def run_qgis(cfg: RegionConfig, paths: RegionPaths) -> Path:
     lo, hi = bounds[:, :2].min(axis=0), bounds[:, 2:].max(axis=0)
     pad = 0.03 * (hi - lo)
     extent = (*(lo - pad), *(hi + pad))
-    xml = project_xml(cfg, gpkg.name, layers, crs, extent, paths.travel_time_tif.name)
+    meta = read_metadata(gpkg)
+    note = ""
+    if meta.get("approximate") == "yes":
+        from pipeline.maps import approximate_text
+
+        note = approximate_text(cfg)
+    xml = project_xml(cfg, gpkg.name, layers, crs, extent, paths.travel_time_tif.name, note=note)
     project = paths.qgis_project(cfg.name)
     with atomic_path(project) as tmp:
         write_project(tmp, xml, cfg.name)
@@ -813,18 +866,24 @@ def _used_ways(graph: RoadGraph, field, trips) -> np.ndarray:
     return np.unique(np.concatenate([graph.edge_way[on_path], into_anchor, joined]))
 
 
-def _write_extra_map(cfg: RegionConfig, base_gpkg: Path, target: Path, extra, title: str) -> None:
-    """A map page: the result layers of `base_gpkg` plus `extra()` layers (seasons, changes)."""
+def _write_extra_map(cfg: RegionConfig, paths: RegionPaths, base_gpkg: Path, target: Path,
+                     extra, **page) -> None:  # fmt: skip
+    """A map page: the result layers of `base_gpkg` plus `extra()` layers (seasons, changes);
+    `page`: what it shows, its season and scenario (see :func:`pipeline.maps.new_map`)."""
     from pipeline.maps import build_map
 
-    layers = _map_layers(base_gpkg)
-    write_html(target, build_map(layers, cfg, read_metadata(base_gpkg), extra=extra(), title=title))
+    layers = _page_layers(base_gpkg)
+    layers.pop("services", None)  # a seasons or diff page is about access, not services
+    links = _page_links(cfg, paths, target)
+    html_text = build_map(layers, cfg, read_metadata(base_gpkg), extra=extra(), links=links, **page)
+    write_html(target, html_text)
+    logger.info("page: %s (%.2f MB)", target, len(html_text.encode("utf-8")) / 1e6)
 
 
 def run_seasons(cfg: RegionConfig, paths: RegionPaths) -> Path:
     """Every season of the region, then each settlement's worst and best season, all-season
     access, and the crossings whose closure cuts people off."""
-    from pipeline.i18n import tr
+    from pipeline.i18n import season_label, tr
     from pipeline.maps import season_layers
     from pipeline.network import apply_season
     from pipeline.seasons import (
@@ -894,10 +953,17 @@ def run_seasons(cfg: RegionConfig, paths: RegionPaths) -> Path:
     )
     _write_extra_map(
         cfg,
+        paths,
         paths.for_run(None, cfg.default_season).gpkg(cfg.name),
         paths.maps / "seasons.html",
         lambda: season_layers(per_season, combined, crossings, cfg),
-        tr(cfg.language, "seasons_title", region=cfg.display_name),
+        what=tr(cfg.language, "page_seasons"),
+        hidden=("settlements", "abandoned"),  # the season switcher shows them, season by season
+        season_text=tr(
+            cfg.language,
+            "every_season",
+            seasons=", ".join(season_label(cfg.language, s) for s in cfg.seasons),
+        ),
     )
     dependent = combined[combined["season_dependent"]]
     _summary(
@@ -975,11 +1041,21 @@ def _run_paths(cfg: RegionConfig, paths: RegionPaths, spec: str) -> RegionPaths:
     return paths.for_run(None if scenario == "baseline" else scenario, season or None)
 
 
+def _run_words(cfg: RegionConfig, spec: str) -> str:
+    """A run `scenario[@season]` in words: the scenario's description, then its season."""
+    from pipeline.i18n import season_label
+    from pipeline.maps import scenario_text
+
+    scenario, _, season = spec.partition("@")
+    words = scenario_text(cfg, scenario, short=True)
+    return f"{words} ({season_label(cfg.language, season)})" if season else words
+
+
 def run_diff(cfg: RegionConfig, paths: RegionPaths, a: str, b: str) -> Path:
     """Compare two runs; write data_processed/<region>/diff/<a>__<b>.gpkg and .json."""
     from pipeline.diff import compare_runs, diff_figures
     from pipeline.i18n import tr
-    from pipeline.maps import change_layer
+    from pipeline.maps import change_layers, scenario_road_layers
 
     started = time.perf_counter()
     layers = []
@@ -1001,12 +1077,20 @@ def run_diff(cfg: RegionConfig, paths: RegionPaths, a: str, b: str) -> Path:
     write_gpkg(target, {"changes": changes}, {"region": cfg.display_name, "a": a, "b": b})
     figures = {"region": cfg.name, "a": a, "b": b, **diff_figures(changes)}
     write_json(paths.processed / "diff" / f"{stem}.json", figures)
+    run_b = _run_paths(cfg, paths, b)
+    b_roads = read_layer(run_b.gpkg(cfg.name), "roads")
+    diff_page = paths.maps / "diff" / f"{stem}.html"
     _write_extra_map(
         cfg,
-        _run_paths(cfg, paths, b).gpkg(cfg.name),
-        paths.maps / "diff" / f"{stem}.html",
-        lambda: [change_layer(changes, cfg)],
-        tr(cfg.language, "diff_title", region=cfg.display_name, a=a, b=b),
+        paths,
+        run_b.gpkg(cfg.name),
+        diff_page,
+        lambda: [
+            *scenario_road_layers(cfg, b.partition("@")[0], b_roads),
+            *change_layers(changes, cfg),
+        ],
+        what=tr(cfg.language, "page_diff", a=_run_words(cfg, a), b=_run_words(cfg, b)),
+        scenario_text=f"{_run_words(cfg, a)} → {_run_words(cfg, b)}",
     )
     _summary(
         "diff",
@@ -1025,17 +1109,14 @@ def _json_or_empty(path: Path) -> dict:
     return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
 
 
-def _plan_sections(cfg: RegionConfig, paths: RegionPaths) -> list[str]:
+def _plan_sections(cfg: RegionConfig, paths: RegionPaths) -> list:
     """The planning answers' report sections, when `make plan` has run."""
     plan = _json_or_empty(paths.processed / "plan" / "plan.json")
     if not plan:
         return []
-    from pipeline.planning import plan_sections
+    from pipeline.report import plan_html
 
-    return [
-        f"<h2>{html.escape(title)}</h2>\n{body}"
-        for title, body in plan_sections(plan, cfg.language)
-    ]
+    return [plan_html(plan, cfg.language)]
 
 
 def run_report(cfg: RegionConfig, paths: RegionPaths) -> Path:
@@ -1059,9 +1140,10 @@ def run_report(cfg: RegionConfig, paths: RegionPaths) -> Path:
     if paths.shared is None:  # the baseline report also covers the seasons and the plan
         extra.append(seasons_section(_json_or_empty(paths.processed / "seasons.json"), cfg))
         extra.extend(_plan_sections(cfg, paths))
+    links = [(href, text) for href, text in _page_links(cfg, paths, paths.report_html)]
     page = build_report(
         settlements, anchors, cfg, read_metadata(gpkg), sources, attribution,
-        extra_sections=[x for x in extra if x],
+        extra_sections=[x for x in extra if x], links=links,
     )  # fmt: skip
     with atomic_path(paths.report_html) as tmp:
         tmp.write_text(page, encoding="utf-8")

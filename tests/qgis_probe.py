@@ -52,6 +52,8 @@ def _vector_info(layer: QgsVectorLayer) -> dict:
         "legend": [item.label() for item in renderer.legendSymbolItems()] if renderer else [],
         "labels": bool(layer.labelsEnabled() and labeling is not None),
         "label_expression": labeling.settings().fieldName if labeling is not None else None,
+        "label_placement": int(labeling.settings().placement) if labeling is not None else None,
+        "label_display_all": bool(labeling.settings().displayAll) if labeling is not None else None,
         "crs": layer.crs().authid(),
         "source": layer.source(),
     }
@@ -107,6 +109,8 @@ def main(project_path: str, gpkg_path: str, png: str) -> dict:
     ok = project.read(project_path)
     out = {
         "read": ok,
+        "title": project.title(),
+        "abstract": project.metadata().abstract(),
         "crs": project.crs().authid(),
         "absolute_paths": project.readBoolEntry("Paths", "/Absolute", True)[0],
         "tree": [

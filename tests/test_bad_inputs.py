@@ -146,6 +146,17 @@ def _flip_tail(path: Path) -> None:
     path.write_bytes(bytes(data))
 
 
+def _corrupt_network_indices(path: Path) -> None:
+    """A network.npz that still unzips but whose edges point past the nodes."""
+    import numpy as np
+
+    with np.load(path) as data:
+        arrays = {k: data[k] for k in data.files}
+    arrays["edge_v"] = arrays["edge_v"] + len(arrays["node_xy"])
+    with path.open("wb") as fh:
+        np.savez(fh, **arrays)
+
+
 def _processed(root: Path) -> Path:
     return root / "data_processed" / "testland"
 
@@ -348,11 +359,11 @@ CASES = [
         ("anchor 'Дельта' is listed twice", "remove the duplicate from", CSV),
         **_csv("name\nДельта\nAlpha\nДельта\n".encode("cp1251")),
     ),
-    Case(
-        "csv-in-utf16",
+    Case(  # Excel's "Unicode text": UTF-16, tab-separated; read like any other encoding
+        "csv-name-typo-utf16",
         "catchments",
-        (CSV, "UTF-16 text", "save it as CSV in UTF-8 or Windows-1251"),
-        **_csv("name\nAlpha\n".encode("utf-16")),
+        ("anchor 'Делта' matches no settlement", "closest: Дельта", CSV),
+        **_csv("name\tdistrict\nAlpha\tWest\nДелта\t\n".encode("utf-16")),
     ),
     Case(
         "csv-empty-file",
@@ -498,6 +509,54 @@ CASES = [
         "extract",
         ("SOURCES.json is damaged", "delete it and run `make fetch` again"),
         damage=lambda root: (root / "data_raw/testland/SOURCES.json").write_text("{oops"),
+    ),
+    # --- keys of the exact travel rule, the northern road model, the border (issue 11) ------
+    Case(
+        "removed-k-nearest",
+        "check",
+        ("surface.k_nearest is no longer a setting", "every road point", "delete the key"),
+        region=_edit(("cell_m = 500", "cell_m = 500\nk_nearest = 16")),
+    ),
+    Case(
+        "misspelt-untagged-surface",
+        "check",
+        ("network.untagged_surface = 'unpavd' is invalid", "did you mean 'unpaved'?"),
+        region=_edit(("snap_max_m = 1000", 'snap_max_m = 1000\nuntagged_surface = "unpavd"')),
+    ),
+    Case(
+        "beyond-border-not-a-boolean",
+        "check",
+        ("anchors.beyond_border = 'sometimes' is invalid", "boolean"),
+        region=_edit(
+            (
+                'names = ["Alpha", "Gamma"]',
+                'names = ["Alpha", "Gamma"]\nbeyond_border = "sometimes"',
+            )
+        ),
+    ),
+    Case(
+        "negative-service-reach",
+        "check",
+        ("services.reach_m.town = -1 is invalid", "greater than 0"),
+        region=_edit(("[surface]", "[services]\nreach_m = { town = -1 }\n\n[surface]")),
+    ),
+    Case(
+        "web-mercator-crs",
+        "extract",
+        ("crs = 'EPSG:3857' stretches distances by", "use a UTM zone", "EPSG:32637"),
+        region=_edit(('crs = "EPSG:32637"', 'crs = "EPSG:3857"')),
+    ),
+    Case(
+        "census-table-missing",
+        "extract",
+        ("settlement table", "not found", "fix the path"),
+        region=_edit(("[surface]", '[census]\ntable = "перепись.csv"\n\n[surface]')),
+    ),
+    Case(
+        "network-file-stale",
+        "catchments",
+        ("network.npz is damaged or out of date", "edge ends", "rebuild it"),
+        damage=lambda root: _corrupt_network_indices(root / "data_processed/testland/network.npz"),
     ),
 ]
 assert len(CASES) >= 25 and len({c.id for c in CASES}) == len(CASES)

@@ -193,6 +193,8 @@ def test_every_toml_example_in_the_readme_passes_make_check(tmp_path, block):
     if not any(t.startswith("[anchors") for t in tables):
         base += '\n[anchors]\nnames = ["A"]\n'
     path = _write(tmp_path, base)
+    if 'csv = "services.csv"' in block:  # `make check` reads the files a region file names
+        (path.parent / "services.csv").write_text("name,type,lat,lon\nA,school,60,39\n")
     run = subprocess.run(
         [sys.executable, "-m", "pipeline", "check", "--config", str(path)],
         capture_output=True,

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import psutil
 import pytest
 
 from bench.generator import generate
-from pipeline.regions_runner import main, run_regions, summary_text
+from pipeline.regions_runner import RegionOutcome, main, region_task, run_regions, summary_text
 
 pytestmark = pytest.mark.integration
 
@@ -49,6 +50,12 @@ def test_two_regions_and_a_broken_one_on_a_local_cluster(two_tiny_regions, tmp_p
         assert (tmp_path / "logs" / name / "catchments.log").is_file()
         assert by_name[name].peak_rss_mb > 0
     assert (tmp_path / "logs" / "broken" / "run.log").is_file()
+    # Each region runs through the Makefile's graph: run again, nothing is redone.
+    log = tmp_path / "logs" / "tiny-a" / "catchments.log"
+    when = log.stat().st_mtime_ns
+    again = RegionOutcome(**region_task(specs[0], str(tmp_path)))
+    assert again.ok and log.stat().st_mtime_ns == when, again.log
+    assert " -m pipeline catchments" not in Path(again.log).read_text(encoding="utf-8")
     text = summary_text(outcomes)
     assert "2 of 3 regions succeeded" in text and "FAILED" in text
     # The cluster is gone: no worker, nanny or region process is left. (multiprocessing's own
@@ -66,6 +73,9 @@ def test_cli_exit_code_and_summary_file(two_tiny_regions, tmp_path, monkeypatch,
     monkeypatch.delenv("DASK_SCHEDULER", raising=False)
     code = main(["--regions", str(two_tiny_regions / "broken.toml"), "--workers", "1"])
     assert code == 1
-    assert "0 of 1 regions succeeded" in capsys.readouterr().out
+    out, err = capsys.readouterr()
+    assert "0 of 1 regions succeeded" in out
+    assert "broken: FAILED" in err and "Scheduler" not in err and "Nanny" not in err  # Dask's log
+    assert "Scheduler" in (tmp_path / "logs" / "many_dask.log").read_text(encoding="utf-8")
     report = json.loads((tmp_path / "logs" / "many_summary.json").read_text(encoding="utf-8"))
     assert report[0]["region"] == "broken" and not report[0]["ok"]

@@ -244,11 +244,13 @@ def test_cli_plan_takes_k(trap_run):
     stages.run_plan(cfg, paths)  # back to the region file's k = 2 for the other tests
 
 
-def test_cli_refuses_k_below_one(capsys):
-    with pytest.raises(SystemExit) as info:
-        cli._parser().parse_args(["plan", "--region", "andorra", "--k", "0"])
-    assert info.value.code == 2
-    assert "'0' is not a whole number of 1 or more" in capsys.readouterr().err
+def test_cli_refuses_k_below_one(capsys, tmp_path, monkeypatch):
+    monkeypatch.setenv("PIPELINE_ROOT", str(tmp_path))
+    assert cli.main(["plan", "--region", "andorra", "--k", "0"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: k = '0' is invalid") and "\n" not in err
+    assert "whole number from 1 to 100" in err
+    assert not (tmp_path / "logs").exists()  # refused before the stage starts
     assert "plan" not in cli.ALL  # `make` / `all` never runs the plan
 
 
@@ -350,8 +352,9 @@ def test_cross_border_table_matches_hand_made_example(ties_run):
     )
     assert math.isnan(north["median_time_saved_min"])
     assert (pairs["area_km2"] >= pl.LAND_ONLY_MIN_KM2).all() or (pairs["settlements"] > 0).all()
-    csv = (paths.processed / "plan" / "cross_border.csv").read_text(encoding="utf-8")
-    assert csv.splitlines()[0].startswith("district,anchor_district,settlements,population")
+    csv = (paths.processed / "plan" / "cross_border.csv").read_text(encoding="utf-8-sig")
+    # A Russian-language region (the default): `;` between fields, as Excel expects
+    assert csv.splitlines()[0].startswith("district;anchor_district;settlements;population")
 
 
 def test_monotown_reach_matches_the_oracle(ties_run):

@@ -93,7 +93,7 @@ def _check_project(seen: dict, gpkg: Path, crs: str) -> None:
             assert seen["gpkg_defaults"][name] == RENDERERS[name], f"{name}: gpkg default style"
         else:
             assert info["bands"] == 4
-    groups = [g for g, _ in seen["tree"]]
+    groups = [g for g, layers in seen["tree"] if layers]
     assert len(groups) == 4, groups
     render = seen["render"]
     assert render["errors"] == []
@@ -112,8 +112,17 @@ def test_andorra_project_opens_in_qgis_from_a_copied_folder(andorra_run, qgis, t
     _check_project(seen, gpkg, "EPSG:3035")
     layers = {_layer(i): info for i, info in seen["layers"].items()}
     assert str(moved) in layers["settlements"]["source"]
-    assert layers["settlements"]["label_expression"] == 'coalesce("name_en", "name")'
+    # each settlement labelled once: anchors by the anchors layer (with their district where
+    # two share a name), the others by the settlements layer
+    assert layers["settlements"]["label_expression"] == (
+        'CASE WHEN "is_anchor" THEN NULL ELSE coalesce("name_en", "name") END'
+    )
+    assert layers["anchors"]["label_expression"] == '"label"'
+    for name in ("settlements", "anchors"):  # around the symbol, never over another label
+        assert layers[name]["label_placement"] == 6, name
+        assert layers[name]["label_display_all"] is False, name
     assert "gap (> 20 min)" in layers["settlements"]["legend"]
+    assert seen["title"] == cfg.display_name and seen["abstract"] == ""
     assert distinct_colours(png) > 50
     keep_screenshot(png, "qgis_andorra")
 
@@ -125,11 +134,18 @@ def test_vologda_project_opens_in_qgis_in_russian(vologda_run, qgis, tmp_path):
     _check_project(seen, gpkg, "EPSG:32637")
     layers = {_layer(i): info for i, info in seen["layers"].items()}
     assert "roads" not in layers  # empty without geometry in the straight-line model
-    assert layers["settlements"]["label_expression"] == 'coalesce("name_ru", "name")'
+    assert layers["settlements"]["label_expression"] == (
+        'CASE WHEN "is_anchor" THEN NULL ELSE coalesce("name_ru", "name") END'
+    )
     assert "вне зоны (> 60 мин)" in layers["settlements"]["legend"]
     assert "недоступен" in layers["settlements"]["legend"]
+    assert "покинутый (0 жителей)" in layers["settlements"]["legend"]
     tree = dict(seen["tree"])
     assert "Доступность" in tree
+    # an approximate run says so: in the title, first in the layer tree, and in the metadata
+    assert "ПРИБЛИЖЁННЫЕ" in seen["title"]
+    assert seen["tree"][0][0].startswith("⚠ ПРИБЛИЖЁННЫЕ")
+    assert seen["abstract"].startswith("ПРИБЛИЖЁННЫЕ")
 
 
 # --- without QGIS: what our XML says -------------------------------------------------------

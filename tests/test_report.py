@@ -98,3 +98,43 @@ def test_report_language_and_warning():
     page = build_report(s, s[s["is_anchor"]], en, {"approximate": "no"}, {"mode": "osm"})
     assert "Headline figures" in page and 'id="approximate"' not in page
     assert "data:image/png;base64," in page
+
+
+def test_plural_forms_follow_the_number():
+    from pipeline.i18n import plural_form, trn
+
+    assert [plural_form("ru", n) for n in (1, 2, 5, 11, 12, 21, 22, 25, 101, 111)] == [
+        0, 1, 2, 2, 2, 0, 1, 2, 0, 2,
+    ]  # fmt: skip
+    assert trn("ru", "settlements_n", 1) == "1 населённый пункт"
+    assert trn("ru", "settlements_n", 2) == "2 населённых пункта"
+    assert trn("ru", "settlements_n", 5) == "5 населённых пунктов"
+    assert trn("en", "settlements_n", 1) == "1 settlement"
+    assert trn("en", "settlements_n", 3) == "3 settlements"
+    # every plural text has as many forms as its language has
+    for key, texts in TEXT.items():
+        if "|" in texts["en"] or "|" in texts["ru"]:
+            assert texts["en"].count("|") == 1, key
+            assert texts["ru"].count("|") in (1, 2), key
+
+
+def test_system_message_is_a_short_phrase_with_the_original_on_hover():
+    s = _tiny()
+    ru = load_region("vologda")
+    reason = "no network: https://example.org/x.pbf: ConnectionError(Max retries exceeded)"
+    page = build_report(s, s[s["is_anchor"]], ru, {}, {"mode": "fallback", "reason": reason})
+    assert "нет подключения к сети" in page
+    visible = page.replace(f'title="{reason}"', "")
+    assert "ConnectionError" not in visible  # only in the tooltip
+    assert f'title="{reason}"' in page
+
+
+def test_report_names_region_season_and_scenario():
+    s = _tiny()
+    en = load_region("andorra")
+    meta = {"season": "winter", "scenario": "close_cg2_above_canillo"}
+    page = build_report(s, s[s["is_anchor"]], en, meta, {})
+    title = page.split("<title>")[1].split("</title>")[0]
+    assert "Andorra" in title and "winter" in title and "CG-2 closed above Canillo" in title
+    assert "close_cg2_above_canillo" not in page
+    assert "1 settlement " in page or "1 settlement<" in page or "settlements" in page
