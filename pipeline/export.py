@@ -42,6 +42,9 @@ RESULT_LAYERS = (
 )
 
 
+GPKG_VERSION = "1.2"
+
+
 def write_gpkg(
     path: Path,
     layers: dict[str, gpd.GeoDataFrame],
@@ -64,6 +67,9 @@ def write_gpkg(
                     driver="GPKG",
                     append=i > 0,
                     dataset_metadata=metadata if i == 0 else None,
+                    # GeoPackage 1.2, not GDAL's default 1.4: the QGIS of Debian stable (3.22,
+                    # GDAL 3.6) warns that 1.4 files "may only be partially supported".
+                    dataset_options={"VERSION": GPKG_VERSION} if i == 0 else None,
                     promote_to_multi=frame.geom_type.isin(["Polygon", "MultiPolygon"]).any()
                     or None,
                 )
