@@ -211,7 +211,8 @@ def _piece_least(node_time, piece_seg, piece_lo, piece_hi, seg_a, seg_b, length,
 @numba.njit(cache=True, nogil=True, parallel=True)
 def _point_trips(
     px, py, time_s, source, exit_node, way,  # per point; time_s/source hold the straight walks
-    x0, y0, tile_m, n_cols, n_rows, tile_start, tile_piece, tile_least, half_piece_m,
+    x0, y0, tile_m, n_cols, n_rows, tile_start, tile_piece, tile_least, tile_floor, tile_slope,
+    half_piece_m,
     piece_seg, piece_lo, piece_hi, piece_least,
     start_x, start_y, unit_x, unit_y, length, rate_ab, rate_ba, seg_a, seg_b, way_ab, way_ba,
     node_time, node_source,
@@ -222,7 +223,11 @@ def _point_trips(
 
     Tiles are visited ring by ring (Chebyshev distance from the point's tile); a tile, a piece
     or a ring is skipped only when its lower bound exceeds the best trip so far, so ties are
-    still seen and go to the lower source index, whatever the order of the search.
+    still seen and go to the lower source index, whatever the order of the search. The search
+    stops at the first ring that cannot beat the best, by either of two bounds of every tile
+    from that ring on: its distance walked plus `tile_floor` (the least bound of the tiles within
+    reach), or half that distance plus `tile_slope` (the least of each tile's bound plus half the
+    walk to it: nearby low bounds cannot hide farther ones). See :meth:`_Tiles.slope`.
     """
     reach_tiles = int(np.ceil((max_m + half_piece_m) / tile_m)) + 1
     for i in numba.prange(len(px)):
@@ -231,8 +236,15 @@ def _point_trips(
         best_exit, best_way = exit_node[i], way[i]
         col0 = int(np.floor((x - x0) / tile_m))
         row0 = int(np.floor((y - y0) / tile_m))
+        own = min(max(row0, 0), n_rows - 1) * n_cols + min(max(col0, 0), n_cols - 1)
+        floor, slope = tile_floor[own], tile_slope[own]
+        step_s = tile_m / walk_mps
+        half_s = half_piece_m / walk_mps
         for ring in range(reach_tiles + 1):
-            if ring > 0 and ((ring - 1) * tile_m - half_piece_m) / walk_mps > best:
+            if ring > 0 and (
+                (ring - 1) * step_s - half_s + floor > best
+                or 0.5 * (ring - 2) * step_s - half_s + slope > best
+            ):
                 break  # every tile from here on is too far to help
             for dr in range(-ring, ring + 1):
                 row = row0 + dr
@@ -285,6 +297,15 @@ def _point_trips(
 
 
 # --- the road segments and their pieces ----------------------------------------------------------
+
+
+def _tile_order(x: np.ndarray, y: np.ndarray, size_m: float) -> np.ndarray:
+    """The order of points by the row-major square tile of `size_m` they lie in (stable)."""
+    if len(x) == 0:
+        return np.zeros(0, np.int64)
+    col = ((x - x.min()) // size_m).astype(np.int64)
+    row = ((y - y.min()) // size_m).astype(np.int64)
+    return np.argsort(row * (col.max() + 1) + col, kind="stable")
 
 
 def _first_of_runs(sorted_keys: np.ndarray) -> np.ndarray:
@@ -347,7 +368,12 @@ class _Segments:
         x, y = graph.node_xy[:, 0], graph.node_xy[:, 1]
         dx, dy = x[seg_b] - x[seg_a], y[seg_b] - y[seg_a]
         length = np.hypot(dx, dy)
-        keep = length > 0  # two vertices at one planar point: nothing to walk to
+        # Segments of zero planar length (nothing to walk to) are dropped; the rest are stored
+        # in the order of the tiles their midpoints fall in, so that the search around a point
+        # reads neighbouring memory (random access made it several times slower).
+        keep = np.flatnonzero(length > 0)
+        mid_x, mid_y = x[seg_a[keep]] + dx[keep] / 2, y[seg_a[keep]] + dy[keep] / 2
+        keep = keep[_tile_order(mid_x, mid_y, _TILE_M)]
         seg_a, seg_b, dx, dy, length = (z[keep] for z in (seg_a, seg_b, dx, dy, length))
         time_ab, time_ba, way_ab, way_ba = (z[keep] for z in (time_ab, time_ba, way_ab, way_ba))
         count = np.maximum(1, np.ceil(length / PIECE_M).astype(np.int64))
@@ -364,6 +390,8 @@ class _Segments:
                 y[seg_a][piece_seg] + unit_y[piece_seg] * along,
             ]
         ).reshape(-1, 2)
+        by_tile = _tile_order(mid[:, 0], mid[:, 1], _TILE_M)  # pieces stored tile by tile too
+        piece_seg, lo, hi, mid, step = (z[by_tile] for z in (piece_seg, lo, hi, mid, step))
         return cls(
             a=seg_a,
             b=seg_b,
@@ -379,7 +407,7 @@ class _Segments:
             piece_seg=piece_seg,
             piece_lo=lo,
             piece_hi=hi,
-            tree=cKDTree(mid),
+            tree=cKDTree(mid, balanced_tree=False, compact_nodes=False),  # quicker to build
             half_piece_m=float(step.max() / 2) if len(step) else 0.0,
             tiles=_Tiles.of(mid, _TILE_M),
         )
@@ -419,10 +447,36 @@ class _Tiles:
         row = ((mid[:, 1] - y0) // size_m).astype(np.int64)
         n_cols, n_rows = int(col.max()) + 1, int(row.max()) + 1
         tile = row * n_cols + col
-        order = np.argsort(tile, kind="stable")
+        in_order = len(tile) < 2 or bool((tile[1:] >= tile[:-1]).all())  # as _Segments stores them
+        order = np.arange(len(tile)) if in_order else np.argsort(tile, kind="stable")
         start = np.zeros(n_cols * n_rows + 1, np.int64)
         np.cumsum(np.bincount(tile, minlength=n_cols * n_rows), out=start[1:])
         return cls(x0, y0, size_m, n_cols, n_rows, start, order.astype(np.int64), tile)
+
+    def floor(self, tile_least: np.ndarray, reach_m: float) -> np.ndarray:
+        """Per tile, the least bound of every tile within `reach_m` (in whole tiles, Chebyshev,
+        one more for where in its tile a point lies): a floor for any trip from a point in it."""
+        from scipy import ndimage
+
+        reach = int(np.ceil(reach_m / self.size_m)) + 1
+        grid = tile_least.reshape(self.n_rows, self.n_cols)
+        return ndimage.minimum_filter(
+            grid, size=2 * reach + 1, mode="constant", cval=np.inf
+        ).ravel()
+
+    def slope(self, tile_least: np.ndarray, step_s: float, reach_m: float) -> np.ndarray:
+        """Per tile t, the least over tiles u within reach of tile_least[u] + step_s × the
+        Chebyshev distance from t to u, in tiles: one 3 × 3 minimum filter per step (a
+        Chebyshev distance transform weighted by the bounds)."""
+        from scipy import ndimage
+
+        grid = tile_least.reshape(self.n_rows, self.n_cols)
+        out = grid.copy()
+        for _ in range(int(np.ceil(reach_m / self.size_m)) + 1):
+            out = np.minimum(
+                out, ndimage.minimum_filter(out, size=3, mode="constant", cval=np.inf) + step_s
+            )
+        return out.ravel()
 
     def least(self, piece_least: np.ndarray) -> np.ndarray:
         """Per tile, the least of its pieces' bounds (inf: no piece)."""
@@ -664,11 +718,14 @@ class RoadAccess:
             segs.length_m, segs.rate_ab, segs.rate_ba, own_walk,
         )  # fmt: skip
         tiles = segs.tiles
+        tile_least = tiles.least(piece_least)
         _point_trips(
             np.ascontiguousarray(xy[:, 0]), np.ascontiguousarray(xy[:, 1]),
             trips.time_s, trips.source, trips.exit_node, trips.depart_way,
             tiles.x0, tiles.y0, tiles.size_m, tiles.n_cols, tiles.n_rows, tiles.start,
-            tiles.piece, tiles.least(piece_least), segs.half_piece_m,
+            tiles.piece, tile_least, tiles.floor(tile_least, walk.max_m + segs.half_piece_m),
+            tiles.slope(tile_least, 0.5 * tiles.size_m / walk.speed_mps, walk.max_m + segs.half_piece_m),
+            segs.half_piece_m,
             segs.piece_seg, segs.piece_lo, segs.piece_hi, piece_least,
             segs.start_x, segs.start_y, segs.unit_x, segs.unit_y, segs.length_m,
             segs.rate_ab, segs.rate_ba, segs.a, segs.b, segs.way_ab, segs.way_ba,
