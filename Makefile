@@ -82,6 +82,7 @@ SOURCES := $(RAW)/SOURCES.json
 OSM := $(OUT)/osm.gpkg
 NETWORK := $(OUT)/network.npz
 SEASONS := $(OUT)/seasons.gpkg
+GRAPHML := $(OUT)/$(region).graphml
 PLAN_DIR := $(OUT)/plan
 # A what-if run (season=… and/or scenario=…) keeps its results in its own folder.
 season ?=
@@ -118,19 +119,21 @@ RUNS := $(sort base/ $(RUN_DIR) $(if $(DIFF_GOAL),$(call diff_run,$(a)) $(call d
 run_of = $(patsubst base/%,%,$(1))
 
 # --- the code each stage runs --------------------------------------------------------------
-# The stages that take long (fetch, extract, network, catchments, plan) depend on the modules
-# they run (tests/test_make.py checks these lists against the modules each stage really
-# runs); the quick ones that draw and write pages (maps, report, qgis, seasons, diff) on the
+# The stages that take long (fetch, extract, network, catchments, plan, graphml) depend on the
+# modules they run (tests/test_make.py and tests/test_graphml.py check these lists against the
+# modules each stage really runs); the quick ones that draw and write pages (maps, report, qgis, seasons, diff) on the
 # whole package: every module and every file of package data (templates, Leaflet, styles).
 PACKAGE := $(shell find pipeline -type f ! -path '*/__pycache__/*' ! -name '*.pyc' | LC_ALL=C sort)
 CORE := pipeline/__init__.py pipeline/__main__.py pipeline/cli.py pipeline/config.py \
         pipeline/errors.py pipeline/_io.py pipeline/stages.py pipeline/export.py
 LOOK := pipeline/i18n.py pipeline/palette.py
 ROUTE := pipeline/access.py pipeline/routing.py pipeline/network.py pipeline/units.py
-CODE_fetch := $(CORE) pipeline/fetch.py
+# (kind = "overpass": the Overpass source reads its answer with the extract's reader)
+CODE_fetch := $(CORE) pipeline/fetch.py pipeline/overpass.py pipeline/osm.py pipeline/services.py
 CODE_extract := $(CORE) pipeline/osm.py pipeline/reference.py pipeline/settlement_table.py \
         pipeline/services.py pipeline/planner_csv.py
 CODE_network := $(CORE) pipeline/network.py pipeline/units.py
+CODE_graphml := $(CORE) pipeline/graphml.py pipeline/network.py pipeline/units.py
 CODE_catchments := $(CORE) pipeline/catchments.py $(ROUTE) pipeline/surface.py \
         pipeline/services.py pipeline/population.py pipeline/planner_csv.py pipeline/qgis.py $(LOOK)
 CODE_plan := $(CORE) pipeline/planning.py pipeline/catchments.py $(ROUTE) pipeline/surface.py \
@@ -143,7 +146,7 @@ CODE_diff := $(PACKAGE)
 # A what-if scenario's run also reads the scenario code.
 code_of_run = $(CODE_$(1)) $(if $(filter runs/baseline/%,$(2)),,$(if $(2),pipeline/scenarios.py))
 # (Only files that exist: a module that is gone is not a missing prerequisite.)
-$(foreach s,fetch extract network catchments plan,$(eval CODE_$(s) := $$(wildcard $$(CODE_$(s)))))
+$(foreach s,fetch extract network catchments plan graphml,$(eval CODE_$(s) := $$(wildcard $$(CODE_$(s)))))
 
 # `make regions="vologda andorra …"`: many regions at once on Dask (see `many` below).
 ifdef regions
@@ -152,7 +155,7 @@ else
   .DEFAULT_GOAL := all
 endif
 .PHONY: all test lint clean help fetch extract network catchments maps report qgis check \
-        seasons diff many bench bench-valhalla plan config-stamps
+        seasons diff many bench bench-valhalla plan config-stamps graphml
 
 all: $(MAP) $(REPORT) $(QGZ) ## run every stage for the region
 	@echo "Results for $(region):"
@@ -173,7 +176,7 @@ $(VENV)/.installed: pyproject.toml
 
 # --- the stamps: what each stage reads of the region file ----------------------------------
 
-STAMPS := $(addprefix $(CONF)/,fetch.json extract.json network.json seasons.json) \
+STAMPS := $(addprefix $(CONF)/,fetch.json extract.json network.json seasons.json graphml.json) \
           $(foreach r,$(RUNS),$(addprefix $(CONF)/$(call run_of,$(r)),catchments.json maps.json report.json qgis.json)) \
           $(if $(PLAN_GOAL),$(CONF)/plan.json) $(if $(DIFF_GOAL),$(CONF)/diff.json)
 DEPS_ARGS := $(RUN_ARGS) $(if $(PLAN_GOAL),--plan $(if $(k),--k $(call quote,$(k)))) \
@@ -242,6 +245,10 @@ qgis: $(QGZ) ## the QGIS project (and the raster's default style)
 
 seasons: $(SEASONS) ## every season: worst/best season, all-season access, crossings
 $(eval $(call stage,$(CONF)/seasons.done,$(SEASONS),$(NETWORK) $(OSM) $(CONF)/seasons.json $(CODE_seasons),$(RUN) seasons $(REGION_ARGS)))
+
+# Not part of `make`: the road graph for osmnx/networkx users, made only when asked.
+graphml: $(GRAPHML) ## the road graph as GraphML for osmnx and networkx (default season)
+$(eval $(call stage,$(CONF)/graphml.done,$(GRAPHML),$(NETWORK) $(OSM) $(CONF)/graphml.json $(CODE_graphml),$(RUN) graphml $(REGION_ARGS)))
 
 diff: $(DIFF) ## compare two runs: a=baseline b=<scenario>
 ifneq ($(DIFF_GOAL),)

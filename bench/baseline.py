@@ -1,27 +1,63 @@
-"""The usual way, as the benchmark's baseline: osmnx graph, networkx per anchor, buffered isochrones.
+"""The usual way, as the benchmark's baseline: osmnx graph, nearest nodes, networkx per anchor.
 
 What a planner does without this tool: load the road network into an osmnx graph, give edges
-speeds with ``ox.add_edge_speeds``/``ox.add_edge_travel_times``, run one networkx Dijkstra per
-anchor (``nx.single_source_dijkstra_path_length``), take each settlement's best anchor, and draw
-isochrones and catchments by buffering the edges reached within each limit.
+speeds with ``ox.add_edge_speeds``/``ox.add_edge_travel_times``, snap every anchor and every
+settlement to its nearest graph node, run one networkx Dijkstra per anchor from its node
+(``nx.single_source_dijkstra_path_length`` on the reversed graph: times *to* the anchor), take
+each settlement's best anchor, and draw isochrones and catchments by buffering the edges
+reached within each limit.
 
-So that the two answers can be compared settlement by settlement (within 1 s), the baseline
-uses the *same model* as the pipeline — it is the same arithmetic done the slow way:
+The graph and its edge times are the pipeline's (the same arithmetic done the slow way):
 
 * the same roads: only what ``pipeline.network.driveable`` keeps (road classes of the speed
-  profile, ferries), less the winter and ice roads that the default season (summer) closes, written as .osm XML with pyosmium (osmnx cannot
-  read PBF); the conversion stands in for the download and is timed apart;
-* ``simplify=False`` (osmnx's simplification removes the road nodes that settlements and
-  anchors snap to) and ``retain_all=True`` (keep disconnected fragments);
+  profile, ferries), less the winter and ice roads that the default season (summer) closes,
+  written as .osm XML with pyosmium (osmnx cannot read PBF); the conversion stands in for the
+  download and is timed apart;
+* ``simplify=False`` (every road vertex stays a node, so node times can be compared one by one
+  and a point can snap to any vertex) and ``retain_all=True`` (keep disconnected fragments);
 * edge lengths recomputed on the WGS84 ellipsoid (pyproj.Geod), as the pipeline does; osmnx's
   great-circle lengths on a sphere differ by up to ~0.5 %, several seconds per hour of driving;
-* speeds: ``ox.add_edge_speeds(hwy_speeds=DEFAULT_SPEEDS_KPH)``; osmnx then takes a tagged
-  maxspeed *instead of* the class speed, the pipeline the *lower* of the two, so the speed is
-  capped at the class speed and multiplied by the same surface/tracktype factor;
-* ferries: the tagged duration (or length at ferry speed) plus the wait, shared by length;
-* each anchor is joined to its 8 nearest road nodes (within ``snap_max_m``) by the off-road
-  walk, and each settlement takes the best of its ``k_nearest`` nearest reached road nodes plus
-  its walk: the pipeline's documented rule (``README.md``, "How times are computed").
+* speeds: ``ox.add_edge_speeds(hwy_speeds=<the region's class speeds>)``, as usual; osmnx
+  then takes a tagged maxspeed *instead of* the class speed and knows no surface, tracktype or
+  smoothness, so each edge's speed is replaced by the pipeline's speed of its way
+  (``pipeline.network.edge_speeds_kph`` on the way's tags, which osmnx keeps on the edge:
+  the lower of class speed and maxspeed, times the surface/tracktype/smoothness factor);
+* ferries: the tagged duration (or length at ferry speed) shared by length, plus the wait once
+  per ferry way (the synthetic regions draw each crossing as one ferry way, so that is the
+  pipeline's wait once per crossing).
+
+Where the two *differ* is the walk to the road, and that is the point of the pipeline's rule:
+
+* **the usual way** (this module): a settlement walks straight to its nearest graph node
+  (``cKDTree`` on the projected nodes, what ``ox.distance.nearest_nodes`` does on a projected
+  graph) and drives from there; an anchor is its nearest node, plus its own walk to that node.
+  A walk longer than ``network.snap_max_m`` (the pipeline's limit) counts as no road; a nearest
+  node in a fragment that reaches no anchor leaves the settlement without a time, even where
+  another road would serve it;
+* **the pipeline**: a point walks to the nearest *point of any segment* within
+  ``snap_max_m`` (at the best angle where driving is faster than walking), and so does each
+  anchor; see ``pipeline/access.py``.
+
+So the benchmark's agreement check (``bench/agreement.py``, from ``bench/run.py``) compares
+what the two compute identically, and only reports the rest:
+
+1. **Road node times, asserted equal within 1 s.** Each anchor is snapped to its nearest
+   graph node here, and independently to its nearest road node (an end of a joinable segment)
+   of the pipeline's graph there; the two must be the same OSM vertex. The pipeline then builds
+   its field (``RoadAccess.field``: entry edges, one multi-source Dijkstra) with the sources
+   placed *exactly* on those nodes and the walk limited to 1 mm (so no source is reached by
+   walking from another road: the networkx side has no walking at all). Per road node matched
+   by its coordinates (1e-7°; the pipeline's own ferry nodes are left out), the least over
+   anchors of this module's Dijkstra times (``node_times.npz``, without the anchors' walk)
+   against the field's ``node_time_s``: reachability, nearest anchor, max difference and the
+   share within 1 s. The field with the region's real walk limit is also reported: how many
+   nodes are sooner at an anchor by walking the last stretch from another road.
+2. **Settlement times, reported.** This module's answer (nearest node + walk at both ends)
+   against the pipeline's exact rule (``anchor_time_min`` of the catchments GeoPackage):
+   median, 90th percentile and largest difference, settlements the usual way gives a longer
+   time (> 1 s) or none (no node within the limit; nearest node reaching no anchor), and any
+   the usual way gives a shorter time (the rule considers every node, so only a nearest node
+   on a non-joinable road — a ferry or motorway — can do that).
 
 Usage::
 
@@ -48,12 +84,12 @@ from pyproj import CRS, Geod, Transformer  # noqa: E402
 from scipy.spatial import cKDTree  # noqa: E402
 
 from pipeline.config import load_region  # noqa: E402
-from pipeline.network import driveable, parse_duration_s  # noqa: E402
+from pipeline.network import driveable, edge_speeds_kph, parse_duration_s  # noqa: E402
+from pipeline.osm import ROAD_TAGS  # noqa: E402
 
 __all__ = ["convert_to_xml", "run_baseline"]
 
 _GEOD = Geod(ellps="WGS84")
-_WAY_TAGS = ("highway", "route", "access", "motor_vehicle", "motorcar", "winter_road", "ice_road")
 ISOCHRONE_BUFFER_M = 100.0  # half-width of the band drawn around each reached edge
 
 
@@ -63,9 +99,9 @@ def convert_to_xml(pbf: Path, roads_xml: Path, places_xml: Path, net) -> dict:
     need: set[int] = set()
     rows = []
     for way in osmium.FileProcessor(str(pbf), osmium.osm.WAY):
-        rows.append({k: way.tags.get(k) for k in _WAY_TAGS} | {"id": way.id})
+        rows.append({k: way.tags.get(k) for k in ROAD_TAGS} | {"id": way.id})
         rows[-1]["ferry"] = way.tags.get("route") == "ferry"
-    table = pd.DataFrame(rows)
+    table = pd.DataFrame(rows, columns=["id", *ROAD_TAGS, "ferry"])
     # The default season (summer) closes winter roads and ice crossings; ferries run.
     winter = table["winter_road"].eq("yes") | table["ice_road"].eq("yes")
     ok = driveable(table, net) & ~winter.to_numpy()
@@ -119,11 +155,16 @@ def _speeds_and_times(graph, cfg) -> None:
         if d.get("route") == "ferry" and "highway" not in d:
             d["highway"] = "ferry"
     ox.add_edge_speeds(graph, hwy_speeds={**speeds, "ferry": net.ferry_speed_kph})
-    surface, tracktype = net.surface_table(), net.tracktype_table()
+    # The pipeline's speed of each way, from the tags osmnx kept on its edges.
+    ways = pd.DataFrame(
+        [{k: d.get(k) for k in ROAD_TAGS} | {"osmid": d["osmid"]} for _, _, _, d in edges],
+        columns=["osmid", *ROAD_TAGS],
+    ).drop_duplicates("osmid")
+    ways = ways.astype({k: object for k in ROAD_TAGS}).where(ways.notna(), None)
+    kph = dict(zip(ways["osmid"], edge_speeds_kph(ways, net), strict=True))
     for _, _, _, d in edges:
-        cap = speeds.get(d["highway"], d["speed_kph"])
-        factor = min(surface.get(d.get("surface"), 1.0), tracktype.get(d.get("tracktype"), 1.0))
-        d["speed_kph"] = min(d["speed_kph"], cap) * factor
+        if d["highway"] != "ferry":
+            d["speed_kph"] = kph[d["osmid"]]
     ox.add_edge_travel_times(graph)
     _ferry_times(graph, edges, net)
     for _, _, _, d in edges:
@@ -169,13 +210,9 @@ def run_baseline(config: Path, out_dir: Path) -> dict:
     timings["convert_to_xml_s (not counted)"] = time.perf_counter() - t
 
     t = time.perf_counter()
-    ox.settings.useful_tags_way = [
-        *ox.settings.useful_tags_way,
-        "surface",
-        "tracktype",
-        "route",
-        "duration",
-    ]
+    ox.settings.useful_tags_way = list(
+        dict.fromkeys([*ox.settings.useful_tags_way, *ROAD_TAGS, "route"])
+    )
     graph = ox.graph_from_xml(roads_xml, simplify=False, retain_all=True)
     places = ox.features_from_xml(places_xml, tags={"place": True}).reset_index()
     places = places[places["name"].notna() & places["place"].isin(cfg.settlement_places)]
@@ -196,13 +233,16 @@ def run_baseline(config: Path, out_dir: Path) -> dict:
     result["catchments"].to_file(out_dir / "baseline.gpkg", layer="catchments", driver="GPKG")
     result["settlements"].drop(columns="geometry").to_csv(out_dir / "settlements.csv", index=False)
     timings["write_s"] = time.perf_counter() - t
-    timings["total_s (process, without convert)"] = (
-        time.perf_counter() - T0 - timings["convert_to_xml_s (not counted)"]
-    )
+    t = time.perf_counter()
+    np.savez(out_dir / "node_times.npz", **result["node_times"])
+    timings["node_times_for_agreement_s (not counted)"] = time.perf_counter() - t
+    not_counted = sum(v for k, v in timings.items() if k.endswith("(not counted)"))
+    timings["total_s (process, without convert)"] = time.perf_counter() - T0 - not_counted
     report = {
         "graph_nodes": graph.number_of_nodes(),
         "graph_edges": graph.number_of_edges(),
         "anchors": int(result["n_anchors"]),
+        "anchor_nodes": result["anchor_nodes"],
         "converted": converted,
         "timings": {k: round(v, 3) for k, v in timings.items()},
     }
@@ -218,46 +258,37 @@ def _route(graph, places: gpd.GeoDataFrame, cfg, crs: CRS, timings: dict) -> dic
     lon = np.array([graph.nodes[n]["x"] for n in node_ids])
     lat = np.array([graph.nodes[n]["y"] for n in node_ids])
     node_xy = np.column_stack(to_xy.transform(lon, lat))
-    tree = cKDTree(node_xy)
     places = places.to_crs(crs)
     xy = np.column_stack([places.geometry.x, places.geometry.y])
     anchor_names = list(dict.fromkeys([*cfg.anchors.names, *cfg.cores.names]))
     anchors = _anchor_positions(places, anchor_names)
     walk_mps = net.offroad_speed_kph / 3.6
+    # Every point to its nearest node (ox.distance.nearest_nodes on a projected graph).
+    snap_m, snap = cKDTree(node_xy).query(xy, k=1, workers=-1)
+    anchor_node, anchor_walk_s = snap[anchors], snap_m[anchors] / walk_mps
     timings["snap_s"] = time.perf_counter() - t
 
-    # One Dijkstra per anchor on the reversed graph: time from every node *to* the anchor.
+    # One Dijkstra per anchor on the reversed graph, from its node: time from every node *to* it.
     t = time.perf_counter()
     rev = graph.reverse(copy=True)
     times = np.full((len(anchors), len(node_ids)), np.inf)
     position = {n: i for i, n in enumerate(node_ids.tolist())}
-    for a, row in enumerate(anchors):
-        dist, near = tree.query(xy[row], k=8, distance_upper_bound=net.snap_max_m)
-        source = ("anchor", a)
-        for d, i in zip(dist, near, strict=True):
-            if i < len(node_ids):
-                rev.add_edge(source, int(node_ids[i]), travel_time=max(d / walk_mps, 1e-3))
-        if source in rev:
-            reached = nx.single_source_dijkstra_path_length(rev, source, weight="travel_time")
-            reached.pop(source)
-            cols = np.fromiter((position[n] for n in reached), dtype=np.int64, count=len(reached))
-            times[a, cols] = np.fromiter(reached.values(), dtype=float, count=len(reached))
-            rev.remove_node(source)
+    for a, node in enumerate(anchor_node):
+        reached = nx.single_source_dijkstra_path_length(
+            rev, int(node_ids[node]), weight="travel_time"
+        )
+        cols = np.fromiter((position[n] for n in reached), dtype=np.int64, count=len(reached))
+        times[a, cols] = np.fromiter(reached.values(), dtype=float, count=len(reached))
     timings["dijkstra_per_anchor_s"] = time.perf_counter() - t
 
     t = time.perf_counter()
-    best = times.min(axis=0)
-    best_anchor = np.where(np.isfinite(best), times.argmin(axis=0), -1)
-    reached = np.flatnonzero(np.isfinite(best))
-    k = min(cfg.surface.k_nearest, len(reached))
-    dist, near = cKDTree(node_xy[reached]).query(xy, k=k, distance_upper_bound=net.snap_max_m)
-    found = near < len(reached)
-    node = reached[np.where(found, near, 0)]
-    total = np.where(found, best[node] + dist / walk_mps, np.inf)
-    pick = np.argmin(total, axis=1)
-    rows = np.arange(len(xy))
-    time_s = total[rows, pick]
-    winner = np.where(np.isfinite(time_s), best_anchor[node[rows, pick]], -1)
+    # The anchor's own walk to its node counts too (the pipeline walks at both ends).
+    with_walk = times + anchor_walk_s[:, None]
+    best = with_walk.min(axis=0)
+    best_anchor = np.where(np.isfinite(best), with_walk.argmin(axis=0), -1)
+    near_road = snap_m <= net.snap_max_m
+    time_s = np.where(near_road, best[snap] + snap_m / walk_mps, np.inf)
+    winner = np.where(np.isfinite(time_s), best_anchor[snap], -1)
     time_s[anchors] = 0.0
     winner[anchors] = np.arange(len(anchors))
     names = np.array(anchor_names, dtype=object)
@@ -267,10 +298,15 @@ def _route(graph, places: gpd.GeoDataFrame, cfg, crs: CRS, timings: dict) -> dic
             "name": places["name"].to_numpy(),
             "anchor_name": np.where(winner >= 0, names[np.maximum(winner, 0)], None),
             "anchor_time_s": np.where(np.isfinite(time_s), time_s, np.nan),
+            "node_osm_id": node_ids[snap],
+            "walk_m": snap_m,
+            "no_road": ~near_road,
+            "node_unreached": near_road & ~np.isfinite(best[snap]),
         },
         geometry=places.geometry.values,
         crs=crs,
     )
+    settlements.loc[anchors, ["no_road", "node_unreached"]] = False
     timings["assign_settlements_s"] = time.perf_counter() - t
 
     t = time.perf_counter()
@@ -295,11 +331,30 @@ def _route(graph, places: gpd.GeoDataFrame, cfg, crs: CRS, timings: dict) -> dic
     ]
     catchments = gpd.GeoDataFrame({"anchor_name": anchor_names}, geometry=polys, crs=crs)
     timings["catchments_buffer_s"] = time.perf_counter() - t
+    # For the agreement check (not the usual way's work): every node's time to the nearest
+    # anchor *node*, without the anchors' walk (bench/agreement.py compares it per node).
+    node_times = {
+        "node_osm_id": node_ids,
+        "lon": lon,
+        "lat": lat,
+        "time_s": times.min(axis=0),
+        "anchor": np.where(np.isfinite(times.min(axis=0)), times.argmin(axis=0), -1),
+    }
+    anchor_table = {
+        "name": anchor_names,
+        "place_osm_id": places["id"].to_numpy()[anchors].tolist(),
+        "node_osm_id": node_ids[anchor_node].tolist(),
+        "node_lon": lon[anchor_node].tolist(),
+        "node_lat": lat[anchor_node].tolist(),
+        "walk_m": np.round(snap_m[anchors], 3).tolist(),
+    }
     return {
         "settlements": settlements,
         "isochrones": isochrones,
         "catchments": catchments,
         "n_anchors": len(anchors),
+        "node_times": node_times,
+        "anchor_nodes": anchor_table,
     }
 
 

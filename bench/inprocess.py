@@ -1,10 +1,32 @@
 """Time the catchment computation inside the catchments stage, without start-up and file I/O.
 
 Runs ``stages.run_catchments`` in this process with timers wrapped around
-``catchments.compute_accessibility`` (routing for anchors and cores, every settlement's time,
-the raster, and the catchment/isochrone/gap/zone polygons) and ``catchments.road_field`` (the
-multi-source Dijkstra runs), and prints them as JSON. This is the pipeline's side of the
-benchmark's "catchment step" comparison with the networkx baseline.
+``catchments.compute_accessibility`` (the benchmark's "catchment step": routing to anchors and
+cores, every settlement's and every raster cell's time, the catchment, isochrone, gap and
+agglomeration polygons) and around the parts of it, and prints them as JSON (the last line).
+This is the pipeline's side of the catchment-step comparison with the networkx baseline.
+
+The parts (seconds of their own, a part nested in another is not counted twice):
+
+* ``segments_s``: building the road model's joinable segments and their pieces
+  (``access._Segments.of``: one per vertex pair, pieces of at most 100 m, a KD-tree of piece
+  midpoints), of which ``tiles_s`` binning the pieces in 250 m tiles (``access._Tiles.of``);
+  built once, on the first question asked of the model;
+* ``reversed_csr_s``: the reversed road graph as a CSR matrix (``RoadGraph.csr``, once);
+* ``fields_s``: ``RoadAccess.field`` for anchors and cores — the pieces within reach of each
+  source, their entry edges, and the multi-source Dijkstra, of which ``dijkstra_s`` is the
+  Dijkstra itself (``routing.nearest_source_reversed``);
+* ``settlement_trips_s``: ``RoadAccess.trips`` for the settlements (first call in the step;
+  ``trips_by_field`` splits each trips call into the anchors' and the cores' field);
+* ``road_distance_s``: ``RoadAccess.road_distance_m`` (settlements, and the anchor check);
+* ``grid_s``: the raster grid and its cell centres;
+* ``cell_trips_s``: ``RoadAccess.trips`` for every raster cell centre (second call);
+* ``polygons_s``: catchment, isochrone, gap and agglomeration-zone polygons (each also apart);
+* ``other_s``: the rest of the step (settlement columns, the anchor table).
+
+The numba kernels are cached on disk (``cache=True``); a first run after an edit of
+``pipeline/access.py`` compiles them, which shows in ``fields_s`` and the trips. ``counts``
+gives the sizes (nodes, segments, pieces, tiles, settlements, cells).
 
 Usage::
 
@@ -20,41 +42,161 @@ import logging
 import time
 from pathlib import Path
 
+from pipeline import access, stages
 from pipeline import catchments as ca
-from pipeline import stages
 from pipeline._io import region_paths
 from pipeline.config import load_region
+from pipeline.network import RoadGraph
 
 __all__ = ["time_catchments"]
 
-
-def _timed(store: dict[str, float], name: str, fn):
-    @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
-        started = time.perf_counter()
-        try:
-            return fn(*args, **kwargs)
-        finally:
-            store[name] = store.get(name, 0.0) + time.perf_counter() - started
-
-    return wrapper
+POLYGONS = ("_catchment_polygons", "_isochrone_polygons", "_gap_polygons", "_core_zone_polygons")
 
 
-def time_catchments(config: Path) -> dict[str, float]:
-    """Seconds spent in the catchments stage, in total and in its analytical core."""
+class _Clock:
+    """Own seconds per name (less the timed calls nested in it), counted inside the step only;
+    timed calls outside the step (other stage work) are kept apart under ``outside_step``."""
+
+    def __init__(self) -> None:
+        self.own: dict[str, float] = {}
+        self.outside: dict[str, float] = {}
+        self.in_step = False
+        self.trips_calls = 0
+        self._stack: list[list[float]] = []  # per open call: seconds of its timed children
+
+    def wrap(self, name, fn):
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            key = name() if callable(name) else name
+            store = self.own if self.in_step or key == STEP else self.outside
+            self._stack.append([0.0])
+            started = time.perf_counter()
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                spent = time.perf_counter() - started
+                children = self._stack.pop()[0]
+                if self._stack:
+                    self._stack[-1][0] += spent
+                store[key] = store.get(key, 0.0) + spent - (children if key != STEP else 0.0)
+
+        return wrapper
+
+    def trips_name(self) -> str:
+        if not self.in_step:
+            return "trips_s"
+        self.trips_calls += 1  # compute_accessibility asks for settlements first, then cells
+        self.kind = "settlement" if self.trips_calls == 1 else "cell"
+        self.field_index = 0
+        return f"{self.kind}_trips_s"
+
+    def field_trips_name(self) -> str:
+        """One field's trips inside a trips call: the anchors' first, then the cores'."""
+        if not self.in_step:
+            return "trips_s"
+        which = ("anchors", "cores")[min(self.field_index, 1)]
+        self.field_index += 1
+        return f"{self.kind}_trips_{which}_s"
+
+
+STEP = "compute_accessibility_s"
+
+
+def time_catchments(config: Path) -> dict:
+    """Seconds spent in the catchments stage, in total and in the parts of its catchment step."""
     cfg = load_region(config=config)
     paths = region_paths(cfg)
-    timers: dict[str, float] = {}
-    originals = ca.compute_accessibility, ca.road_field
-    ca.compute_accessibility = _timed(timers, "compute_accessibility_s", ca.compute_accessibility)
-    ca.road_field = _timed(timers, "road_field_s (Dijkstra, inside compute)", ca.road_field)
+    clock = _Clock()
+    counts: dict[str, int] = {}
+    step = clock.wrap(STEP, ca.compute_accessibility)
+
+    def compute(places, region, anchor_pos, core_pos, model, cfg_):
+        clock.in_step = True
+        try:
+            result = step(places, region, anchor_pos, core_pos, model, cfg_)
+        finally:
+            clock.in_step = False
+        if isinstance(model, access.RoadAccess):
+            segs = model.segments
+            counts.update(
+                road_nodes=int(model.graph.n_nodes),
+                segments=len(segs.length_m),
+                pieces=int(segs.n_pieces),
+                tiles=int(segs.tiles.n_cols * segs.tiles.n_rows),
+                tiles_with_pieces=int((segs.tiles.start[1:] > segs.tiles.start[:-1]).sum()),
+            )
+        counts.update(
+            settlements=len(result.settlements),
+            anchors=len(anchor_pos),
+            cores=len(core_pos),
+            raster_cells=int(result.grid.height * result.grid.width),
+        )
+        return result
+
+    road = access.RoadAccess
+    patches = [
+        (ca, "compute_accessibility", compute),
+        (access._Segments, "of", staticmethod(clock.wrap("segments_s", access._Segments.of))),
+        (access._Tiles, "of", staticmethod(clock.wrap("tiles_s", access._Tiles.of))),
+        (RoadGraph, "csr", clock.wrap("reversed_csr_s", RoadGraph.csr)),
+        (road, "field", clock.wrap("fields_s", road.field)),
+        (
+            access,
+            "nearest_source_reversed",
+            clock.wrap("dijkstra_s", access.nearest_source_reversed),
+        ),
+        (road, "trips", clock.wrap(clock.trips_name, road.trips)),
+        (road, "_trips", clock.wrap(clock.field_trips_name, road._trips)),
+        (road, "road_distance_m", clock.wrap("road_distance_s", road.road_distance_m)),
+        (ca, "make_grid", clock.wrap("grid_s", ca.make_grid)),
+        (ca, "cell_centres", clock.wrap("grid_s", ca.cell_centres)),
+    ] + [(ca, name, clock.wrap(name.strip("_") + "_s", getattr(ca, name))) for name in POLYGONS]
+    originals = [(obj, attr, vars(obj)[attr]) for obj, attr, _ in patches]
+    for obj, attr, new in patches:
+        setattr(obj, attr, new)
     try:
         started = time.perf_counter()
         stages.run_catchments(cfg, paths)
-        timers["run_catchments_s (in process, with I/O)"] = time.perf_counter() - started
+        run_s = time.perf_counter() - started
     finally:
-        ca.compute_accessibility, ca.road_field = originals
-    return {k: round(v, 3) for k, v in timers.items()}
+        for obj, attr, old in originals:
+            setattr(obj, attr, old)
+    own = clock.own
+    polygons = {name.strip("_"): own.get(name.strip("_") + "_s", 0.0) for name in POLYGONS}
+    parts = {  # own seconds; a part's nested parts (tiles, Dijkstra) are added back into it
+        "segments_s": own.get("segments_s", 0.0) + own.get("tiles_s", 0.0),
+        "tiles_s": own.get("tiles_s", 0.0),
+        "reversed_csr_s": own.get("reversed_csr_s", 0.0),
+        "fields_s": own.get("fields_s", 0.0) + own.get("dijkstra_s", 0.0),
+        "dijkstra_s": own.get("dijkstra_s", 0.0),
+        "settlement_trips_s": sum(v for k, v in own.items() if k.startswith("settlement_trips")),
+        "road_distance_s": own.get("road_distance_s", 0.0),
+        "grid_s": own.get("grid_s", 0.0),
+        "cell_trips_s": sum(v for k, v in own.items() if k.startswith("cell_trips")),
+        "polygons_s": sum(polygons.values()),
+    }
+    step_s = own.get(STEP, 0.0)
+    named = sum(v for k, v in parts.items() if k not in ("tiles_s", "dijkstra_s"))
+    parts["other_s"] = step_s - named
+    return _rounded(
+        {
+            STEP: step_s,
+            "run_catchments_s (in process, with I/O)": run_s,
+            "parts": parts,
+            "polygons": polygons,
+            "trips_by_field": {  # a trips call's own seconds less its fields' (the overhead)
+                k: v for k, v in own.items() if k.startswith(("settlement_trips_", "cell_trips_"))
+            },
+            "outside_step": clock.outside,
+            "counts": counts,
+        }
+    )
+
+
+def _rounded(value):
+    if isinstance(value, dict):
+        return {k: _rounded(v) for k, v in value.items()}
+    return round(value, 3) if isinstance(value, float) else value
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -48,7 +48,7 @@ VENV = BENCH / "out" / "valhalla-venv"
 REQUIREMENTS = BENCH / "requirements-valhalla.txt"
 TARGET_SAME_ANCHOR = 0.99  # share of settlements with the same nearest anchor in both engines
 TOP = 5  # largest differences diagnosed
-ANCHOR_NODES = 8  # road nodes an anchor is joined to (pipeline.catchments.SOURCE_K_NEAREST)
+ANCHOR_NODES = 8  # road nodes an anchor was joined to by the old nearest-node rule (rev= only)
 UTURN_MANEUVERS = (12, 13)  # Valhalla's maneuver types kUturnRight, kUturnLeft
 EDGE_ATTRIBUTES = [
     "edge.way_id",
@@ -374,7 +374,8 @@ def _ours_anchor_index(settlements, anchors) -> tuple[list[int | None], str]:
 
 
 def _our_paths(root: Path, settlements, anchors) -> tuple[list[dict | None], str]:
-    """Our fastest path per settlement, rebuilt from network.npz as the catchments stage times it.
+    """Our fastest path per settlement by the *old* nearest-node rule, for a ``rev=`` whose
+    pipeline/ still had ``surface.k_nearest`` (the work tree's rule: :func:`_our_paths_exact`).
 
     One Dijkstra on the reversed graph from the anchors (each joined to its 8 nearest road
     nodes by the off-road walk), then each settlement takes the best of its k nearest reached
@@ -474,6 +475,216 @@ def _our_paths(root: Path, settlements, anchors) -> tuple[list[dict | None], str
     return paths, how
 
 
+def _add_way(ways: list[dict], way_id: int, metres: float, seconds: float) -> None:
+    """Append a stretch of a way to a route, merged with the last stretch of the same way."""
+    if ways and ways[-1]["way_id"] == way_id:
+        ways[-1]["length_m"] += metres
+        ways[-1]["time_s"] += seconds
+    elif metres > 0 or seconds > 0:
+        ways.append({"way_id": way_id, "length_m": metres, "time_s": seconds})
+
+
+class _TripParts:
+    """A trip of the pipeline's rule taken apart: walks, drive and ways (for the diagnosis).
+
+    The trip itself (time, source, exit node, way) comes from ``RoadAccess.trips``; this finds
+    the join point on the trip's first segment and the leave point on its last one by the same
+    closed formula (``pipeline.access._best_s``) and follows the shortest-path tree between.
+    """
+
+    def __init__(self, model, field) -> None:
+        import numpy as np
+
+        self.np = np
+        self.model, self.field = model, field
+        self.segs, self.v, self.n = model.segments, model.walk.speed_mps, model.graph.n_nodes
+        self.max_m = model.walk.max_m
+        g = model.graph
+        self.edge: dict[tuple[int, int], tuple[float, int, float]] = {}
+        for e in np.argsort(g.edge_time_s, kind="stable")[::-1]:  # the fastest edge wins
+            self.edge[(int(g.edge_u[e]), int(g.edge_v[e]))] = (
+                float(g.edge_time_s[e]),
+                int(g.edge_way[e]),
+                float(g.edge_length_m[e]),
+            )
+        self.entry = {
+            (int(a), int(b)): (float(c), int(w))
+            for a, b, c, w in zip(
+                field.entry_node, field.entry_source, field.entry_time_s, field.entry_way,
+                strict=True,
+            )
+        }  # fmt: skip
+
+    def _geom(self, k: int, xy) -> tuple[float, float, float, float]:
+        """(s0, d, lo, hi): the point's foot on segment k and the part of k within reach."""
+        from pipeline.access import _reach
+
+        s0, d = self.segs.foot(self.np.array([k]), self.np.asarray(xy, float).reshape(1, 2))
+        lo, hi = _reach(float(s0[0]), float(d[0]), 0.0, float(self.segs.length_m[k]), self.max_m)
+        return float(s0[0]), float(d[0]), lo, hi
+
+    def _leg(self, k: int, node: int, xy, leaving: bool):
+        """(walk s, walk m, drive s, drive m): from xy onto segment k and along it to `node`
+        (leaving), or from `node` along k and off it to xy; None where k does not allow it."""
+        from pipeline.access import _best_s
+
+        s0, d, lo, hi = self._geom(k, xy)
+        segs = self.segs
+        at_b = node == segs.b[k]
+        # Leaving towards b (or entering from b) drives a → b (b → a); the mirror otherwise.
+        rate = float(segs.rate_ab[k] if at_b == leaving else segs.rate_ba[k])
+        if lo > hi or not self.np.isfinite(rate):
+            return None
+        x = _best_s(s0, d, lo, hi, rate, self.v, at_b)
+        walk_m = float(self.np.hypot(d, x - s0))
+        drive_m = max(float(segs.length_m[k]) - x, 0.0) if at_b else x
+        return walk_m / self.v, walk_m, drive_m * rate, drive_m
+
+    def _segments_of(self, way: int, node: int | None = None):
+        segs = self.segs
+        hit = (segs.way_ab == way) | (segs.way_ba == way)
+        if node is not None:
+            hit &= (segs.a == node) | (segs.b == node)
+        return self.np.flatnonzero(hit)
+
+    def _closest(self, legs, target_s: float):
+        found = [leg for leg in legs if leg is not None]
+        return min(found, key=lambda leg: abs(leg[0] + leg[2] - target_s)) if found else None
+
+    def _one_segment(self, way: int, p_xy, a_xy, total: float):
+        """Walk onto a segment of `way`, drive along it, walk off to the anchor."""
+        from pipeline.access import _best_s
+
+        best = None
+        for k in self._segments_of(way):
+            p, a = self._geom(k, p_xy), self._geom(k, a_xy)
+            if p[2] > p[3] or a[2] > a[3]:
+                continue
+            length = float(self.segs.length_m[k])
+            for rate, flip in ((self.segs.rate_ab[k], False), (self.segs.rate_ba[k], True)):
+                if not self.np.isfinite(rate):
+                    continue
+                pp = (length - p[0], p[1], length - p[3], length - p[2]) if flip else p
+                aa = (length - a[0], a[1], length - a[3], length - a[2]) if flip else a
+                x = _best_s(*pp, rate, self.v, True)
+                y = _best_s(*aa, rate, self.v, False)
+                if x > y:  # no drive: both walks meet the road at one point
+                    meet = pp[0] + (aa[0] - pp[0]) * pp[1] / max(pp[1] + aa[1], 1e-12)
+                    x = y = min(max(meet, max(pp[2], aa[2])), min(pp[3], aa[3]))
+                w1 = float(self.np.hypot(pp[1], x - pp[0]))
+                w2 = float(self.np.hypot(aa[1], y - aa[0]))
+                parts = (w1 / self.v, w1, w2 / self.v, (y - x) * float(rate), y - x)
+                if best is None or abs(sum(parts[::2]) - total) < abs(sum(best[::2]) - total):
+                    best = parts
+        return best
+
+    def path(self, p_xy, a_xy, anchor: int, total: float, exit_node: int, way: int):
+        """The trip's parts as the diagnosis reads them (None where they cannot be rebuilt)."""
+        np, v = self.np, self.v
+        if way < 0:  # a straight walk to the anchor
+            walk_m = float(np.hypot(*(np.asarray(p_xy) - np.asarray(a_xy))))
+            return {"anchor": anchor, "time_s": walk_m / v, "start_walk_m": round(walk_m, 1),
+                    "walk_s": round(walk_m / v, 1), "drive_s": 0.0, "ways": []}  # fmt: skip
+        ways: list[dict] = []
+        if exit_node < 0:  # joins and leaves one segment
+            parts = self._one_segment(way, p_xy, a_xy, total)
+            if parts is None:
+                return None
+            walk1_s, walk1_m, walk2_s, drive_s, drive_m = parts
+            _add_way(ways, way, drive_m, drive_s)
+        else:
+            start = self._closest(
+                [self._leg(k, exit_node, p_xy, True) for k in self._segments_of(way, exit_node)],
+                total - float(self.field.node_time_s[exit_node]),
+            )
+            if start is None:
+                return None
+            walk1_s, walk1_m, drive_s, drive_m = start
+            _add_way(ways, way, drive_m, drive_s)
+            x = exit_node
+            while 0 <= (y := int(self.field.next_node[x])) < self.n:
+                seconds, way_id, metres = self.edge[(x, y)]
+                _add_way(ways, way_id, metres, seconds)
+                drive_s, x = drive_s + seconds, y
+            if y < 0:
+                return None
+            cost, in_way = self.entry[(x, y - self.n)]
+            end = self._closest(
+                [self._leg(k, x, a_xy, False) for k in self._segments_of(in_way, x)], cost
+            )
+            walk2_s = end[0] if end else cost
+            if end:
+                _add_way(ways, in_way, end[3], end[2])
+                drive_s += end[2]
+        return {
+            "anchor": anchor,
+            "time_s": walk1_s + drive_s + walk2_s,
+            "start_walk_m": round(walk1_m, 1),
+            "walk_s": round(walk1_s + walk2_s, 1),
+            "drive_s": round(drive_s, 1),
+            "ways": [
+                {**w, "length_m": round(w["length_m"], 1), "time_s": round(w["time_s"], 1)}
+                for w in ways
+            ],
+        }
+
+
+def _our_paths_exact(root: Path, settlements, anchors) -> tuple[list[dict | None], str]:
+    """Our fastest trip per settlement by the pipeline's own rule (``pipeline.access``), taken
+    apart for the diagnosis: the walk to the road, the drive, the walk to the anchor.
+
+    The road graph is network.npz in the run's default season; the field and every trip come
+    from ``RoadAccess`` as in the catchments stage (sources in ``anchor_id`` order). Each trip's
+    parts are rebuilt by :class:`_TripParts`; their sum is checked against ``anchor_time_min``.
+    """
+    import numpy as np
+
+    from pipeline.access import RoadAccess
+    from pipeline.config import SeasonConfig
+    from pipeline.network import RoadGraph, apply_season
+
+    params = _run_parameters(root)
+    net = params["network"]
+    snap_m, walk_kph = float(net["snap_max_m"]), float(net["offroad_speed_kph"])
+    with np.load(root / "data_processed" / REGION / "network.npz", allow_pickle=False) as z:
+        graph = RoadGraph.from_npz(z)
+    season = params.get("default_season", "summer")
+    rules = SeasonConfig(**params["seasons"][season]) if "seasons" in params else SeasonConfig()
+    graph = apply_season(graph, rules, params.get("ferry_months", []), net["ferry_wait_min"])
+    model = RoadAccess.of(graph, walk_kph, snap_m)
+    s_xy = np.array([g.coords[0] for g in settlements.to_crs(graph.crs_wkt).geometry])
+    rows = (
+        np.argsort(anchors["anchor_id"].to_numpy(), kind="stable")
+        if "anchor_id" in anchors
+        else np.arange(len(anchors))
+    )
+    a_xy = np.array([g.coords[0] for g in anchors.iloc[rows].to_crs(graph.crs_wkt).geometry])
+    field = model.field(a_xy)
+    [trips] = model.trips(s_xy, [field])
+    parts = _TripParts(model, field)
+    paths: list[dict | None] = []
+    for i in range(len(s_xy)):
+        src, total = int(trips.source[i]), float(trips.time_s[i])
+        if src < 0 or not np.isfinite(total):
+            paths.append(None)
+            continue
+        paths.append(
+            parts.path(
+                s_xy[i],
+                a_xy[src],
+                int(rows[src]),
+                total,
+                int(trips.exit_node[i]),
+                int(trips.depart_way[i]),
+            )
+        )
+    how = (
+        f"rebuilt with pipeline.access: walk {walk_kph:g} km/h to the nearest point of any "
+        f"segment within {snap_m:g} m, drive, walk to the anchor"
+    )
+    return paths, how
+
+
 def _f(x, nd: int = 2):
     return None if x is None else round(float(x), nd)
 
@@ -556,12 +767,12 @@ def _diagnose(rec: dict, our_kph: dict, osm: dict, walk_kph: float) -> dict:
     if snap.get("snap_m") is not None:
         if path:
             ours = (
-                f"ours walks {path['start_walk_m']:.0f} m to the road node its route starts at "
-                f"(nearest road node: {rec['ours']['walk_m']:.0f} m), {walk_s / 60:.1f} min of "
+                f"ours walks {path['start_walk_m']:.0f} m to where its trip joins the road "
+                f"(nearest road: {rec['ours']['walk_m']:.0f} m), {walk_s / 60:.1f} min of "
                 "walking at both ends"
             )
         else:
-            ours = f"ours walks at least {rec['ours']['walk_m']:.0f} m to its nearest road node"
+            ours = f"ours walks at least {rec['ours']['walk_m']:.0f} m to the nearest road"
         facts.append(
             f"Valhalla snaps {snap['snap_m']:.0f} m to a {snap.get('use')} ({snap.get('road_class')}, "
             f"way {snap.get('way_id')}, {snap.get('speed_kph')} km/h) and counts no time for it; "
@@ -598,7 +809,11 @@ def compare(root: Path, answers: dict) -> dict:
     settlements, anchors, roads, osm_roads = _read_ours(root)
     ours_k, matched_by = _ours_anchor_index(settlements, anchors)
     try:
-        paths, paths_how = _our_paths(root, settlements, anchors)
+        # The run's own rule: the nearest-node rebuild for a pipeline/ that still had
+        # surface.k_nearest (rev= an older commit), the pipeline's exact rule otherwise.
+        old_rule = "k_nearest" in _run_parameters(root).get("surface", {})
+        rebuild = _our_paths if old_rule else _our_paths_exact
+        paths, paths_how = rebuild(root, settlements, anchors)
     except (ImportError, KeyError, IndexError, OSError, ValueError, AttributeError) as exc:
         paths, paths_how = [None] * len(settlements), f"not available: {exc!r}"
     try:
@@ -757,7 +972,7 @@ def compare(root: Path, answers: dict) -> dict:
         "over_5_min": int((np.abs(d) > 5).sum()),
         "valhalla_slower": int((d > 0).sum()),
         "snap_median_m": {
-            "ours_nearest_node": round(float(np.median(settlements["road_distance_m"])), 1),
+            "ours_road_distance": round(float(np.median(settlements["road_distance_m"])), 1),
             "valhalla_nearest_edge": round(float(np.median(snap_v)), 1) if snap_v else None,
         },
         "our_paths": paths_how,
@@ -908,8 +1123,9 @@ def render_markdown(v: dict) -> str:
         "| Valhalla's matrix gave no time (asked `route` instead) | "
         + (", ".join(v["matrix_gave_no_time"]) or "none")
         + " |",
-        f"| median distance to the road: ours (nearest node) / Valhalla (nearest edge) | "
-        f"{v['snap_median_m']['ours_nearest_node']} m / {v['snap_median_m']['valhalla_nearest_edge']} m |",
+        f"| median distance to the road: ours (`road_distance_m`: nearest point of a joinable "
+        f"segment) / Valhalla (nearest edge it may use) | {v['snap_median_m']['ours_road_distance']} m / "
+        f"{v['snap_median_m']['valhalla_nearest_edge']} m |",
         f"| Valhalla routes with a U-turn / on a way ours does not drive | "
         f"{v['routes_with_uturns']} / {v['routes_on_ways_ours_does_not_drive']} |",
         f"| Valhalla's turn costs per route (route time less its edges' times): median / largest | "

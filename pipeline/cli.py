@@ -22,7 +22,7 @@ import time
 import warnings
 from pathlib import Path
 
-from pipeline import stages
+from pipeline import graphml, stages
 from pipeline._io import FileDigests, RegionPaths, one_commit, region_paths, sha256_of
 from pipeline._io import write_if_changed as _write_if_changed
 from pipeline.config import PlanningConfig, RegionConfig, available_regions, load_region
@@ -45,6 +45,7 @@ EXTRA_STAGES = {
     "seasons": stages.run_seasons,
     "diff": stages.run_diff,
     "plan": stages.run_plan,
+    "graphml": graphml.run_graphml,  # the road graph for osmnx (`make graphml`)
 }  # not part of `all`
 # Stages whose files are renamed into place together at the end (pipeline._io.one_commit): a
 # failed, interrupted or killed run leaves all of the earlier ones. (`seasons` reads back the
@@ -64,7 +65,9 @@ _CATCHMENTS_SECTIONS = {
     "surface", "services", "seasons", "default_season", "ferry_months", "offline",
 }  # fmt: skip
 STAGE_SECTIONS: dict[str, set[str]] = {
-    "fetch": {"source", "boundary", "offline"},  # offline: only whether there is a fallback
+    # offline: only whether there is a fallback; kind = "overpass" also reads the service
+    # tags to ask for and the CRS of the clip buffer (display_name: in its messages)
+    "fetch": {"source", "boundary", "offline", "services", "crs", "display_name"},
     "extract": {
         "display_name",
         "crs",
@@ -82,6 +85,7 @@ STAGE_SECTIONS: dict[str, set[str]] = {
     "seasons": _CATCHMENTS_SECTIONS | _MAPS_SECTIONS,
     "plan": _CATCHMENTS_SECTIONS | {"planning"},
     "diff": _MAPS_SECTIONS,
+    "graphml": {"display_name", "crs", "network", "seasons", "default_season", "ferry_months"},
 }
 _KNOWN_SECTIONS = set().union(*STAGE_SECTIONS.values()) | {
     "name", "region_file", "source", "planning", "census", "settlement_places",
@@ -215,6 +219,8 @@ def _stage_inputs(stage: str, cfg: RegionConfig, paths: RegionPaths) -> list[Pat
         ]
     if stage == "network":
         return [*files, paths.osm_gpkg]
+    if stage == "graphml":
+        return [*files, paths.osm_gpkg, paths.network]
     if stage == "catchments":
         csvs = [cfg.anchors.csv, cfg.services.csv]
         return [*files, paths.osm_gpkg, paths.network, *(cfg.resolve(p) for p in csvs if p)]
@@ -356,15 +362,15 @@ def _run_spec(cfg: RegionConfig, spec: str) -> tuple[str | None, str | None]:
 def stage_stamps(cfg: RegionConfig, paths: RegionPaths, args) -> dict[Path, dict]:
     """Every stamp the Makefile's rules may need for this invocation, by path.
 
-    Region-wide stages (fetch, extract, network, seasons; plan with `--plan`; diff with `--b`)
-    have `.config/<stage>.json`; a run's stages (catchments, maps, report, qgis) have
+    Region-wide stages (fetch, extract, network, seasons, graphml; plan with `--plan`; diff
+    with `--b`) have `.config/<stage>.json`; a run's stages (catchments, maps, report, qgis) have
     `.config/<stage>.json` for the baseline and `.config/runs/<scenario|baseline>/
     <season|default>/<stage>.json` for a what-if run, as the run's results folder.
     """
     folder = paths.config_stamps
     digests = FileDigests(folder / ".digests.json")
     stamps: dict[Path, dict] = {}
-    for stage in ("fetch", "extract", "network", "seasons"):
+    for stage in ("fetch", "extract", "network", "seasons", "graphml"):
         stamps[folder / f"{stage}.json"] = _stamp(cfg, stage, paths, digests)
     runs = {(None, None)}
     if args.season is not None or args.scenario is not None:
@@ -577,6 +583,8 @@ def _run_stage(stage: str, cfg: RegionConfig, paths: RegionPaths, args) -> None:
         stages.run_catchments(cfg, run_paths, season=args.season, scenario=args.scenario)
     elif stage in RUN_STAGES:
         STAGES[stage](cfg, paths.for_run(args.scenario, args.season))
+    elif stage == "graphml":
+        graphml.run_graphml(cfg, paths)
     else:
         STAGES[stage](cfg, paths)
 

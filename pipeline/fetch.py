@@ -5,7 +5,8 @@ The ``[source]`` section of the region file picks one of three ways:
 * ``local_pbf``: a ``.osm.pbf`` already on disk, checked and recorded, never copied;
 * ``urls``: downloaded to ``data_raw/<region>/extract.osm.pbf`` (resumable, size-capped,
   checksummed, atomic: a killed download leaves only ``extract.osm.pbf.part``);
-* ``kind = "overpass"``: an Overpass API query for the region, saved as ``extract.osm`` (XML).
+* ``kind = "overpass"``: the region from the Overpass API through osmnx (:mod:`pipeline.overpass`),
+  saved as ``overpass.osm.pbf``.
 
 When no extract can be had for lack of network and the region has an ``[offline]`` section,
 the stage records a *fallback* instead: later stages use the bundled reference data and a
@@ -18,7 +19,6 @@ Every outcome is written to ``SOURCES.json`` next to the data (url, time, size, 
 from __future__ import annotations
 
 import contextlib
-import html
 import json
 import logging
 import re
@@ -35,16 +35,12 @@ from pipeline._io import RegionPaths, atomic_path, sha256_of
 from pipeline.config import RegionConfig
 from pipeline.errors import ConfigError, DownloadError, ExtractError
 
-__all__ = ["check_pbf_header", "download", "fetch_extract", "overpass_query"]
+__all__ = ["check_pbf_header", "download", "fetch_extract"]
 
 logger = logging.getLogger(__name__)
 
 _CHUNK_BYTES = 1 << 20  # block read from the network and written to disk
 _MAX_BLOB_HEADER_BYTES = 64 * 1024  # the PBF format caps a BlobHeader at 64 KiB
-_SNIFF_BYTES = 64 * 1024  # head and tail of an Overpass answer searched for errors
-_OVERPASS_TIMEOUT_S = 900  # run time asked of the Overpass server ([timeout:...])
-_OVERPASS_MAXSIZE_BYTES = 1 << 30  # memory asked of the Overpass server ([maxsize:...])
-_OVERPASS_AREA_OFFSET = 3_600_000_000  # Overpass area id = relation id + this
 # Content types a PBF is never served as: an error page, a JSON error, an XML document.
 _TEXT_TYPE = re.compile(r"^(text/.*|.*/(json|xml|html|xhtml\+xml|javascript)|.*\+(json|xml))$")
 _NETWORK_ERRORS = (requests.RequestException, urllib3.exceptions.HTTPError)
@@ -78,7 +74,8 @@ def fetch_extract(cfg: RegionConfig, paths: RegionPaths, *, timeout_s: float = 3
         The region's folders; the extract goes to ``paths.raw`` and the record to
         ``paths.sources`` (``SOURCES.json``).
     timeout_s : float
-        Seconds to wait for a connection and between received blocks.
+        Seconds to wait for a connection and between received blocks (downloads; the
+        Overpass source waits :data:`pipeline.overpass.TIMEOUT_S`, osmnx's one timeout).
 
     Returns
     -------
@@ -99,7 +96,7 @@ def fetch_extract(cfg: RegionConfig, paths: RegionPaths, *, timeout_s: float = 3
     """
     source = cfg.source
     if source.kind == "overpass":
-        record = _fetch_overpass(cfg, paths, timeout_s)
+        record = _fetch_overpass(cfg, paths)
     elif source.local_pbf is not None:
         record = _local_pbf_record(cfg)
     else:
@@ -214,11 +211,12 @@ def _download_pbf(cfg: RegionConfig, paths: RegionPaths, timeout_s: float) -> di
 def _fallback(cfg: RegionConfig, paths: RegionPaths, urls_tried: list[str], reason: str) -> dict:
     """Record that later stages must use the bundled reference data, and say so loudly."""
     offline = cfg.offline
-    how = (
-        f"download {urls_tried[0]} to {paths.extract_pbf}"
-        if urls_tried and cfg.source.kind == "pbf"
-        else f"put the region's .osm.pbf at {paths.extract_pbf}"
-    )
+    if cfg.source.kind == "overpass":  # reads no extract file: one has to be named
+        how = 'replace kind = "overpass" by source.local_pbf = a .osm.pbf that covers the region'
+    elif urls_tried:
+        how = f"download {urls_tried[0]} to {paths.extract_pbf}"
+    else:
+        how = f"put the region's .osm.pbf at {paths.extract_pbf}"
     logger.warning(
         "results for %s will be APPROXIMATE: no OpenStreetMap extract could be fetched (%s). "
         "Using the bundled reference data (%s) and a straight-line model (distance x %g at "
@@ -295,7 +293,8 @@ def download(
     expected_sha256 : str, optional
         Hex sha256 the finished file must have.
     timeout_s : float
-        Seconds to wait for a connection and between received blocks.
+        Seconds to wait for a connection and between received blocks (downloads; the
+        Overpass source waits :data:`pipeline.overpass.TIMEOUT_S`, osmnx's one timeout).
 
     Returns
     -------
@@ -619,158 +618,14 @@ def _read_varint(buf: bytes, pos: int) -> tuple[int, int]:
 # --- Overpass -------------------------------------------------------------------------------
 
 
-def overpass_query(cfg: RegionConfig) -> str:
-    """Overpass QL for the region's roads, ferries, places and administrative boundaries.
+def _fetch_overpass(cfg: RegionConfig, paths: RegionPaths) -> dict:
+    """The region through osmnx's Overpass layer (:mod:`pipeline.overpass`), as one OSM PBF."""
+    from pipeline import overpass
 
-    The region is the boundary relation ``boundary.relation_id`` or, failing that, the
-    administrative boundary named ``boundary.region_name`` at ``boundary.admin_level``. The
-    answer is OSM XML (``out body`` with recursion down to nodes), readable by pyosmium.
-
-    Parameters
-    ----------
-    cfg : RegionConfig
-        The region.
-
-    Returns
-    -------
-    str
-        The query text.
-
-    Raises
-    ------
-    ConfigError
-        Neither ``boundary.relation_id`` nor ``boundary.region_name`` is set.
-    """
-    boundary = cfg.boundary
-    if boundary.relation_id is not None:
-        select = (
-            f"rel({boundary.relation_id})->.region;\n"
-            f"area(id:{_OVERPASS_AREA_OFFSET + boundary.relation_id})->.a;"
-        )
-    elif boundary.region_name:
-        select = (
-            f'area["boundary"="administrative"]["admin_level"="{boundary.admin_level}"]'
-            f'["name"={_ql_string(boundary.region_name)}]->.a;\n'
-            "rel(pivot.a)->.region;"
-        )
-    else:
-        raise ConfigError(
-            f'{cfg.region_file}: kind = "overpass" needs boundary.relation_id or '
-            "boundary.region_name to know which area to query; set one of them"
-        )
-    return (
-        f"[out:xml][timeout:{_OVERPASS_TIMEOUT_S}][maxsize:{_OVERPASS_MAXSIZE_BYTES}];\n"
-        f"{select}\n"
-        "(\n"
-        '  way["highway"](area.a);\n'
-        '  way["route"="ferry"](area.a);\n'
-        '  node["place"](area.a);\n'
-        '  rel["boundary"="administrative"](area.a);\n'
-        "  .region;\n"
-        ");\n"
-        "(._;>;);\n"
-        "out body;\n"
-    )
-
-
-def _ql_string(value: str) -> str:
-    escaped = value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
-    return f'"{escaped}"'
-
-
-def _fetch_overpass(cfg: RegionConfig, paths: RegionPaths, timeout_s: float) -> dict:
-    url = cfg.source.overpass_url.rstrip("/") + "/interpreter"
-    target = paths.raw / "extract.osm"
-    query = overpass_query(cfg)
     try:
-        got = _post_overpass(url, query, target, int(cfg.source.max_download_mb * 1e6), timeout_s)
-    except _NetworkError as exc:
+        got = overpass.download(cfg, paths)
+    except overpass.OverpassUnavailableError as exc:
         if cfg.offline is None:
             raise
-        return _fallback(cfg, paths, [url], f"no network: {url}: {exc.cause}")
-    return {"mode": "osm", "format": "osm_xml", **got}
-
-
-def _post_overpass(url: str, query: str, target: Path, max_bytes: int, timeout_s: float) -> dict:
-    """POST the query and stream the answer atomically into ``target``."""
-    logger.info("querying %s for %s", url, target)
-    try:
-        with requests.post(
-            url,
-            data={"data": query},
-            stream=True,
-            timeout=(timeout_s, _OVERPASS_TIMEOUT_S + timeout_s),  # it thinks before it sends
-        ) as resp:
-            if resp.status_code != 200:
-                raise _overpass_http_error(url, resp)
-            with atomic_path(target) as tmp:
-                with tmp.open("wb") as fh:
-                    total_bytes = _content_length(resp)
-                    size_bytes = _copy_body(url, resp, fh, 0, total_bytes, max_bytes, target.name)
-                _check_osm_xml(url, tmp)
-                sha256 = sha256_of(tmp)
-    except _NETWORK_ERRORS as exc:
-        raise _NetworkError(url, _describe(exc)) from exc
-    return {
-        "file": str(target.resolve()),
-        "url": url,
-        "size_bytes": size_bytes,
-        "sha256": sha256,
-        "downloaded_at": _now_iso(),
-    }
-
-
-def _overpass_http_error(url: str, resp: requests.Response) -> DownloadError:
-    """An error for a non-200 answer: busy servers are worth a retry, a rejected query is not."""
-    message = _overpass_message(resp.raw.read(_SNIFF_BYTES, decode_content=True) or b"")
-    what = f"HTTP {resp.status_code} {resp.reason}" + (f": {message}" if message else "")
-    if resp.status_code in (408, 429) or resp.status_code >= 500:
-        return _NetworkError(url, f"Overpass is busy or down, {what}")
-    return DownloadError(
-        f"Overpass at {url} rejected the query ({what}); check boundary.relation_id / "
-        "boundary.region_name in the region file"
-    )
-
-
-def _check_osm_xml(url: str, path: Path) -> None:
-    """Raise DownloadError unless ``path`` is OSM XML with no Overpass error remark."""
-    size_bytes = path.stat().st_size
-    with path.open("rb") as fh:
-        head = fh.read(_SNIFF_BYTES)
-        fh.seek(max(size_bytes - _SNIFF_BYTES, len(head)))
-        tail = fh.read()
-    text = head.lstrip(b"\xef\xbb\xbf \t\r\n")
-    if not text.startswith(b"<?xml") or not re.search(rb"<osm[\s>]", head):
-        message = _overpass_message(head) or repr(head[:120].decode("utf-8", errors="replace"))
-        raise DownloadError(
-            f"Overpass at {url} did not answer with OSM XML: {message}; fix the query inputs "
-            "(boundary.*) or try again later"
-        )
-    for chunk in (head, tail):
-        remark = _overpass_remark(chunk)
-        if remark and "error" in remark.lower():
-            raise DownloadError(
-                f"Overpass at {url} stopped with {remark!r}: the data is incomplete; try again "
-                "later, or use source.urls with a .osm.pbf extract for a large region"
-            )
-        if remark:
-            logger.warning("Overpass remark: %s", remark)
-
-
-def _overpass_remark(chunk: bytes) -> str | None:
-    match = re.search(rb"<remark>(.*?)</remark>", chunk, flags=re.DOTALL)
-    if match is None:
-        return None
-    return html.unescape(match.group(1).decode("utf-8", errors="replace")).strip()
-
-
-def _overpass_message(body: bytes) -> str:
-    """The error text of an Overpass answer (``<remark>`` or the HTML page's error paragraphs)."""
-    remark = _overpass_remark(body)
-    if remark:
-        return remark
-    text = body.decode("utf-8", errors="replace")
-    paragraphs = re.findall(r"<p>(.*?)</p>", text, flags=re.DOTALL | re.IGNORECASE)
-    errors = [p for p in paragraphs if "error" in p.lower()] or paragraphs
-    cleaned = [" ".join(html.unescape(re.sub(r"<[^>]+>", "", p)).split()) for p in errors]
-    return " ".join(c for c in cleaned if c)[:500]
+        return _fallback(cfg, paths, [exc.url], f"no network: {exc.url}: {exc.cause}")
+    return {"mode": "osm", "format": "pbf", **got}

@@ -1,7 +1,7 @@
 """Tests for pipeline.fetch, against real HTTP servers on 127.0.0.1 (never the internet).
 
-The payload is a real OSM extract shipped with the project (Andorra, 2023-05-02, ODbL); the
-Overpass answers are tiny OSM XML documents written here.
+The payload is a real OSM extract shipped with the project (Andorra, 2023-05-02, ODbL). The
+Overpass source (``kind = "overpass"``, through osmnx) is tested in tests/test_overpass.py.
 """
 
 from __future__ import annotations
@@ -19,13 +19,12 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-import osmium
 import pytest
 
 from pipeline._io import RegionPaths, region_paths
 from pipeline.config import PROJECT_ROOT, RegionConfig, load_region
-from pipeline.errors import ConfigError, DownloadError, ExtractError
-from pipeline.fetch import check_pbf_header, download, fetch_extract, overpass_query
+from pipeline.errors import DownloadError, ExtractError
+from pipeline.fetch import check_pbf_header, download, fetch_extract
 
 ANDORRA_PBF = PROJECT_ROOT / "regions" / "andorra" / "andorra-2023-05-02.osm.pbf"
 VOLOGDA_DIR = PROJECT_ROOT / "regions" / "vologda"
@@ -33,38 +32,6 @@ PAYLOAD = ANDORRA_PBF.read_bytes()
 PAYLOAD_SHA256 = hashlib.sha256(PAYLOAD).hexdigest()
 PBF_PATH = "/extract.osm.pbf"
 DROP_AT_BYTES = 1_000_000  # where a "dropped" connection stops, well inside the 2.4 MB payload
-
-TINY_OSM_XML = b"""<?xml version="1.0" encoding="UTF-8"?>
-<osm version="0.6" generator="Overpass API 0.7.62 (test)">
-  <note>The data included in this document is from www.openstreetmap.org.</note>
-  <node id="1" lat="42.5000" lon="1.5200"/>
-  <node id="2" lat="42.5100" lon="1.5300"/>
-  <node id="3" lat="42.5070" lon="1.5210">
-    <tag k="place" v="town"/>
-    <tag k="name" v="Andorra la Vella"/>
-  </node>
-  <way id="10">
-    <nd ref="1"/>
-    <nd ref="2"/>
-    <tag k="highway" v="primary"/>
-    <tag k="ref" v="CG-1"/>
-  </way>
-</osm>
-"""
-
-# What overpass-api.de answers to a query it cannot parse (abridged).
-OVERPASS_ERROR_PAGE = b"""<?xml version="1.0" encoding="UTF-8"?>
-<!DOCTYPE html PUBLIC "-//W3C//DTD XHTML 1.0 Strict//EN"
-    "http://www.w3.org/TR/xhtml1/DTD/xhtml1-strict.dtd">
-<html xmlns="http://www.w3.org/1999/xhtml" xml:lang="en" lang="en">
-<head><meta http-equiv="content-type" content="text/html; charset=utf-8" lang="en"/>
-  <title>OSM3S Response</title></head>
-<body>
-<p>The data included in this document is from www.openstreetmap.org.</p>
-<p><strong style="color:#FF0000">Error</strong>: line 2: parse error: Unknown type "rell" </p>
-</body></html>
-"""
-
 
 # --- a configurable HTTP server ---------------------------------------------------------------
 
@@ -81,11 +48,7 @@ class Behaviour:
     omit_length: bool = False  # no Content-Length: the body ends when the connection closes
     ignore_range: bool = False  # answer 200 with the whole file to Range requests
     stall: threading.Event | None = None  # wait for this before answering (timeouts)
-    post_status: int = 200
-    post_content_type: str = "application/osm3s+xml"
-    post_body: bytes = TINY_OSM_XML
     seen: list[dict[str, str]] = field(default_factory=list)  # headers of each GET
-    queries: list[str] = field(default_factory=list)  # Overpass queries POSTed
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -130,18 +93,6 @@ class _Handler(BaseHTTPRequestHandler):
             body = body[: how.drop_after_bytes]
         with contextlib.suppress(ConnectionError):  # the client may hang up first
             self.wfile.write(body)
-
-    def do_POST(self) -> None:
-        how = self.server.behaviour
-        raw = self.rfile.read(int(self.headers.get("Content-Length", "0"))).decode("utf-8")
-        form = urllib.parse.parse_qs(raw)
-        how.queries.append(form["data"][0] if "data" in form else raw)
-        self.send_response(how.post_status)
-        self.send_header("Content-Type", how.post_content_type)
-        self.send_header("Content-Length", str(len(how.post_body)))
-        self.end_headers()
-        with contextlib.suppress(ConnectionError):
-            self.wfile.write(how.post_body)
 
 
 class _Server(ThreadingHTTPServer):
@@ -579,111 +530,3 @@ def test_fetch_extract_local_pbf_wrong_sha256(tmp_path: Path) -> None:
     cfg = _region(tmp_path, f'local_pbf = {json.dumps(str(ANDORRA_PBF))}\nsha256 = "{"1" * 64}"')
     with pytest.raises(ExtractError, match=r"source\.sha256"):
         fetch_extract(cfg, _paths(cfg, tmp_path))
-
-
-# --- Overpass -------------------------------------------------------------------------------
-
-
-def test_overpass_query_by_relation_id(tmp_path: Path) -> None:
-    query = overpass_query(_region(tmp_path, 'kind = "overpass"'))
-    assert query.startswith("[out:xml]")
-    assert "rel(9407)->.region;" in query
-    assert "area(id:3600009407)->.a;" in query
-    for part in ('way["highway"](area.a)', 'way["route"="ferry"](area.a)', 'node["place"](area.a)'):
-        assert part in query
-    assert 'rel["boundary"="administrative"](area.a)' in query
-    assert "(._;>;);" in query
-    assert query.rstrip().endswith("out body;")
-
-
-def test_overpass_query_by_name(tmp_path: Path) -> None:
-    boundary = 'region_name = "Вологодская \\"область\\""\nadmin_level = 4'
-    query = overpass_query(_region(tmp_path, 'kind = "overpass"', boundary=boundary))
-    assert '["admin_level"="4"]["name"="Вологодская \\"область\\""]->.a;' in query
-    assert "rel(pivot.a)->.region;" in query
-
-
-def test_overpass_query_needs_a_boundary(tmp_path: Path) -> None:
-    cfg = _region(tmp_path, 'kind = "overpass"', boundary="admin_level = 4")
-    with pytest.raises(ConfigError, match="relation_id"):
-        overpass_query(cfg)
-
-
-def _overpass_region(tmp_path: Path, served: Served, *, offline: bool = False) -> RegionConfig:
-    return _region(
-        tmp_path, f'kind = "overpass"\noverpass_url = "{served.base_url}/api/"', offline=offline
-    )
-
-
-def test_fetch_extract_overpass(server: Served, tmp_path: Path) -> None:
-    cfg = _overpass_region(tmp_path, server)
-    paths = _paths(cfg, tmp_path)
-    record = fetch_extract(cfg, paths)
-    assert server.behaviour.queries == [overpass_query(cfg)]
-    assert "9407" in server.behaviour.queries[0]
-    saved = paths.raw / "extract.osm"
-    assert record == {
-        "mode": "osm",
-        "format": "osm_xml",
-        "file": str(saved.resolve()),
-        "url": f"{server.base_url}/api/interpreter",
-        "size_bytes": len(TINY_OSM_XML),
-        "sha256": hashlib.sha256(TINY_OSM_XML).hexdigest(),
-        "downloaded_at": record["downloaded_at"],
-    }
-    assert saved.read_bytes() == TINY_OSM_XML
-    assert _sources_json(paths) == record
-    ways, places = [], []
-    for obj in osmium.FileProcessor(str(saved)):
-        if obj.is_way():
-            ways.append((obj.id, obj.tags.get("highway"), [n.ref for n in obj.nodes]))
-        elif obj.is_node() and "place" in obj.tags:
-            places.append(obj.tags.get("name"))
-    assert ways == [(10, "primary", [1, 2])]
-    assert places == ["Andorra la Vella"]
-
-
-def test_fetch_extract_overpass_error_page(server: Served, tmp_path: Path) -> None:
-    server.behaviour.post_status = 400
-    server.behaviour.post_content_type = "text/html; charset=utf-8"
-    server.behaviour.post_body = OVERPASS_ERROR_PAGE
-    cfg = _overpass_region(tmp_path, server, offline=True)  # a bad query is no network failure
-    paths = _paths(cfg, tmp_path)
-    with pytest.raises(DownloadError, match="rejected the query") as err:
-        fetch_extract(cfg, paths)
-    assert 'parse error: Unknown type "rell"' in str(err.value)
-    assert not (paths.raw / "extract.osm").exists()
-
-
-def test_fetch_extract_overpass_html_with_status_200(server: Served, tmp_path: Path) -> None:
-    server.behaviour.post_content_type = "text/html"
-    server.behaviour.post_body = OVERPASS_ERROR_PAGE
-    cfg = _overpass_region(tmp_path, server)
-    paths = _paths(cfg, tmp_path)
-    with pytest.raises(DownloadError, match="did not answer with OSM XML") as err:
-        fetch_extract(cfg, paths)
-    assert "Unknown type" in str(err.value)
-    assert not paths.raw.exists() or list(paths.raw.iterdir()) == []
-
-
-def test_fetch_extract_overpass_runtime_error_remark(server: Served, tmp_path: Path) -> None:
-    remark = 'runtime error: Query timed out in "query" at line 5 after 901 seconds.'
-    server.behaviour.post_body = TINY_OSM_XML.replace(
-        b"</osm>", f"  <remark> {remark} </remark>\n</osm>".encode()
-    )
-    cfg = _overpass_region(tmp_path, server)
-    paths = _paths(cfg, tmp_path)
-    with pytest.raises(DownloadError, match="incomplete") as err:
-        fetch_extract(cfg, paths)
-    assert remark in str(err.value)
-    assert list(paths.raw.iterdir()) == []
-
-
-def test_fetch_extract_overpass_busy_falls_back(server: Served, tmp_path: Path) -> None:
-    server.behaviour.post_status = 429
-    server.behaviour.post_body = b"<html><body><p>Too many requests</p></body></html>"
-    cfg = _overpass_region(tmp_path, server, offline=True)
-    record = fetch_extract(cfg, _paths(cfg, tmp_path))
-    assert record["mode"] == "fallback"
-    assert record["urls_tried"] == [f"{server.base_url}/api/interpreter"]
-    assert "HTTP 429" in record["reason"]
