@@ -134,9 +134,9 @@ CODE_extract := $(CORE) pipeline/osm.py pipeline/reference.py pipeline/settlemen
         pipeline/services.py pipeline/planner_csv.py
 CODE_network := $(CORE) pipeline/network.py pipeline/units.py
 CODE_graphml := $(CORE) pipeline/graphml.py pipeline/network.py pipeline/units.py
-CODE_catchments := $(CORE) pipeline/catchments.py $(ROUTE) pipeline/surface.py \
+CODE_catchments := $(CORE) pipeline/catchments.py $(ROUTE) pipeline/surface.py pipeline/settlement_table.py \
         pipeline/services.py pipeline/population.py pipeline/planner_csv.py pipeline/qgis.py $(LOOK)
-CODE_plan := $(CORE) pipeline/planning.py pipeline/catchments.py $(ROUTE) pipeline/surface.py \
+CODE_plan := $(CORE) pipeline/planning.py pipeline/catchments.py $(ROUTE) pipeline/surface.py pipeline/settlement_table.py \
         $(wildcard regions/russia/*.csv)
 CODE_maps := $(PACKAGE)
 CODE_report := $(PACKAGE)

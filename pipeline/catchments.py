@@ -21,6 +21,7 @@ import pandas as pd
 from pipeline.access import TravelModel, Trips
 from pipeline.config import AnchorRule, RegionConfig
 from pipeline.errors import AnchorNotFoundError, InputDataError
+from pipeline.settlement_table import normalise_name
 from pipeline.surface import Grid, band_labels, cell_centres, make_grid, polygonise
 
 __all__ = [
@@ -84,8 +85,12 @@ def resolve_names(
         if "district" in settlements
         else [""] * len(settlements)
     )
+    # Exact names first; failing that, names without type words and punctuation, as the
+    # census table is matched («им Бабушкина» of a registry is OSM's «имени Бабушкина»).
     lookup: dict[str, int] = {}
     by_district: dict[tuple[str, str], int] = {}
+    loose: dict[str, int] = {}
+    loose_by_district: dict[tuple[str, str], int] = {}
     for col in ("name_en", "name_ru", "name"):  # later columns override: `name` wins
         if col in settlements:
             values = settlements[col].to_numpy(dtype=object)  # not .iloc per row: 1000x slower
@@ -94,6 +99,8 @@ def resolve_names(
                 if isinstance(value, str) and value:
                     lookup[_norm(value)] = pos
                     by_district[(in_district[pos], _norm(value))] = pos
+                    loose[normalise_name(value)] = pos
+                    loose_by_district[(in_district[pos], normalise_name(value))] = pos
     known_districts = (
         dict(zip(in_district, settlements["district"], strict=True))
         if "district" in settlements
@@ -106,6 +113,17 @@ def resolve_names(
         pos = by_district.get((key, _norm(name))) if key else None
         if pos is None:
             pos = lookup.get(_norm(name))
+            if pos is None and normalise_name(name):
+                pos = loose_by_district.get((key, normalise_name(name))) if key else None
+                if pos is not None:
+                    key = ""  # found in its district: nothing to say about the district
+                else:
+                    pos = loose.get(normalise_name(name))
+                if pos is not None:
+                    logger.info(
+                        "%s %r: no settlement of exactly that name; took %r",
+                        what, name, settlements["name"].iloc[pos],
+                    )  # fmt: skip
             if key and pos is not None:
                 actual = settlements["district"].iloc[pos] if "district" in settlements else None
                 if key in known_districts:

@@ -100,10 +100,16 @@ class TableReport:
 def normalise_name(name: object) -> str:
     """A name reduced for matching: lower case, ё → е, no accents, hyphens or type words
     («д. Малое Село» and «Малое-Село» match)."""
-    text = unicodedata.normalize("NFKD", str(name).casefold().replace("ё", "е"))
-    text = "".join(ch for ch in text if not unicodedata.combining(ch))
+    text = "".join(_without_accent(ch) for ch in str(name).casefold().replace("ё", "е"))
     text = _TYPE_WORDS.sub(" ", text.replace("-", " "))
     return " ".join(re.sub(r"[^\w\s]", " ", text).split())
+
+
+def _without_accent(letter: str) -> str:
+    """«é» → «e»; «й» is a letter of its own, not «и» with an accent (Кадуй is not Кадуи)."""
+    if letter == "й":
+        return letter
+    return "".join(c for c in unicodedata.normalize("NFKD", letter) if not unicodedata.combining(c))
 
 
 def _read_csv(path: Path) -> pd.DataFrame:

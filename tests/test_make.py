@@ -141,7 +141,7 @@ def project(tmp_path_factory) -> Path:
     (dest / "regions").mkdir()
     for name in ("andorra.toml", "vologda.toml"):
         shutil.copy2(PROJECT / "regions" / name, dest / "regions" / name)
-    for name in ("andorra", "russia"):
+    for name in ("andorra", "russia", "vologda"):
         if (PROJECT / "regions" / name).is_dir():
             shutil.copytree(PROJECT / "regions" / name, dest / "regions" / name)
     return dest
@@ -538,6 +538,52 @@ def test_an_extract_placed_at_the_readme_path_redoes_fetch_onwards(project, tmp_
     assert ran(changed)[:4] == ["fetch", "extract", "network", "catchments"]
     names = gpd.read_file(root / "data_processed/testland/testland.gpkg", layer="settlements")
     assert "Эпсилон" in set(names["name"])
+
+
+def _vologda_pbf() -> OsmBuilder:
+    """A small synthetic extract with a boundary named «Вологодская область» (not real OSM
+    data): the 28 anchors of regions/vologda/anchors_district_centres.csv as place nodes
+    along one road (OSM's «имени Бабушкина» where the table has «им Бабушкина»), two villages
+    off it, one of them with no road within reach."""
+    b = OsmBuilder()
+    b.admin_boundary((39.0, 59.0, 40.0, 59.4), admin_level=4, name="Вологодская область")
+    b.admin_boundary((39.0, 59.0, 39.5, 59.4), admin_level=6, name="Западный район")
+    b.admin_boundary((39.5, 59.0, 40.0, 59.4), admin_level=6, name="Восточный район")
+    table = PROJECT / "regions" / "vologda" / "anchors_district_centres.csv"
+    names = [line.split(",")[0] for line in table.read_text(encoding="utf-8").splitlines()[1:]]
+    assert len(names) == 28 and "им Бабушкина" in names
+    lons = np.linspace(39.05, 39.95, len(names))
+    b.road([(lon, 59.2) for lon in lons], highway="primary")
+    for lon, name in zip(lons, names, strict=True):
+        osm_name = "имени Бабушкина" if name == "им Бабушкина" else name
+        town = name in {"Вологда", "Череповец", "Сокол", "Великий Устюг"}
+        b.place(lon, 59.2, osm_name, place="town" if town else "village", population="1000")
+    b.road([(39.3, 59.2), (39.3, 59.3)], highway="unclassified")
+    b.place(39.3, 59.3, "Лесная", population="40")
+    b.place(39.7, 59.38, "Дальняя", population="12")  # 20 km from the road
+    return b
+
+
+def test_a_vologda_extract_at_the_readme_path_gives_road_based_results(project, tmp_path):
+    root = tmp_path / "out"
+    first = make(project, "region=vologda", root=root)  # offline: the 7,798-settlement table
+    assert first.returncode == 0, first.stderr
+    summary = root / "data_processed" / "vologda" / "summary.json"
+    assert '"approximate": true' in summary.read_text(encoding="utf-8")
+    assert "data_raw/vologda/extract.osm.pbf" in first.stderr
+
+    _vologda_pbf().write(root / "data_raw" / "vologda" / "extract.osm.pbf")  # as the banner says
+    placed = make(project, "region=vologda", root=root)
+    assert placed.returncode == 0, placed.stderr
+    assert ran(placed) == ["fetch", "extract", "network", "catchments", "maps", "report", "qgis"]
+    assert "APPROXIMATE" not in placed.stderr
+    assert '"approximate": false' in summary.read_text(encoding="utf-8")
+    gpkg = root / "data_processed" / "vologda" / "vologda.gpkg"
+    settlements = gpd.read_file(gpkg, layer="settlements").set_index("name")
+    assert len(settlements) == 30 and settlements["is_anchor"].sum() == 28
+    # Лесная: 11.1 km of unclassified road (untagged: unpaved in Vologda) from the main road
+    assert settlements.loc["Лесная", "anchor_time_min"] > 0
+    assert np.isnan(settlements.loc["Дальняя", "anchor_time_min"])  # unreachable, no time
 
 
 # --- each stage's code and sections -----------------------------------------------------------

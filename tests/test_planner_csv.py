@@ -181,3 +181,21 @@ def test_written_csv_follow_the_region_language(tmp_path, region, sep, decimal):
     assert rows[0]["median_time_min"] == f"12{decimal}35"
     assert rows[0]["area_km2"] == f"1234{decimal}6" and rows[1]["area_km2"] == f"0{decimal}0"
     assert rows[0]["area_share_pct"] == f"12{decimal}3"
+
+
+def test_a_registry_abbreviation_finds_the_osm_name(caplog):
+    """The settlement registry writes «им Бабушкина» where OSM has «имени Бабушкина»; an exact
+    name still wins over a loose one."""
+    s = gpd.GeoDataFrame(
+        {
+            "name": ["имени Бабушкина", "Бабушкина", "Сокол"],
+            "place": ["village", "hamlet", "town"],
+            "population": pd.array([4000, 10, 36000], dtype="Int64"),
+        },
+        geometry=[Point(43.1, 59.7), Point(43.2, 59.7), Point(40.1, 59.5)],
+        crs=4326,
+    )
+    caplog.set_level("INFO")
+    assert resolve_names(s, ["им Бабушкина"], "anchor").tolist() == [0]
+    assert "took 'имени Бабушкина'" in caplog.text
+    assert resolve_names(s, ["Бабушкина", "с. Сокол"], "anchor").tolist() == [1, 2]
