@@ -67,7 +67,7 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 PIECE_M = 100.0  # longest piece of a segment: a long northern segment is cut into several
-_TILE_M = 250.0  # side of the tiles pieces are binned in for the search around a point
+_TILE_M = 500.0  # side of the tiles pieces are binned in (250 m: 1 s slower on the bench oblast)
 _BATCH_FLOATS = 1 << 23  # one batch of bounded Dijkstra rows holds at most this many times
 _INF = np.inf
 
