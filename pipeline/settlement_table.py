@@ -197,12 +197,14 @@ def read_settlement_table(
         np.where(population < HAMLET_MAX_POPULATION, "hamlet", "village"),
     )
     ids = table["id"] if "id" in table else pd.Series(np.arange(len(table)), index=table.index)
+    # The registry writes the number sign as a Latin N («Шлюз N 6»): a Russian name has «№».
+    names = table["settlement"].astype(str).str.replace(r"\bN\s*(?=\d)", "№ ", regex=True)
     places = gpd.GeoDataFrame(
         {
             "osm_type": "table",
             "osm_id": ids.astype(np.int64).to_numpy(),
-            "name": table["settlement"].astype(str).to_numpy(),
-            "name_ru": table["settlement"].astype(str).to_numpy(),
+            "name": names.to_numpy(),
+            "name_ru": names.to_numpy(),
             "name_en": None,
             "place": place,
             "settlement_type": kind.to_numpy(),

@@ -83,6 +83,8 @@ def test_the_bundled_vologda_table():
     assert 1_100_000 <= places["population"].sum() <= 1_250_000
     assert (places["population"] == 0).sum() > 2500
     assert places["name"].str.contains("[А-Яа-яЁё]").all()  # every name Cyrillic
+    assert not places["name"].str.contains("[A-Za-z]").any()  # and no Latin letter in one
+    assert {"Шлюз № 4", "Шлюз № 5", "Шлюз № 6"} <= set(places["name"])  # the registry's «N 4»
     assert places["district"].notna().all() and places["district"].nunique() == 28
 
 
