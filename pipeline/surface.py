@@ -7,6 +7,7 @@ reaches, and bands, catchments and gaps never overlap: each is a class of the sa
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 
 import geopandas as gpd
@@ -77,12 +78,26 @@ def polygonise(classes: np.ndarray, grid: Grid, valid: np.ndarray) -> gpd.GeoDat
     shapes = rasterio.features.shapes(
         classes.astype(np.int32), mask=valid & grid.inside, transform=grid.transform, connectivity=4
     )
-    geoms, values = [], []
+    rings, rings_per_patch, values = [], [], []
     for geom, value in shapes:  # one item per connected patch, not per cell
-        geoms.append(shapely.geometry.shape(geom))
+        rings.extend(geom["coordinates"])  # the outer ring, then the holes
+        rings_per_patch.append(len(geom["coordinates"]))
         values.append(int(value))
-    if not geoms:
-        return gpd.GeoDataFrame({"value": values}, geometry=geoms, crs=grid.crs)
+    if not values:
+        return gpd.GeoDataFrame({"value": values}, geometry=[], crs=grid.crs)
+    # Every patch's rings into shapely at once, not one Polygon object per patch.
+    points_per_ring = np.fromiter(map(len, rings), np.int64, len(rings))
+    xy = np.fromiter(
+        itertools.chain.from_iterable(itertools.chain.from_iterable(rings)),
+        float,
+        2 * int(points_per_ring.sum()),
+    ).reshape(-1, 2)
+    linear_rings = shapely.linearrings(
+        xy, indices=np.repeat(np.arange(len(rings)), points_per_ring)
+    )
+    geoms = shapely.polygons(
+        linear_rings, indices=np.repeat(np.arange(len(values)), rings_per_patch)
+    )
     # Patches of one value are 4-connected components, so they share no edge (at most a
     # corner): a MultiPolygon of them is already their union, without the cost of union_all.
     values = np.asarray(values)
