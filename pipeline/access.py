@@ -215,7 +215,7 @@ def _point_trips(
     half_piece_m,
     piece_seg, piece_lo, piece_hi, piece_least,
     start_x, start_y, unit_x, unit_y, length, rate_ab, rate_ba, seg_a, seg_b, way_ab, way_ba,
-    node_time, node_source,
+    time_a, time_b, source_a, source_b,  # per segment: its ends' times and sources
     arr_start, arr_source, arr_s0, arr_d, arr_lo, arr_hi,
     walk_mps, max_m,
 ):  # fmt: skip
@@ -278,10 +278,10 @@ def _point_trips(
                         to_b, to_a = _leave_costs(
                             s0, d, lo, hi, length[k], rate_ab[k], rate_ba[k], walk_mps
                         )
-                        total, src = to_b + node_time[seg_b[k]], node_source[seg_b[k]]
+                        total, src = to_b + time_b[k], source_b[k]
                         if total < best or (total == best and total < _INF and src < best_src):
                             best, best_src, best_exit, best_way = total, src, seg_b[k], way_ab[k]
-                        total, src = to_a + node_time[seg_a[k]], node_source[seg_a[k]]
+                        total, src = to_a + time_a[k], source_a[k]
                         if total < best or (total == best and total < _INF and src < best_src):
                             best, best_src, best_exit, best_way = total, src, seg_a[k], way_ba[k]
                         for r in range(arr_start[k], arr_start[k + 1]):
@@ -729,7 +729,9 @@ class RoadAccess:
             segs.piece_seg, segs.piece_lo, segs.piece_hi, piece_least,
             segs.start_x, segs.start_y, segs.unit_x, segs.unit_y, segs.length_m,
             segs.rate_ab, segs.rate_ba, segs.a, segs.b, segs.way_ab, segs.way_ba,
-            field.node_time_s, field.node_source,
+            # (gathered per segment: segments are stored tile by tile, nodes are not)
+            field.node_time_s[segs.a], field.node_time_s[segs.b],
+            field.node_source[segs.a], field.node_source[segs.b],
             field.arr_start, field.arr_source, field.arr_s0, field.arr_d, field.arr_lo,
             field.arr_hi, walk.speed_mps, walk.max_m,
         )  # fmt: skip
