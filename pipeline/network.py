@@ -8,8 +8,11 @@ Disconnected parts are kept: whoever cannot reach an anchor is reported unreacha
 
 from __future__ import annotations
 
+import itertools
 import logging
+import os
 import re
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from functools import cached_property
 
@@ -19,6 +22,7 @@ import pandas as pd
 import shapely
 from pyproj import CRS, Geod, Transformer
 from scipy import sparse
+from scipy.sparse import csgraph
 
 from pipeline.config import NetworkConfig
 from pipeline.units import kph_to_mps
@@ -89,11 +93,15 @@ def _fastest(
     u: np.ndarray, v: np.ndarray, t: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(u, v, t) sorted by (u, v), keeping only the fastest of parallel edges."""
-    order = np.lexsort((t, v, u))
-    u, v, t = u[order], v[order], t[order]
-    first = np.ones(len(u), dtype=bool)
-    first[1:] = (u[1:] != u[:-1]) | (v[1:] != v[:-1])
-    return u[first], v[first], t[first]
+    n = max(int(u.max(initial=-1)), int(v.max(initial=-1))) + 1
+    pair = u.astype(np.int64) * n + v  # one sort key per (u, v): n² < 2⁶³ up to 3·10⁹ nodes
+    order = np.argsort(pair, kind="stable")  # stable: fast on the runs that ways leave
+    pair, t = pair[order], t[order]
+    first = np.ones(len(pair), dtype=bool)
+    first[1:] = pair[1:] != pair[:-1]
+    starts = np.flatnonzero(first)
+    fastest = np.minimum.reduceat(t, starts) if len(starts) < len(t) else t
+    return u[order[starts]], v[order[starts]], fastest
 
 
 @dataclass(frozen=True)
@@ -139,6 +147,14 @@ class RoadGraph:
             )
             u, v, t = np.concatenate([u, eu]), np.concatenate([v, ev]), np.concatenate([t, et])
         return sparse.csr_matrix((t, (u, v)), shape=(n, n))
+
+    def n_parts(self) -> int:
+        """How many weakly connected parts the graph has (from its structure, not its times)."""
+        n = self.n_nodes
+        structure = sparse.csr_matrix(
+            (np.ones(len(self.edge_u), dtype=bool), (self.edge_u, self.edge_v)), shape=(n, n)
+        )
+        return int(csgraph.connected_components(structure, directed=True, connection="weak")[0])
 
     @cached_property
     def _fastest_edges(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -326,57 +342,88 @@ def build_graph(roads: gpd.GeoDataFrame, net: NetworkConfig, crs: CRS) -> RoadGr
     roads = roads[driveable(roads, net)].reset_index(drop=True)
     coords, way = shapely.get_coordinates(roads.geometry.values, return_index=True)
     on_ferry = roads["ferry"].to_numpy(dtype=bool)[way]
-    key = _coord_key(coords)
     # Ferry vertices are keyed apart from road vertices (the last bit), so they get own nodes.
-    layer_key = key * 2 + on_ferry
-    unique_keys, node_of_vertex = np.unique(layer_key, return_inverse=True)
-    first_vertex = np.zeros(len(unique_keys), dtype=np.int64)
-    first_vertex[node_of_vertex[::-1]] = np.arange(len(key))[::-1]
+    node_keys, node_of_vertex, first_vertex = _nodes(_coord_key(coords) * 2 + on_ferry)
     node_lonlat = coords[first_vertex]
 
-    same_way = way[1:] == way[:-1]
-    u, v, seg_way = node_of_vertex[:-1][same_way], node_of_vertex[1:][same_way], way[:-1][same_way]
-    a, b = coords[:-1][same_way], coords[1:][same_way]
-    _, _, length_m = _GEOD.inv(a[:, 0], a[:, 1], b[:, 0], b[:, 1])
-    keep = u != v
-    u, v, seg_way, length_m = u[keep], v[keep], seg_way[keep], np.abs(length_m[keep])
+    # A segment joins consecutive vertices of one way at two different nodes.
+    step_m = _geodesic_steps_m(coords)
+    seg = np.flatnonzero((way[1:] == way[:-1]) & (node_of_vertex[1:] != node_of_vertex[:-1]))
+    u, v, seg_way, length_m = node_of_vertex[seg], node_of_vertex[seg + 1], way[seg], step_m[seg]
+    del step_m, node_of_vertex
 
     time_s = _segment_times_s(roads, net, seg_way, length_m)
-    way_flags = season_flags(roads, net)
-    way_months = ferry_months(roads)
     forward, backward = _direction_flags(roads)
-    fw, bw = forward[seg_way], backward[seg_way]
-    pick = np.concatenate([np.flatnonzero(fw), np.flatnonzero(bw)])
-    edge_u = np.concatenate([u[fw], v[bw]])
-    edge_v = np.concatenate([v[fw], u[bw]])
-    board_u, board_v = _boarding(unique_keys)
+    fw, bw = np.flatnonzero(forward[seg_way]), np.flatnonzero(backward[seg_way])
+    pick = np.concatenate([fw, bw])  # the segments driven forward, then those driven backward
+    pick_way = seg_way[pick]
+    board_u, board_v = _boarding(node_keys)
     n_board = len(board_u)
-
-    to_xy = Transformer.from_crs("EPSG:4326", crs, always_xy=True)
-    x, y = to_xy.transform(node_lonlat[:, 0], node_lonlat[:, 1])
     wait_s = net.ferry_wait_min * 60.0
     return RoadGraph(
         crs_wkt=crs.to_wkt(),
-        node_xy=np.column_stack([x, y]),
+        node_xy=_project(node_lonlat, crs),
         node_lonlat=node_lonlat,
-        edge_u=np.concatenate([edge_u, board_u, board_v]).astype(np.int64),
-        edge_v=np.concatenate([edge_v, board_v, board_u]).astype(np.int64),
+        edge_u=np.concatenate([u[fw], v[bw], board_u, board_v]),
+        edge_v=np.concatenate([v[fw], u[bw], board_v, board_u]),
         edge_time_s=np.maximum(
             np.concatenate([time_s[pick], np.full(n_board, wait_s), np.zeros(n_board)]),
             MIN_EDGE_TIME_S,
         ),
         edge_length_m=np.concatenate([length_m[pick], np.zeros(2 * n_board)]),
         edge_way=np.concatenate(
-            [roads["osm_id"].to_numpy()[seg_way[pick]], np.zeros(2 * n_board)]
-        ).astype(np.int64),
+            [roads["osm_id"].to_numpy(dtype=np.int64)[pick_way], np.zeros(2 * n_board, np.int64)]
+        ),
         edge_flags=np.concatenate(
-            [way_flags[seg_way[pick]], np.full(2 * n_board, FLAG_BOARDING | FLAG_NO_JOIN)]
+            [season_flags(roads, net)[pick_way], np.full(2 * n_board, FLAG_BOARDING | FLAG_NO_JOIN)]
         ).astype(np.uint8),
         edge_wait_share=np.concatenate([np.zeros(len(pick)), np.ones(n_board), np.zeros(n_board)]),
         edge_months=np.concatenate(
-            [way_months[seg_way[pick]], np.full(2 * n_board, ALL_MONTHS)]
+            [ferry_months(roads)[pick_way], np.full(2 * n_board, ALL_MONTHS)]
         ).astype(np.uint16),
     )
+
+
+def _nodes(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(sorted distinct keys, node of each vertex, first vertex of each node) of vertex keys."""
+    order = np.argsort(keys, kind="stable")  # stable: a node's first vertex comes first
+    sorted_keys = keys[order]
+    new = np.ones(len(keys), dtype=bool)
+    new[1:] = sorted_keys[1:] != sorted_keys[:-1]
+    node_of_vertex = np.empty(len(keys), dtype=np.int64)
+    node_of_vertex[order] = np.cumsum(new) - 1
+    return sorted_keys[new], node_of_vertex, order[new]
+
+
+def _geodesic_steps_m(lonlat: np.ndarray) -> np.ndarray:
+    """Length on the WGS84 ellipsoid of each step between consecutive points (n - 1 values),
+    metres; one chunk per core, as pyproj computes without the GIL."""
+    if len(lonlat) < 2:
+        return np.zeros(0)
+    bounds = np.linspace(0, len(lonlat) - 1, _workers() + 1).astype(int)
+    chunks = [lonlat[a : b + 1] for a, b in itertools.pairwise(bounds) if b > a]
+    with ThreadPoolExecutor(len(chunks)) as pool:
+        return np.concatenate(
+            list(pool.map(lambda c: _GEOD.line_lengths(c[:, 0], c[:, 1]), chunks))
+        )
+
+
+def _project(lonlat: np.ndarray, crs: CRS) -> np.ndarray:
+    """(n, 2) EPSG:4326 points in the projected `crs`, one chunk per core."""
+    to_xy = Transformer.from_crs("EPSG:4326", crs, always_xy=True)
+    xy = np.empty_like(lonlat)
+    bounds = np.linspace(0, len(lonlat), _workers() + 1).astype(int)
+
+    def part(a: int, b: int) -> None:
+        xy[a:b, 0], xy[a:b, 1] = to_xy.transform(lonlat[a:b, 0], lonlat[a:b, 1])
+
+    with ThreadPoolExecutor(_workers()) as pool:
+        list(pool.map(part, bounds[:-1], bounds[1:]))
+    return xy
+
+
+def _workers() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 def _boarding(layer_keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -447,11 +494,13 @@ def ferry_months(roads: pd.DataFrame) -> np.ndarray:
         roads["opening_hours"] if "opening_hours" in roads else pd.Series(None, index=roads.index)
     )
     seasonal = roads["seasonal"].fillna("").str.lower()
-    months = np.array([_months_of(h) for h in hours], dtype=np.uint16)  # ferries: a handful of ways
+    ferry = roads["ferry"].astype(bool).to_numpy()
+    months = np.zeros(len(roads), dtype=np.uint16)
+    months[ferry] = [_months_of(h) for h in hours[ferry]]  # ferries: a handful of ways
     months = np.where((months == 0) & seasonal.eq("no").to_numpy(), ALL_MONTHS, months)
     winter_only = 0b1100_0000_0111  # Nov–Mar
     months = np.where((months == 0) & seasonal.eq("winter").to_numpy(), winter_only, months)
-    return np.where(roads["ferry"].astype(bool).to_numpy(), months, 0).astype(np.uint16)
+    return np.where(ferry, months, 0).astype(np.uint16)
 
 
 def _months_of(opening_hours) -> int:

@@ -421,3 +421,37 @@ def test_a_damaged_network_file_is_one_clear_line(tmp_path):
             _load_network(path, CRS_UTM)
     with pytest.raises(InputDataError, match="CRS"):
         _load_network(good, CRS.from_user_input("EPSG:3035"))
+
+
+def test_every_segment_is_as_long_as_its_ellipsoidal_distance():
+    # Many vertices and several ways: the lengths are worked out in chunks, one per core.
+    zigzag = [(39.0 + 0.001 * i, 60.0 + 0.0005 * (i % 3)) for i in range(2001)]
+    roads = roads_frame(
+        {"coords": zigzag, "highway": "unclassified", "oneway": "yes"},
+        {"coords": [P0, PN], "highway": "primary", "oneway": "yes"},
+        {"coords": [P1, P2], "highway": "primary", "oneway": "yes"},
+    )
+    g = build_graph(roads, DEFAULT_NET, CRS_UTM)
+    ends = [
+        (tuple(g.node_lonlat[u]), tuple(g.node_lonlat[v]))
+        for u, v in zip(g.edge_u, g.edge_v, strict=True)
+    ]
+    expected = [geod_m(a, b) for a, b in ends]
+    assert len(g.edge_u) == 2000 + 1 + 1
+    assert g.edge_length_m == pytest.approx(expected, rel=1e-12)
+    assert sorted(map(tuple, ends)) == sorted(
+        [(zigzag[i], zigzag[i + 1]) for i in range(2000)] + [(P0, PN), (P1, P2)]
+    )
+
+
+def test_disconnected_parts_are_counted():
+    apart = roads_frame(
+        {"coords": [P0, P1], "highway": "primary"},
+        {"coords": [P2, (39.06, 60.0)], "highway": "primary", "oneway": "yes"},
+    )
+    joined = roads_frame(
+        {"coords": [P0, P1], "highway": "primary", "oneway": "yes"},
+        {"coords": [P2, P1], "highway": "primary", "oneway": "yes"},  # P1 reached from both
+    )
+    assert build_graph(apart, DEFAULT_NET, CRS_UTM).n_parts() == 2
+    assert build_graph(joined, DEFAULT_NET, CRS_UTM).n_parts() == 1
