@@ -19,16 +19,24 @@ failed download, in English) becomes a short phrase in the reader's language wit
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import pandas as pd
+
+if TYPE_CHECKING:
+    from pipeline.config import RegionConfig
 
 __all__ = [
     "ACCESS_CLASSES",
     "TEXT",
     "Language",
+    "anchor_labels",
+    "anchor_local_names",
+    "approximate_text",
     "local_name",
     "plural_form",
+    "run_text",
+    "scenario_text",
     "season_label",
     "service_label",
     "system_phrase",
@@ -353,3 +361,104 @@ def local_name(frame: pd.DataFrame, language: str, column: str = "name") -> pd.S
     if own in frame.columns:
         names = frame[own].astype(object).where(frame[own].notna() & (frame[own] != ""), names)
     return names
+
+
+# --- words about a run: its season, scenario and model; anchors' labels ---------------------
+
+
+def approximate_text(cfg: RegionConfig, short: bool = False) -> str:
+    """The warning shown on every deliverable of a straight-line (offline) run."""
+    off = cfg.offline
+    detour, speed = (off.detour_factor, off.speed_kph) if off else (float("nan"), float("nan"))
+    key = "approximate_short" if short else "approximate_long"
+    return tr(cfg.language, key, detour=detour, speed=speed, region=cfg.name)
+
+
+def run_text(cfg: RegionConfig, meta: dict[str, str]) -> dict[str, str]:
+    """What a run is, in words: its season (with dates) and its scenario (its description,
+    not its file name), from the result GeoPackage's metadata."""
+    lang = cfg.language
+    season = meta.get("season") or cfg.default_season
+    rules = cfg.seasons.get(season) if hasattr(cfg.seasons, "get") else None
+    label = season_label(lang, season)
+    if rules is not None and getattr(rules, "start", None) and getattr(rules, "end", None):
+        label = tr(
+            lang,
+            "season_dates",
+            season=label,
+            start=_day(lang, rules.start),
+            end=_day(lang, rules.end),
+        )
+    return {
+        "season": tr(lang, "season_is", season=label),
+        "scenario": scenario_text(cfg, meta.get("scenario") or "baseline"),
+    }
+
+
+_MONTHS = {
+    "en": ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"),
+    "ru": (
+        "янв.",
+        "февр.",
+        "марта",
+        "апр.",
+        "мая",
+        "июня",
+        "июля",
+        "авг.",
+        "сент.",
+        "окт.",
+        "нояб.",
+        "дек.",
+    ),
+}
+
+
+def _day(lang: str, month_day: str) -> str:
+    """'05-15' as '15 May' / '15 мая'."""
+    try:
+        month, day = (int(x) for x in str(month_day).split("-"))
+        return f"{day} {_MONTHS[lang][month - 1]}"
+    except (ValueError, IndexError, KeyError):
+        return str(month_day)
+
+
+def scenario_text(cfg: RegionConfig, name: str, short: bool = False) -> str:
+    """'baseline (no scenario)' or 'scenario: <its description>'."""
+    lang = cfg.language
+    if name == "baseline":
+        return tr(lang, "baseline_short" if short else "baseline")
+    description = _scenario(cfg, name)
+    text = description.description if description is not None and description.description else name
+    return text if short else tr(lang, "scenario_is", description=text)
+
+
+def _scenario(cfg: RegionConfig, name: str):
+    from pipeline.errors import PipelineError
+    from pipeline.scenarios import load_scenario
+
+    try:
+        return load_scenario(cfg, name)
+    except PipelineError:
+        return None
+
+
+def anchor_local_names(settlements: pd.DataFrame, lang: str) -> dict[str, str]:
+    """Anchor name (as in ``anchor_name``) -> its name in the region's language."""
+    anchors = settlements[settlements["is_anchor"].astype(bool)]
+    return dict(
+        zip(anchors["name"].astype(str), local_name(anchors, lang).astype(str), strict=True)
+    )
+
+
+def anchor_labels(layers, lang: str, anchor_names: dict[str, str]) -> dict[int, str]:
+    """anchor_id -> its label in the region's language: the name, with the district where two
+    anchors share it (the anchors layer's ``label``)."""
+    anchors = layers["anchors"]
+    labels = anchors["label"] if "label" in anchors else anchors["name"]
+    out = {}
+    for i, name, label in zip(anchors["anchor_id"], anchors["name"], labels, strict=True):
+        name, label = str(name), str(label)
+        local = anchor_names.get(name, name)
+        out[int(i)] = local if label == name else label.replace(name, local, 1)
+    return out

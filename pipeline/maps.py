@@ -34,8 +34,10 @@ import base64
 import html
 import itertools
 import json
+import os
 import re
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -54,7 +56,17 @@ from folium.utilities import JsCode
 
 from pipeline import palette
 from pipeline.config import RegionConfig
-from pipeline.i18n import ACCESS_CLASSES, local_name, season_label, service_label, tr
+from pipeline.i18n import (
+    ACCESS_CLASSES,
+    anchor_labels,
+    anchor_local_names,
+    approximate_text,
+    local_name,
+    run_text,
+    season_label,
+    service_label,
+    tr,
+)
 from pipeline.palette import GAP_COLOUR, time_colour
 from pipeline.templates import FOLDER as TEMPLATES
 from pipeline.templates import render
@@ -83,6 +95,7 @@ __all__ = [
 ]
 
 _HERE = Path(__file__).resolve().parent
+_CORES = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 _VENDOR = _HERE / "vendor"
 _COORD_DECIMALS = 5  # about 1 m: finer than any OSM node needs here
 _AREA_DECIMALS = 4  # about 10 m: polygons simplified by about a raster cell need no more
@@ -525,83 +538,6 @@ def _assets() -> str:
     )
 
 
-def approximate_text(cfg: RegionConfig, short: bool = False) -> str:
-    """The warning shown on every deliverable of a straight-line (offline) run."""
-    off = cfg.offline
-    detour, speed = (off.detour_factor, off.speed_kph) if off else (float("nan"), float("nan"))
-    key = "approximate_short" if short else "approximate_long"
-    return tr(cfg.language, key, detour=detour, speed=speed, region=cfg.name)
-
-
-def run_text(cfg: RegionConfig, meta: dict[str, str]) -> dict[str, str]:
-    """What a run is, in words: its season (with dates) and its scenario (its description,
-    not its file name), from the result GeoPackage's metadata."""
-    lang = cfg.language
-    season = meta.get("season") or cfg.default_season
-    rules = cfg.seasons.get(season) if hasattr(cfg.seasons, "get") else None
-    label = season_label(lang, season)
-    if rules is not None and getattr(rules, "start", None) and getattr(rules, "end", None):
-        label = tr(
-            lang,
-            "season_dates",
-            season=label,
-            start=_day(lang, rules.start),
-            end=_day(lang, rules.end),
-        )
-    return {
-        "season": tr(lang, "season_is", season=label),
-        "scenario": scenario_text(cfg, meta.get("scenario") or "baseline"),
-    }
-
-
-_MONTHS = {
-    "en": ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"),
-    "ru": (
-        "янв.",
-        "февр.",
-        "марта",
-        "апр.",
-        "мая",
-        "июня",
-        "июля",
-        "авг.",
-        "сент.",
-        "окт.",
-        "нояб.",
-        "дек.",
-    ),
-}
-
-
-def _day(lang: str, month_day: str) -> str:
-    """'05-15' as '15 May' / '15 мая'."""
-    try:
-        month, day = (int(x) for x in str(month_day).split("-"))
-        return f"{day} {_MONTHS[lang][month - 1]}"
-    except (ValueError, IndexError, KeyError):
-        return str(month_day)
-
-
-def scenario_text(cfg: RegionConfig, name: str, short: bool = False) -> str:
-    """'baseline (no scenario)' or 'scenario: <its description>'."""
-    lang = cfg.language
-    if name == "baseline":
-        return tr(lang, "baseline_short" if short else "baseline")
-    description = _scenario(cfg, name)
-    text = description.description if description is not None and description.description else name
-    return text if short else tr(lang, "scenario_is", description=text)
-
-
-def _scenario(cfg: RegionConfig, name: str):
-    from pipeline.errors import PipelineError
-    from pipeline.scenarios import load_scenario
-
-    try:
-        return load_scenario(cfg, name)
-    except PipelineError:
-        return None
-
-
 # --- data -----------------------------------------------------------------------------------
 
 
@@ -611,16 +547,46 @@ def _rounded(geometry, decimals: int = _COORD_DECIMALS):
 
 def _features(geoms_4326, properties: list[dict], decimals: int = _COORD_DECIMALS) -> dict:
     """A GeoJSON FeatureCollection (no ids; properties as given), coordinates rounded."""
-    geoms = _rounded(geoms_4326, decimals)
-    texts = shapely.to_geojson(geoms)
+    geometries = _geometry_objects(_rounded(geoms_4326, decimals))
     return {
         "type": "FeatureCollection",
         "features": [
-            {"type": "Feature", "properties": p, "geometry": json.loads(g)}
-            for p, g in zip(properties, texts, strict=True)
-            if g is not None and g != "null"
+            {"type": "Feature", "properties": p, "geometry": g}
+            for p, g in zip(properties, geometries, strict=True)
+            if g is not None
         ],
     }
+
+
+# GEOS type id -> GeoJSON type, for the types read from coordinate arrays (others via text)
+_GEOJSON_TYPES = {
+    0: "Point",
+    1: "LineString",
+    3: "Polygon",
+    5: "MultiLineString",
+    6: "MultiPolygon",
+}
+
+
+def _geometry_objects(geoms: np.ndarray) -> list[dict | None]:
+    """Each geometry as a GeoJSON geometry object (None if missing), as :func:`json.loads`
+    would read ``shapely.to_geojson``, but its nested lists cut from one coordinate array per
+    type (no text round trip). Empty geometries and other types go through the text."""
+    out: list[dict | None] = [None] * len(geoms)
+    kind = np.where(shapely.is_empty(geoms), -2, shapely.get_type_id(geoms))
+    for type_id, name in _GEOJSON_TYPES.items():
+        pos = np.flatnonzero(kind == type_id)
+        if len(pos) == 0:
+            continue
+        _, coords, offsets = shapely.to_ragged_array(geoms[pos])
+        nested = coords.tolist()
+        for level in offsets:  # innermost first: rings of coordinates, polygons of rings, …
+            nested = [nested[a:b] for a, b in itertools.pairwise(level.tolist())]
+        for i, coordinates in zip(pos.tolist(), nested, strict=True):
+            out[i] = {"type": name, "coordinates": coordinates}
+    for i in np.flatnonzero((kind != -1) & ~np.isin(kind, list(_GEOJSON_TYPES))).tolist():
+        out[i] = json.loads(shapely.to_geojson(geoms[i]))
+    return out
 
 
 def _simplified(frame: gpd.GeoDataFrame, tolerance_m: float):
@@ -628,25 +594,49 @@ def _simplified(frame: gpd.GeoDataFrame, tolerance_m: float):
     parts and holes smaller than a cell at that tolerance are dropped."""
     # Not topology-preserving: ~10x faster on thousands of raster patches (an oblast's bands),
     # and a patch that collapses at this tolerance is smaller than a cell anyway.
-    simple = frame.geometry.simplify(tolerance_m, preserve_topology=False)
-    polygons = simple.geom_type.isin(["Polygon", "MultiPolygon"]).to_numpy()
+    simple = _simplify(frame.geometry.to_numpy(), tolerance_m)
+    polygons = np.isin(shapely.get_type_id(simple), [3, 6])  # Polygon, MultiPolygon
     if polygons.any():
-        geoms = simple.to_numpy().copy()
-        geoms[polygons] = [_without_slivers(g, tolerance_m**2) for g in geoms[polygons]]
-        simple = gpd.GeoSeries(geoms, crs=frame.crs)
-    return simple.to_crs(4326).to_numpy()
+        simple[polygons] = _without_slivers(simple[polygons], tolerance_m**2)
+    return gpd.GeoSeries(simple, crs=frame.crs).to_crs(4326).to_numpy()
 
 
-def _without_slivers(geom, min_area: float):
-    parts = []
-    for part in shapely.get_parts(geom):
-        if part.area < min_area:
-            continue
-        holes = [r for r in part.interiors if shapely.Polygon(r).area >= min_area]
-        parts.append(shapely.Polygon(part.exterior, holes))
-    if not parts:
-        return geom
-    return parts[0] if len(parts) == 1 else shapely.MultiPolygon(parts)
+def _simplify(geoms: np.ndarray, tolerance_m: float) -> np.ndarray:
+    """Douglas-Peucker simplification of each geometry, the geometries shared among the cores
+    (GEOS runs without the GIL), the largest first so that the slowest is not left for last."""
+    largest_first = np.argsort(-shapely.get_num_coordinates(geoms), kind="stable")
+    with ThreadPoolExecutor(_CORES) as pool:
+        done = pool.map(
+            lambda g: shapely.simplify(g, tolerance_m, preserve_topology=False),
+            geoms[largest_first],
+        )
+        simple = np.empty(len(geoms), dtype=object)
+        simple[largest_first] = list(done)
+    return simple
+
+
+def _without_slivers(geoms: np.ndarray, min_area: float) -> np.ndarray:
+    """The polygons without their parts and holes smaller than `min_area` (one whose parts are
+    all that small stays as it is)."""
+    parts, owner = shapely.get_parts(geoms, return_index=True)
+    big = shapely.area(parts) >= min_area
+    parts, owner = parts[big], owner[big]
+    if len(parts) == 0:
+        return geoms
+    rings, ring_part = shapely.get_rings(parts, return_index=True)  # each part's shell first
+    shell = np.ones(len(rings), dtype=bool)
+    shell[1:] = ring_part[1:] != ring_part[:-1]
+    keep = shell | (shapely.area(shapely.polygons(rings)) >= min_area)
+    parts = shapely.polygons(rings[keep], indices=ring_part[keep])
+    n_parts = np.bincount(owner, minlength=len(geoms))
+    out = geoms.copy()
+    one = np.flatnonzero(n_parts == 1)
+    out[one] = parts[np.searchsorted(owner, one)]
+    in_several = n_parts[owner] > 1
+    if in_several.any():
+        several, k = np.unique(owner[in_several], return_inverse=True)
+        out[several] = shapely.multipolygons(parts[in_several], indices=k)
+    return out
 
 
 def _text(value) -> str | None:
@@ -696,28 +686,7 @@ def _geojson(data: dict, name: str, **kwargs) -> folium.GeoJson:
     return folium.GeoJson(data, name=name, **kwargs)
 
 
-def _anchor_local_names(settlements: gpd.GeoDataFrame, lang: str) -> dict[str, str]:
-    """Anchor name (as in ``anchor_name``) -> its name in the region's language."""
-    anchors = settlements[settlements["is_anchor"].astype(bool)]
-    return dict(
-        zip(anchors["name"].astype(str), local_name(anchors, lang).astype(str), strict=True)
-    )
-
-
-def _anchor_labels(layers, lang: str, anchor_names: dict[str, str]) -> dict[int, str]:
-    """anchor_id -> its label in the region's language: the name, with the district where two
-    anchors share it (the anchors layer's ``label``)."""
-    anchors = layers["anchors"]
-    labels = anchors["label"] if "label" in anchors else anchors["name"]
-    out = {}
-    for i, name, label in zip(anchors["anchor_id"], anchors["name"], labels, strict=True):
-        name, label = str(name), str(label)
-        local = anchor_names.get(name, name)
-        out[int(i)] = local if label == name else label.replace(name, local, 1)
-    return out
-
-
-def _settlement_anchor_labels(
+def _settlementanchor_labels(
     s, column_id: str, column_name: str, labels: dict[int, str], anchor_names: dict[str, str]
 ) -> list:
     if column_id in s:
@@ -732,12 +701,12 @@ def _settlement_anchor_labels(
 
 def _search_labels(names: list, districts: list, ids: list) -> list[str]:
     """A unique search entry per settlement: its name, with the district where two share it."""
-    count = pd.Series(names).value_counts()
+    count = pd.Series(names).value_counts().to_dict()
     labels = [
         f"{n} ({d})" if count.get(n, 0) > 1 and d else str(n)
         for n, d in zip(names, districts, strict=True)
     ]
-    seen = pd.Series(labels).value_counts()
+    seen = pd.Series(labels).value_counts().to_dict()
     return [
         f"{label} · {i}" if seen.get(label, 0) > 1 else label
         for label, i in zip(labels, ids, strict=True)
@@ -767,22 +736,31 @@ def result_map(
     bounds = (districts if len(districts) else layers["settlements"]).to_crs(4326).total_bounds
     m = new_map(cfg, meta, tuple(bounds), **page)
     settlements = layers["settlements"]
-    anchor_names = _anchor_local_names(settlements, lang)
-    labels = _anchor_labels(layers, lang, anchor_names)
+    anchor_names = anchor_local_names(settlements, lang)
+    labels = anchor_labels(layers, lang, anchor_names)
     classes = palette.settlement_classes(cfg.thresholds.bands_min, gap, lang)
-    overlays = {
-        "isochrones": _isochrones(layers["isochrones"], cfg),
-        "gaps": _gaps(layers["gaps"], cfg),
-        "catchments": _catchments(layers["catchments"], cfg, labels),
-        "agglomeration_zones": _zones(layers["agglomeration_zones"], cfg, anchor_names),
-        "districts": _districts(districts, cfg),
-    }
+    # The area layers are mostly GEOS simplifying polygons, which runs without the GIL: they
+    # are built on other threads (the costliest first) while this one builds the roads and
+    # the settlements.
+    with ThreadPoolExecutor(_CORES) as pool:
+        areas = {
+            "isochrones": pool.submit(_isochrones, layers["isochrones"], cfg),
+            "gaps": pool.submit(_gaps, layers["gaps"], cfg),
+            "catchments": pool.submit(_catchments, layers["catchments"], cfg, labels),
+            "agglomeration_zones": pool.submit(
+                _zones, layers["agglomeration_zones"], cfg, anchor_names
+            ),
+            "districts": pool.submit(_districts, districts, cfg),
+        }
+        roads = _roads(layers.get("roads"), cfg)
+        water = _water(layers.get("water"), cfg)
+        points = _settlement_layers(settlements, cfg, classes, labels, anchor_names)
+        anchors = _anchor_layer(layers["anchors"], cfg, labels)
+        overlays = {key: future.result() for key, future in areas.items()}
     below = [overlays[k] for k in ("isochrones", "gaps")]
-    below += _water(layers.get("water"), cfg)
+    below += water
     below += [overlays[k] for k in ("catchments", "agglomeration_zones", "districts")]
-    below += _roads(layers.get("roads"), cfg)
-    points = _settlement_layers(settlements, cfg, classes, labels, anchor_names)
-    anchors = _anchor_layer(layers["anchors"], cfg, labels)
+    below += roads
     # Drawing order: added first, drawn first. Abandoned villages under the inhabited ones;
     # what a page is about (changes, seasons, proposals, deserts) over the settlements.
     for overlay in [*below, points[1], points[0], *(extra or []), anchors]:
@@ -1063,16 +1041,17 @@ def _merged_roads(roads: gpd.GeoDataFrame, kind: np.ndarray) -> gpd.GeoDataFrame
         }
     )
     keys = ["kind", "highway", "name", "ref", "surface", "speed"]
-    frame["g"] = roads.geometry.to_numpy()
-    out = []
-    for key, group in frame.groupby(keys, sort=True):
-        merged = shapely.line_merge(shapely.union_all(group["g"].to_numpy()))
-        merged = shapely.simplify(merged, _ROAD_TOLERANCE_M[key[0]], preserve_topology=False)
-        if merged.is_empty:
-            continue
-        out.append((*key, merged))
-    merged = pd.DataFrame(out, columns=[*keys, "geometry"])
-    return gpd.GeoDataFrame(merged, geometry="geometry", crs=roads.crs)
+    grouped = frame.groupby(keys, sort=True)  # a missing key (no highway tag) drops the road
+    out = grouped.size().index.to_frame(index=False)  # one row per group, in key order
+    group = grouped.ngroup().to_numpy()
+    grouped_rows = np.flatnonzero(np.isfinite(group))
+    in_group_order = grouped_rows[np.argsort(group[grouped_rows], kind="stable")]
+    members = np.split(roads.geometry.to_numpy()[in_group_order], np.cumsum(grouped.size())[:-1])
+    merged = shapely.line_merge(np.array([shapely.union_all(g) for g in members], dtype=object))
+    tolerance_m = out["kind"].map(_ROAD_TOLERANCE_M).to_numpy(dtype=float)
+    out["geometry"] = shapely.simplify(merged, tolerance_m, preserve_topology=False)
+    out = out[~shapely.is_empty(out["geometry"].to_numpy())].reset_index(drop=True)
+    return gpd.GeoDataFrame(out, geometry="geometry", crs=roads.crs)
 
 
 def _roads(roads: gpd.GeoDataFrame | None, cfg: RegionConfig) -> list[Overlay]:
@@ -1272,8 +1251,8 @@ def _settlement_layers(s, cfg: RegionConfig, classes, labels, anchor_names):
     names = [_text(n) for n in local_name(s, lang)]
     districts = [_text(d) for d in s["district"]]
     district_list = sorted({d for d in districts if d})
-    anchor = _settlement_anchor_labels(s, "anchor_id", "anchor_name", labels, anchor_names)
-    core = _settlement_anchor_labels(s, "core_id", "core_name", labels, anchor_names)
+    anchor = _settlementanchor_labels(s, "anchor_id", "anchor_name", labels, anchor_names)
+    core = _settlementanchor_labels(s, "core_id", "core_name", labels, anchor_names)
     people_list = sorted({x for x in anchor + core if x})
     access_list = [tr(lang, f"class_{c}") for c in ACCESS_CLASSES]
     cls = palette.settlement_class(s["anchor_time_min"].to_numpy(dtype=float), classes)
@@ -1795,10 +1774,14 @@ def scenario_road_layers(
     cfg: RegionConfig, scenario: str, roads: gpd.GeoDataFrame | None
 ) -> list[Overlay]:
     """The roads a scenario closes (from the region's roads) and adds (its GeoJSON lines)."""
+    from pipeline.errors import PipelineError
+    from pipeline.scenarios import load_scenario
+
     if scenario in (None, "", "baseline"):
         return []
-    spec = _scenario(cfg, scenario)
-    if spec is None:
+    try:
+        spec = load_scenario(cfg, scenario)
+    except PipelineError:  # the page still draws; the run's own log says what was wrong
         return []
     lang = cfg.language
     parts, kinds, titles = [], [], []

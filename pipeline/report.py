@@ -38,7 +38,11 @@ from pipeline.config import RegionConfig
 from pipeline.i18n import (
     ACCESS_CLASSES,
     TEXT,
+    anchor_labels,
+    anchor_local_names,
+    approximate_text,
     local_name,
+    run_text,
     season_label,
     service_label,
     system_phrase,
@@ -197,8 +201,6 @@ def _settlements(lang: str, n: int) -> str:
 
 def run_words(cfg: RegionConfig, meta: dict[str, str]) -> dict[str, str]:
     """The run's season and scenario in words (the scenario's description, not its file)."""
-    from pipeline.maps import run_text
-
     return run_text(cfg, meta)
 
 
@@ -220,8 +222,6 @@ def build_report(
     :func:`services_section`, :func:`seasons_section`, :func:`plan_html`), placed before the
     method; `links`: (href, text) to the region's other pages (default: the map).
     """
-    from pipeline.maps import approximate_text
-
     lang, gap = cfg.language, cfg.thresholds.gap_min
     s = settlements.assign(name=local_name(settlements, lang))
     generated = generated or datetime.now(UTC)
@@ -284,11 +284,9 @@ def build_report(
 def _anchor_names(settlements: pd.DataFrame, anchors: gpd.GeoDataFrame, lang: str) -> dict:
     """anchor_id -> the anchor's label in the region's language (the district added where two
     anchors share a name)."""
-    from pipeline.maps import _anchor_labels, _anchor_local_names
-
     if "anchor_id" not in anchors or not len(anchors):
         return {}
-    return _anchor_labels({"anchors": anchors}, lang, _anchor_local_names(settlements, lang))
+    return anchor_labels({"anchors": anchors}, lang, anchor_local_names(settlements, lang))
 
 
 def _cards(s: pd.DataFrame, cfg: RegionConfig) -> list[dict]:

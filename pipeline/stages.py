@@ -817,7 +817,7 @@ def run_qgis(cfg: RegionConfig, paths: RegionPaths) -> Path:
     meta = read_metadata(gpkg)
     note = ""
     if meta.get("approximate") == "yes":
-        from pipeline.maps import approximate_text
+        from pipeline.i18n import approximate_text
 
         note = approximate_text(cfg)
     xml = project_xml(cfg, gpkg.name, layers, crs, extent, paths.travel_time_tif.name, note=note)
@@ -1041,8 +1041,7 @@ def _run_paths(cfg: RegionConfig, paths: RegionPaths, spec: str) -> RegionPaths:
 
 def _run_words(cfg: RegionConfig, spec: str) -> str:
     """A run `scenario[@season]` in words: the scenario's description, then its season."""
-    from pipeline.i18n import season_label
-    from pipeline.maps import scenario_text
+    from pipeline.i18n import scenario_text, season_label
 
     scenario, _, season = spec.partition("@")
     words = scenario_text(cfg, scenario, short=True)

@@ -3,6 +3,7 @@ working in real Chromium with the network cut."""
 
 from __future__ import annotations
 
+import json
 import re
 import time
 
@@ -357,3 +358,47 @@ def test_seasons_and_plan_pages_work_offline(andorra_run, browser, tmp_path):
     assert page.errors(allow_failed_hosts=TILE_HOST) == []
     index = (copy.maps / "index.html").read_text(encoding="utf-8")
     assert 'href="plan.html"' in index and 'href="seasons.html"' in index
+
+
+def test_geometries_reach_the_page_as_geos_writes_them():
+    from pipeline.maps import _geometry_objects
+
+    hole = shapely.Polygon([(0, 0), (4, 0), (4, 4), (0, 4)], [[(1, 1), (2, 1), (2, 2), (1, 2)]])
+    geoms = np.array(
+        [
+            shapely.Point(39.12345, 60.126220000000004),
+            shapely.LineString([(0, 0), (1.5, 2.25), (3, 1)]),
+            hole,
+            shapely.MultiLineString([[(0, 0), (1, 1)], [(2, 2), (3, 3), (4, 2)]]),
+            shapely.MultiPolygon([hole, shapely.box(10, 10, 11, 11)]),
+            shapely.MultiPoint([(0, 0), (1, 1)]),
+            shapely.GeometryCollection([shapely.Point(0, 0)]),
+            shapely.from_wkt("POLYGON EMPTY"),
+            shapely.from_wkt("LINESTRING EMPTY"),
+            None,
+        ],
+        dtype=object,
+    )
+    expected = [None if t is None else json.loads(t) for t in shapely.to_geojson(geoms)]
+    assert _geometry_objects(geoms) == expected
+
+
+def test_slivers_smaller_than_a_cell_are_dropped():
+    from pipeline.maps import _without_slivers
+
+    big_hole = [(2, 2), (8, 2), (8, 8), (2, 8)]
+    tiny_hole = [(0.5, 0.5), (0.6, 0.5), (0.6, 0.6)]
+    square = shapely.Polygon([(0, 0), (10, 0), (10, 10), (0, 10)], [big_hole, tiny_hole])
+    tiny = shapely.box(20, 20, 20.1, 20.1)
+    other = shapely.box(30, 30, 40, 40)
+    got = _without_slivers(
+        np.array(
+            [shapely.MultiPolygon([square, tiny]), tiny, shapely.MultiPolygon([square, other])]
+        ),
+        min_area=1.0,
+    )
+    clean = shapely.Polygon(square.exterior, [big_hole])
+    assert got[0].geom_type == "Polygon" and shapely.equals_exact(got[0], clean, 0)
+    assert got[1] is tiny  # nothing but slivers: kept as it is
+    assert got[2].geom_type == "MultiPolygon"
+    assert shapely.equals_exact(got[2], shapely.MultiPolygon([clean, other]), 0)
