@@ -1028,7 +1028,7 @@ def _merged_roads(roads: gpd.GeoDataFrame, kind: np.ndarray) -> gpd.GeoDataFrame
     frame = pd.DataFrame(
         {
             "kind": kind,
-            "highway": roads["highway"].astype(str).to_numpy(),
+            "highway": roads["highway"].fillna("").astype(str).to_numpy(),  # ferries: none
             "name": roads["name"].fillna("").astype(str).to_numpy() if "name" in roads else "",
             "ref": roads["ref"].fillna("").astype(str).to_numpy() if "ref" in roads else "",
             "surface": roads["surface"].fillna("").astype(str).to_numpy()
@@ -1041,7 +1041,7 @@ def _merged_roads(roads: gpd.GeoDataFrame, kind: np.ndarray) -> gpd.GeoDataFrame
         }
     )
     keys = ["kind", "highway", "name", "ref", "surface", "speed"]
-    grouped = frame.groupby(keys, sort=True)  # a missing key (no highway tag) drops the road
+    grouped = frame.groupby(keys, sort=True)
     out = grouped.size().index.to_frame(index=False)  # one row per group, in key order
     group = grouped.ngroup().to_numpy()
     grouped_rows = np.flatnonzero(np.isfinite(group))

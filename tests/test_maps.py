@@ -402,3 +402,25 @@ def test_slivers_smaller_than_a_cell_are_dropped():
     assert got[1] is tiny  # nothing but slivers: kept as it is
     assert got[2].geom_type == "MultiPolygon"
     assert shapely.equals_exact(got[2], shapely.MultiPolygon([clean, other]), 0)
+
+
+def test_a_ferry_without_a_highway_tag_is_drawn():
+    """OSM ferries are route=ferry ways with no highway tag: they must not fall out of the
+    map's road groups (synthetic lines)."""
+    from pipeline.maps import _merged_roads, _road_kind
+
+    roads = gpd.GeoDataFrame(
+        {
+            "highway": [np.nan, "primary"],  # as read from a GeoPackage
+            "name": ["Паром", "Трасса"],
+            "ferry": [True, False],
+            "speed_kph": [None, 90.0],
+        },
+        geometry=[
+            shapely.LineString([(0, 0), (2000, 0)]),
+            shapely.LineString([(2000, 0), (9000, 0)]),
+        ],
+        crs=32637,
+    )
+    merged = _merged_roads(roads, _road_kind(roads))
+    assert sorted(merged["kind"]) == ["ferry", "major"]
