@@ -67,7 +67,7 @@ PYTHON_BOOT ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 # The project's own venv is built (and rebuilt when pyproject.toml changes) before any stage;
 # `make PYTHON=/path/to/python …` runs another interpreter that has the package (the tests,
-# pipeline/regions_runner.py). A PYTHON in the environment is not taken for that.
+# pipeline/stages/many_regions.py). A PYTHON in the environment is not taken for that.
 ifneq ($(origin PYTHON),command line)
   PYTHON := $(VENV)/bin/python
 endif
@@ -124,29 +124,32 @@ run_of = $(patsubst base/%,%,$(1))
 # modules each stage really runs); the quick ones that draw and write pages (maps, report, qgis, seasons, diff) on the
 # whole package: every module and every file of package data (templates, Leaflet, styles).
 PACKAGE := $(shell find pipeline -type f ! -path '*/__pycache__/*' ! -name '*.pyc' | LC_ALL=C sort)
-CORE := pipeline/__init__.py pipeline/__main__.py pipeline/cli.py pipeline/config.py \
-        pipeline/errors.py pipeline/_io.py pipeline/stages.py pipeline/export.py
-LOOK := pipeline/i18n.py pipeline/palette.py
-ROUTE := pipeline/access.py pipeline/routing.py pipeline/network.py pipeline/units.py
+CORE := pipeline/__init__.py pipeline/__main__.py pipeline/cli.py pipeline/errors.py \
+        pipeline/_io.py pipeline/units.py pipeline/config/*.py pipeline/*/__init__.py \
+        pipeline/outputs/export.py
+LOOK := pipeline/outputs/i18n.py pipeline/outputs/palette.py
+ROUTE := pipeline/access/walk_and_drive.py pipeline/access/routing.py pipeline/network/graph.py
 # (kind = "overpass": the Overpass source reads its answer with the extract's reader)
-CODE_fetch := $(CORE) pipeline/fetch.py pipeline/overpass.py pipeline/osm.py pipeline/services.py
-CODE_extract := $(CORE) pipeline/osm.py pipeline/reference.py pipeline/settlement_table.py \
-        pipeline/services.py pipeline/planner_csv.py
-CODE_network := $(CORE) pipeline/network.py pipeline/units.py
-CODE_graphml := $(CORE) pipeline/graphml.py pipeline/network.py pipeline/units.py
-CODE_catchments := $(CORE) pipeline/catchments.py $(ROUTE) pipeline/surface.py \
-        pipeline/services.py pipeline/population.py pipeline/planner_csv.py pipeline/qgis.py $(LOOK)
-CODE_plan := $(CORE) pipeline/planning.py pipeline/catchments.py $(ROUTE) pipeline/surface.py \
-        $(wildcard regions/russia/*.csv)
+CODE_fetch := $(CORE) pipeline/inputs/fetch.py pipeline/inputs/overpass.py pipeline/inputs/osm.py \
+        pipeline/access/services.py
+CODE_extract := $(CORE) pipeline/inputs/osm.py pipeline/inputs/reference.py \
+        pipeline/inputs/settlement_table.py pipeline/access/services.py pipeline/inputs/planner_csv.py
+CODE_network := $(CORE) pipeline/network/graph.py
+CODE_graphml := $(CORE) pipeline/network/graphml.py pipeline/network/graph.py
+CODE_catchments := $(CORE) pipeline/access/catchments.py $(ROUTE) pipeline/access/surface.py \
+        pipeline/access/services.py pipeline/access/population.py pipeline/inputs/planner_csv.py \
+        pipeline/outputs/qgis.py $(LOOK)
+CODE_plan := $(CORE) pipeline/analysis/planning.py pipeline/access/catchments.py $(ROUTE) \
+        pipeline/access/surface.py $(wildcard regions/russia/*.csv)
 CODE_maps := $(PACKAGE)
 CODE_report := $(PACKAGE)
 CODE_qgis := $(PACKAGE)
 CODE_seasons := $(PACKAGE)
 CODE_diff := $(PACKAGE)
 # A what-if scenario's run also reads the scenario code.
-code_of_run = $(CODE_$(1)) $(if $(filter runs/baseline/%,$(2)),,$(if $(2),pipeline/scenarios.py))
+code_of_run = $(CODE_$(1)) $(if $(filter runs/baseline/%,$(2)),,$(if $(2),pipeline/network/scenarios.py))
 # (Only files that exist: a module that is gone is not a missing prerequisite.)
-$(foreach s,fetch extract network catchments plan graphml,$(eval CODE_$(s) := $$(wildcard $$(CODE_$(s)))))
+$(foreach s,fetch extract network catchments plan graphml,$(eval CODE_$(s) := $$(sort $$(wildcard $$(CODE_$(s))))))
 
 # `make regions="vologda andorra …"`: many regions at once on Dask (see `many` below).
 ifdef regions
@@ -272,7 +275,7 @@ test: | $(INSTALLED) ## run the test suite
 many: | $(INSTALLED) ## regions="a b …": each region through this Makefile, in parallel on Dask (DASK_SCHEDULER=tcp://host:port: a cluster)
 	$(if $(regions),,$(error make many needs regions="name1 name2 …"))
 	PIPELINE_MAKE=$(call quote,$(MAKE)) $(RUN) many --regions $(regions)
-# (Each region's make gets none of this make's variables: see pipeline/regions_runner.py.)
+# (Each region's make gets none of this make's variables: see pipeline/stages/many_regions.py.)
 unexport regions
 
 # sizes="district" for one size, sizes=valhalla for the Valhalla comparison alone; see

@@ -22,11 +22,12 @@ import time
 import warnings
 from pathlib import Path
 
-from pipeline import graphml, stages
+from pipeline import stages
 from pipeline._io import FileDigests, RegionPaths, one_commit, region_paths, sha256_of
 from pipeline._io import write_if_changed as _write_if_changed
 from pipeline.config import PlanningConfig, RegionConfig, available_regions, load_region
 from pipeline.errors import ConfigError, OutputError, PipelineError
+from pipeline.network import graphml
 
 __all__ = ["STAGE_SECTIONS", "main", "named_files", "stage_stamps"]
 
@@ -251,7 +252,7 @@ def _log_to_file_only(exc: Exception) -> None:
 
 def _check_run_names(cfg: RegionConfig, args) -> None:
     """Unknown seasons and scenarios stop here, before any folder is named after them."""
-    from pipeline.scenarios import load_scenario
+    from pipeline.network.scenarios import load_scenario
 
     if args.season is not None:
         cfg.season(args.season)
@@ -292,7 +293,7 @@ def named_files(
     if stage == "report":
         out.append(("ATTRIBUTION.md", cfg.region_file.parent / cfg.name / "ATTRIBUTION.md"))
     if scenario is not None and stage == "catchments":
-        from pipeline.scenarios import load_scenario, scenario_dir
+        from pipeline.network.scenarios import load_scenario, scenario_dir
 
         plan = load_scenario(cfg, scenario)
         out.append((f"scenario {scenario}", scenario_dir(cfg) / f"{scenario}.toml"))
@@ -329,7 +330,7 @@ def _stamp(
     if stage in RUN_STAGES:
         stamp["season"] = cfg.season(season)[0]
         if scenario is not None:
-            from pipeline.scenarios import load_scenario
+            from pipeline.network.scenarios import load_scenario
 
             stamp["scenario"] = load_scenario(cfg, scenario).model_dump(mode="json")
     if stage == "plan":
@@ -349,7 +350,7 @@ def _stamp(
 
 def _run_spec(cfg: RegionConfig, spec: str) -> tuple[str | None, str | None]:
     """(scenario, season) of a run named `scenario[@season]`, checked (`baseline`: none)."""
-    from pipeline.scenarios import load_scenario
+    from pipeline.network.scenarios import load_scenario
 
     scenario, _, season = spec.partition("@")
     if season:
@@ -418,17 +419,17 @@ def _deps(cfg: RegionConfig, paths: RegionPaths, args) -> int:
 
 def _check_file(label: str, path: Path, cfg: RegionConfig) -> str | None:
     """Why a file the region file names cannot be used (missing, unreadable), or None."""
-    from pipeline.planner_csv import read_planner_csv
+    from pipeline.inputs.planner_csv import read_planner_csv
 
     if not path.is_file():
         return f"{label} {str(path)!r} not found; fix the path in {cfg.region_file} (paths are relative to its folder)"
     try:
         if label == "source.local_pbf":
-            from pipeline.fetch import check_pbf_header
+            from pipeline.inputs.fetch import check_pbf_header
 
             check_pbf_header(path)
         elif label == "services.csv":
-            from pipeline.services import read_service_csv
+            from pipeline.access.services import read_service_csv
 
             read_service_csv(path, list(cfg.services.table()))
         elif label == "anchors.csv":
@@ -459,8 +460,8 @@ def _check_file(label: str, path: Path, cfg: RegionConfig) -> str | None:
 def _settlements(cfg: RegionConfig, paths: RegionPaths):
     """The extract's settlements with their districts (as the catchments stage sees them) and
     whether they are the offline reference data; None without an extracted `osm.gpkg`."""
-    from pipeline import catchments as ca
-    from pipeline.export import read_layer, read_metadata
+    from pipeline.access import catchments as ca
+    from pipeline.outputs.export import read_layer, read_metadata
 
     if not paths.osm_gpkg.is_file():
         return None
@@ -480,8 +481,8 @@ def _check_names(cfg: RegionConfig, paths: RegionPaths) -> tuple[str, list[str]]
     """(what was checked, one message per list with names that match no settlement): anchors,
     cores, planning names and scenario anchors, against the extracted settlements — every
     misspelt name of a list in one message."""
-    from pipeline import catchments as ca
-    from pipeline.scenarios import load_scenario, scenario_dir
+    from pipeline.access import catchments as ca
+    from pipeline.network.scenarios import load_scenario, scenario_dir
 
     loaded = _settlements(cfg, paths)
     if loaded is None:
@@ -531,7 +532,7 @@ def _check_names(cfg: RegionConfig, paths: RegionPaths) -> tuple[str, list[str]]
 def _check(cfg: RegionConfig, paths: RegionPaths) -> int:
     """`check`: the region file (already loaded), the files it names, every scenario file of
     the region, and — once the extract is extracted — every name it gives."""
-    from pipeline.scenarios import check_scenarios, scenario_dir
+    from pipeline.network.scenarios import check_scenarios, scenario_dir
 
     print(f"{cfg.region_file}: valid region {cfg.name!r} ({cfg.display_name})")
     errors: list[str] = []
@@ -592,7 +593,7 @@ def _run_stage(stage: str, cfg: RegionConfig, paths: RegionPaths, args) -> None:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["many"]:  # several regions in parallel on Dask, with options of its own
-        from pipeline.regions_runner import main as run_many
+        from pipeline.stages.many_regions import main as run_many
 
         return run_many(argv[1:])
     args = _parser().parse_args(argv)

@@ -1,6 +1,6 @@
 """A fake Overpass API on 127.0.0.1 that answers what osmnx sends, from synthetic OSM data.
 
-It understands exactly the queries the pipeline makes (pipeline/overpass.py): the region's
+It understands exactly the queries the pipeline makes (pipeline/inputs/overpass.py): the region's
 boundary relation and its members (``rel(ID);(._;>;);out;`` or by tags, globally) and osmnx's features queries
 (``(node['k'='v'](poly:'lat lon …');(._;>;););`` … ``out;``), with Overpass's meaning: an
 element is selected when it (a way: one of its segments; a relation: one of its members) lies

@@ -11,7 +11,7 @@ import pyogrio
 import pytest
 import rasterio
 
-from pipeline.export import RESULT_LAYERS, read_metadata
+from pipeline.outputs.export import RESULT_LAYERS, read_metadata
 from pipeline.stages import SETTLEMENT_COLUMNS
 
 pytestmark = pytest.mark.integration

@@ -180,7 +180,7 @@ def test_every_toml_example_in_the_readme_passes_make_check(tmp_path, block):
     import subprocess
     import sys
 
-    from pipeline.scenarios import Scenario
+    from pipeline.network.scenarios import Scenario
 
     assert block.strip()
     if "add_roads" in block or block.lstrip().startswith("description"):  # a scenario file

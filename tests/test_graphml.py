@@ -1,4 +1,4 @@
-"""`make graphml` (pipeline/graphml.py): the road graph as GraphML that osmnx reads and networkx
+"""`make graphml` (pipeline/network/graphml.py): the road graph as GraphML that osmnx reads and networkx
 routes on, with the pipeline's times.
 
 On synthetic Testland (tests.fake_overpass.build_testland: a ferry, a winter road, gravel,
@@ -26,12 +26,12 @@ import pytest
 from pyproj import CRS
 from scipy.sparse import csgraph
 
-from pipeline import graphml, stages
+from pipeline import stages
 from pipeline._io import RegionPaths, region_paths
 from pipeline.config import PROJECT_ROOT, RegionConfig, load_region
 from pipeline.errors import InputDataError
-from pipeline.export import read_layer
-from pipeline.network import (
+from pipeline.network import graphml
+from pipeline.network.graph import (
     FLAG_BOARDING,
     FLAG_FERRY,
     FLAG_GRAVEL,
@@ -39,6 +39,7 @@ from pipeline.network import (
     FLAG_WINTER,
     RoadGraph,
 )
+from pipeline.outputs.export import read_layer
 from tests.fake_overpass import TESTLAND_TOML, build_testland, serve
 
 MAKE = shutil.which("make")
@@ -216,7 +217,7 @@ def test_the_stage_reads_what_its_stamp_and_code_list_name(network) -> None:
          "--eval", "print-list: ; @echo $(CODE_graphml)", "print-list"],
         cwd=PROJECT_ROOT, capture_output=True, text=True, check=True,
     ).stdout.split()  # fmt: skip
-    assert "pipeline/graphml.py" in called
+    assert "pipeline/network/graphml.py" in called
     assert called <= set(listed), sorted(called - set(listed))
 
 

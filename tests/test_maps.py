@@ -13,10 +13,11 @@ import pyogrio
 import pytest
 import shapely
 
-from pipeline import palette, stages
-from pipeline.export import read_metadata
-from pipeline.maps import build_map, page_html, result_map
-from pipeline.report import build_report
+from pipeline import stages
+from pipeline.outputs import palette
+from pipeline.outputs.export import read_metadata
+from pipeline.outputs.maps import build_map, page_html, result_map
+from pipeline.outputs.report import build_report
 from tests.browser import Chromium, find_chromium
 from tests.deliverables import distinct_colours, keep_screenshot, require
 

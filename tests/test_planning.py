@@ -25,11 +25,11 @@ from hypothesis import strategies as st
 from scipy import sparse
 
 from pipeline import cli, stages
-from pipeline import planning as pl
 from pipeline._io import region_paths
+from pipeline.analysis import planning as pl
 from pipeline.config import load_region
 from pipeline.errors import ConfigError
-from pipeline.export import read_metadata
+from pipeline.outputs.export import read_metadata
 from tests.oracle import FLOAT_NOISE_S, Oracle, ways_from_run
 from tests.test_services import _vologda_offline
 from tests.test_synthetic_osm import MIN_EDGE_S, TOL_MIN, drive_s, new_region, prepare_region

@@ -12,8 +12,8 @@ from pyproj import CRS, Transformer
 from shapely.geometry import box
 
 from pipeline import stages
-from pipeline.population import people_per_cell, population_figures
-from pipeline.surface import make_grid
+from pipeline.access.population import people_per_cell, population_figures
+from pipeline.access.surface import make_grid
 from tests.test_services import _vologda_offline
 
 

@@ -16,7 +16,7 @@ import pyogrio
 import pytest
 
 from pipeline.config import load_region
-from pipeline.qgis import layer_styles, project_xml
+from pipeline.outputs.qgis import layer_styles, project_xml
 from tests.deliverables import distinct_colours, keep_screenshot, require
 
 pytestmark = pytest.mark.integration

@@ -19,7 +19,7 @@ import pytest
 from pipeline import stages
 from pipeline.config import load_region
 from pipeline.errors import ConfigError
-from pipeline.scenarios import load_scenario
+from pipeline.network.scenarios import load_scenario
 from tests.test_synthetic_osm import MIN_EDGE_S, TOL_MIN, drive_s, new_region, prepare_region
 
 TOWN = (39.00, 60.00)

@@ -15,9 +15,9 @@ from pyproj import Transformer
 
 from pipeline import stages
 from pipeline._io import region_paths
+from pipeline.access.services import DEFAULT_SERVICE_TAGS, ServiceMatcher, anchor_profile
 from pipeline.config import PROJECT_ROOT, load_region
 from pipeline.errors import ConfigError, InputDataError
-from pipeline.services import DEFAULT_SERVICE_TAGS, ServiceMatcher, anchor_profile
 from tests.oracle import FLOAT_NOISE_S, Oracle, ways_from_run
 from tests.test_synthetic_osm import MIN_EDGE_S, TOL_MIN, drive_s, new_region, prepare_region
 

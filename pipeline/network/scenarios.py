@@ -23,7 +23,7 @@ How added roads join (:func:`apply_scenario`). Every LineString, and every part 
 MultiLineString, is a line of its own. Vertices of added lines that coincide (within
 :data:`MERGE_M`) become one node, so lines that meet are connected. A line's *end* joins the
 network at the nearest point of a joinable road segment (every driveable one but ferries and
-motorways, as in :mod:`pipeline.access`) if that point is within `snap_m`: the segment is split
+motorways, as in :mod:`pipeline.access.walk_and_drive`) if that point is within `snap_m`: the segment is split
 there (a new node; each of its edges is cut in pieces that keep its way, flags and months and
 get their planar fraction of its time, length and wait share), unless the point is within
 :data:`MERGE_M` of one of its ends, which is then joined. Interior vertices never join a road (a bridge crosses roads
@@ -47,7 +47,7 @@ from scipy.spatial import cKDTree
 
 from pipeline.config import RegionConfig, did_you_mean
 from pipeline.errors import ConfigError, InputDataError, PipelineError
-from pipeline.network import FLAG_ADDED, FLAG_NO_JOIN, MIN_EDGE_TIME_S, RoadGraph
+from pipeline.network.graph import FLAG_ADDED, FLAG_NO_JOIN, MIN_EDGE_TIME_S, RoadGraph
 
 __all__ = [
     "MERGE_M",

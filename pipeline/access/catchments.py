@@ -18,10 +18,10 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from pipeline.access import TravelModel, Trips
+from pipeline.access.surface import Grid, band_labels, cell_centres, make_grid, polygonise
+from pipeline.access.walk_and_drive import TravelModel, Trips
 from pipeline.config import AnchorRule, RegionConfig
 from pipeline.errors import AnchorNotFoundError, InputDataError
-from pipeline.surface import Grid, band_labels, cell_centres, make_grid, polygonise
 
 __all__ = [
     "ACCESS_CLASSES",
@@ -203,7 +203,7 @@ def read_anchor_csv(path, settlements: pd.DataFrame) -> np.ndarray:
     """Anchors from a planner's CSV (:mod:`pipeline.planner_csv`: UTF-8, Windows-1251 or
     UTF-16; `,`, `;` or tab) with a `name` column (and optionally `district`, where two
     settlements share a name) or an `osm_id` column."""
-    from pipeline.planner_csv import read_planner_csv
+    from pipeline.inputs.planner_csv import read_planner_csv
 
     csv = read_planner_csv(path, "anchor", "name")
     table = csv.table

@@ -1,7 +1,7 @@
 """The travel-time surface: a raster over the region, and the polygons cut from it.
 
 Every cell takes the time of its best nearby road node plus the walk to it (see
-:func:`pipeline.routing.time_via_nearest_nodes`), so polygons never cover land that no road
+:func:`pipeline.access.routing.time_via_nearest_nodes`), so polygons never cover land that no road
 reaches, and bands, catchments and gaps never overlap: each is a class of the same raster.
 """
 

@@ -33,9 +33,9 @@ import pandas as pd
 from markupsafe import Markup
 from matplotlib.figure import Figure
 
-from pipeline import palette
 from pipeline.config import RegionConfig
-from pipeline.i18n import (
+from pipeline.outputs import palette
+from pipeline.outputs.i18n import (
     ACCESS_CLASSES,
     TEXT,
     local_name,
@@ -45,7 +45,7 @@ from pipeline.i18n import (
     tr,
     trn,
 )
-from pipeline.templates import render
+from pipeline.outputs.templates import render
 
 __all__ = [
     "HEADLINE_MINUTES",
@@ -197,7 +197,7 @@ def _settlements(lang: str, n: int) -> str:
 
 def run_words(cfg: RegionConfig, meta: dict[str, str]) -> dict[str, str]:
     """The run's season and scenario in words (the scenario's description, not its file)."""
-    from pipeline.maps import run_text
+    from pipeline.outputs.maps import run_text
 
     return run_text(cfg, meta)
 
@@ -220,7 +220,7 @@ def build_report(
     :func:`services_section`, :func:`seasons_section`, :func:`plan_html`), placed before the
     method; `links`: (href, text) to the region's other pages (default: the map).
     """
-    from pipeline.maps import approximate_text
+    from pipeline.outputs.maps import approximate_text
 
     lang, gap = cfg.language, cfg.thresholds.gap_min
     s = settlements.assign(name=local_name(settlements, lang))
@@ -284,7 +284,7 @@ def build_report(
 def _anchor_names(settlements: pd.DataFrame, anchors: gpd.GeoDataFrame, lang: str) -> dict:
     """anchor_id -> the anchor's label in the region's language (the district added where two
     anchors share a name)."""
-    from pipeline.maps import _anchor_labels, _anchor_local_names
+    from pipeline.outputs.maps import _anchor_labels, _anchor_local_names
 
     if "anchor_id" not in anchors or not len(anchors):
         return {}
@@ -456,7 +456,7 @@ def settlements_table(settlements: gpd.GeoDataFrame) -> pd.DataFrame:
 def write_settlements_csv(path: Path, table: pd.DataFrame, language: str) -> None:
     """UTF-8 with BOM; separator and decimal mark as Excel expects in the region's language
     (the pipeline's one CSV format, pipeline.export.write_table_csv)."""
-    from pipeline.export import spreadsheet_table, write_table_csv
+    from pipeline.outputs.export import spreadsheet_table, write_table_csv
 
     write_table_csv(path, spreadsheet_table(table), language)
 

@@ -37,7 +37,7 @@ import pandas as pd
 from pipeline._io import RegionPaths, atomic_path
 from pipeline.config import RegionConfig
 from pipeline.errors import InputDataError
-from pipeline.network import (
+from pipeline.network.graph import (
     FLAG_BOARDING,
     FLAG_FERRY,
     FLAG_GRAVEL,
@@ -104,7 +104,7 @@ def load_graphml(path: Path):
 
 def run_graphml(cfg: RegionConfig, paths: RegionPaths) -> Path:
     """Write the default season's road graph as GraphML; return its path."""
-    from pipeline.export import read_layer, read_metadata
+    from pipeline.outputs.export import read_layer, read_metadata
     from pipeline.stages import _load_network, _region_and_crs, _summary
 
     started = time.perf_counter()

@@ -121,9 +121,9 @@ class ServiceMatcher:
 
 def read_service_csv(path: Path, known_types: list[str]) -> gpd.GeoDataFrame:
     """Service points a planner maintains: columns name, type, lat, lon, read like the anchors
-    CSV (:mod:`pipeline.planner_csv`: UTF-8, Windows-1251 or UTF-16; `,`, `;` or tab; a
+    CSV (:mod:`pipeline.inputs.planner_csv`: UTF-8, Windows-1251 or UTF-16; `,`, `;` or tab; a
     decimal comma in lat/lon)."""
-    from pipeline.planner_csv import numbers, read_planner_csv
+    from pipeline.inputs.planner_csv import numbers, read_planner_csv
 
     if not path.is_file():
         raise InputDataError(
@@ -272,7 +272,7 @@ def service_times(
 ) -> pd.DataFrame:
     """`time_<type>_min` for every settlement: one multi-source run per service type.
 
-    `model` is the region's travel model (:mod:`pipeline.access`); a type with no service at
+    `model` is the region's travel model (:mod:`pipeline.access.walk_and_drive`); a type with no service at
     all leaves its column empty (NaN), it does not invent a time.
     """
     xy = np.column_stack([settlements.geometry.x, settlements.geometry.y])

@@ -50,8 +50,8 @@ from scipy import sparse
 from scipy.sparse import csgraph
 from scipy.spatial import cKDTree
 
-from pipeline.network import FLAG_NO_JOIN, MIN_EDGE_TIME_S, RoadGraph
-from pipeline.routing import NO_SOURCE, nearest_source_reversed, sources_csr
+from pipeline.access.routing import NO_SOURCE, nearest_source_reversed, sources_csr
+from pipeline.network.graph import FLAG_NO_JOIN, MIN_EDGE_TIME_S, RoadGraph
 from pipeline.units import kph_to_mps
 
 __all__ = [

@@ -1,7 +1,7 @@
 """Planning answers: which settlements to promote to anchors, where municipalities already share
 anchors, and which job centres a single-industry town can reach.
 
-All three use the travel model of the catchments stage unchanged (:mod:`pipeline.access`: the
+All three use the travel model of the catchments stage unchanged (:mod:`pipeline.access.walk_and_drive`: the
 road model with its one walk-and-drive rule, or, offline, the straight-line model). Trips run from the settlement to the destination (the
 reversed graph), as everywhere in the pipeline.
 
@@ -37,8 +37,8 @@ import pandas as pd
 import shapely
 from scipy import sparse
 
-from pipeline.access import TravelModel
-from pipeline.catchments import resolve_names
+from pipeline.access.catchments import resolve_names
+from pipeline.access.walk_and_drive import TravelModel
 from pipeline.config import PlanningConfig, RegionConfig
 
 __all__ = [
@@ -76,7 +76,7 @@ LAND_ONLY_MIN_KM2 = 1.0  # a district pair with land but no settlement is listed
 
 def nearest(model: TravelModel, dest_xy: np.ndarray, point_xy: np.ndarray):
     """(seconds, index of the destination) from each point to its nearest destination, by the
-    catchments rule (:mod:`pipeline.access`)."""
+    catchments rule (:mod:`pipeline.access.walk_and_drive`)."""
     if len(dest_xy) == 0:
         return np.full(len(point_xy), np.inf), np.full(len(point_xy), -1)
     [trips] = model.trips(point_xy, [model.field(dest_xy)])
@@ -594,7 +594,7 @@ def employment_centres(settlements: pd.DataFrame, plan: PlanningConfig) -> np.nd
     return np.flatnonzero(chosen)
 
 
-MONOTOWN_LIST = Path(__file__).resolve().parent.parent / "regions/russia/monotowns_1398r.csv"
+MONOTOWN_LIST = Path(__file__).resolve().parents[2] / "regions/russia/monotowns_1398r.csv"
 _CENTRE_TYPE = re.compile(r"^\s*(г|пгт|рп|п|с|д|пос|село|посёлок|поселок)\.?\s+", re.IGNORECASE)
 
 
@@ -781,8 +781,8 @@ def plan_figures(
 
 def plan_sections(plan: dict, language: str = "en") -> list:
     """The report's planning sections from `plan.json`: (title, HTML body). Rendered from the
-    report's templates (:func:`pipeline.report.plan_sections`), texts in :mod:`pipeline.i18n`."""
-    from pipeline.report import plan_sections as sections
+    report's templates (:func:`pipeline.outputs.report.plan_sections`), texts in :mod:`pipeline.outputs.i18n`."""
+    from pipeline.outputs.report import plan_sections as sections
 
     return sections(plan, language)
 
@@ -799,7 +799,7 @@ def _links(start: gpd.GeoSeries, end: gpd.GeoSeries):
 def plan_map_layers(plan_gpkg: Path) -> dict[str, gpd.GeoDataFrame]:
     """The plan's layers in EPSG:4326 for the web map, each with a plain-text `label` column
     (escape it before it reaches HTML). Empty layers are left out."""
-    from pipeline.export import layer_names
+    from pipeline.outputs.export import layer_names
 
     present = set(layer_names(plan_gpkg))
     labels = {

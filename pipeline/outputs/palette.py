@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from pipeline.i18n import tr
+from pipeline.outputs.i18n import tr
 
 __all__ = [
     "ABANDONED_COLOUR",

@@ -28,9 +28,9 @@ import geopandas as gpd
 import numpy as np
 from pyproj import CRS
 
-from pipeline import palette
 from pipeline.config import RegionConfig
-from pipeline.i18n import TEXT, tr
+from pipeline.outputs import palette
+from pipeline.outputs.i18n import TEXT, tr
 
 __all__ = [
     "GROUPS",

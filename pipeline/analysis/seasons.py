@@ -13,7 +13,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from pipeline.network import FLAG_FERRY, FLAG_WINTER, RoadGraph
+from pipeline.network.graph import FLAG_FERRY, FLAG_WINTER, RoadGraph
 
 __all__ = ["combine_seasons", "crossing_dependence", "crossing_state", "crossings_table"]
 

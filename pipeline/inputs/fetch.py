@@ -5,7 +5,7 @@ The ``[source]`` section of the region file picks one of three ways:
 * ``local_pbf``: a ``.osm.pbf`` already on disk, checked and recorded, never copied;
 * ``urls``: downloaded to ``data_raw/<region>/extract.osm.pbf`` (resumable, size-capped,
   checksummed, atomic: a killed download leaves only ``extract.osm.pbf.part``);
-* ``kind = "overpass"``: the region from the Overpass API through osmnx (:mod:`pipeline.overpass`),
+* ``kind = "overpass"``: the region from the Overpass API through osmnx (:mod:`pipeline.inputs.overpass`),
   saved as ``overpass.osm.pbf``.
 
 When no extract can be had for lack of network and the region has an ``[offline]`` section,
@@ -75,7 +75,7 @@ def fetch_extract(cfg: RegionConfig, paths: RegionPaths, *, timeout_s: float = 3
         ``paths.sources`` (``SOURCES.json``).
     timeout_s : float
         Seconds to wait for a connection and between received blocks (downloads; the
-        Overpass source waits :data:`pipeline.overpass.TIMEOUT_S`, osmnx's one timeout).
+        Overpass source waits :data:`pipeline.inputs.overpass.TIMEOUT_S`, osmnx's one timeout).
 
     Returns
     -------
@@ -294,7 +294,7 @@ def download(
         Hex sha256 the finished file must have.
     timeout_s : float
         Seconds to wait for a connection and between received blocks (downloads; the
-        Overpass source waits :data:`pipeline.overpass.TIMEOUT_S`, osmnx's one timeout).
+        Overpass source waits :data:`pipeline.inputs.overpass.TIMEOUT_S`, osmnx's one timeout).
 
     Returns
     -------
@@ -619,8 +619,8 @@ def _read_varint(buf: bytes, pos: int) -> tuple[int, int]:
 
 
 def _fetch_overpass(cfg: RegionConfig, paths: RegionPaths) -> dict:
-    """The region through osmnx's Overpass layer (:mod:`pipeline.overpass`), as one OSM PBF."""
-    from pipeline import overpass
+    """The region through osmnx's Overpass layer (:mod:`pipeline.inputs.overpass`), as one OSM PBF."""
+    from pipeline.inputs import overpass
 
     try:
         got = overpass.download(cfg, paths)

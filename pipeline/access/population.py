@@ -15,7 +15,7 @@ import rasterio
 import rasterio.features
 from pyproj import Transformer
 
-from pipeline.surface import Grid
+from pipeline.access.surface import Grid
 
 __all__ = ["people_per_cell", "population_figures"]
 

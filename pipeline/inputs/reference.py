@@ -1,9 +1,9 @@
 """Bundled reference data, for a region whose OSM extract cannot be had (offline).
 
-It yields the same tables as :func:`pipeline.osm.read_pbf` (places, boundaries; no roads), so
+It yields the same tables as :func:`pipeline.inputs.osm.read_pbf` (places, boundaries; no roads), so
 the later stages run unchanged, with the straight-line model in place of the road graph.
 Settlements come from a settlement table (a CSV such as Vologda's SME registry, read by
-:mod:`pipeline.settlement_table`) or from GeoNames points; for the latter, where a point lies
+:mod:`pipeline.inputs.settlement_table`) or from GeoNames points; for the latter, where a point lies
 within `TOWN_MATCH_M` of an official town, the town's Cyrillic name, class and census
 population replace the GeoNames ones.
 """
@@ -21,8 +21,8 @@ from scipy.spatial import cKDTree
 
 from pipeline.config import OfflineConfig, RegionConfig
 from pipeline.errors import InputDataError
-from pipeline.osm import ROAD_TAGS, OsmLayers
-from pipeline.settlement_table import read_settlement_table
+from pipeline.inputs.osm import ROAD_TAGS, OsmLayers
+from pipeline.inputs.settlement_table import read_settlement_table
 
 __all__ = ["CITY_MIN_POPULATION", "TOWN_MATCH_M", "load_reference"]
 

@@ -54,7 +54,7 @@ def write_gpkg(
     """Write every layer into one new GeoPackage, then move it over `path` in one step.
 
     `metadata` goes into the GeoPackage's dataset metadata (QGIS shows it under Information).
-    `styles` (layer name: QML, see :mod:`pipeline.qgis`) become each layer's default style in
+    `styles` (layer name: QML, see :mod:`pipeline.outputs.qgis`) become each layer's default style in
     the ``layer_styles`` table, the one QGIS reads when the layer is opened.
     """
     with atomic_path(path) as tmp:

@@ -10,7 +10,7 @@ Three queries (more where osmnx subdivides a large area):
 
 1. the region's boundary relation with its members: ``boundary.relation_id``, or the
    administrative boundary named ``boundary.region_name`` (``name``, ``name:ru`` or
-   ``name:en``, as :func:`pipeline.osm.find_region` matches it) at ``boundary.admin_level``,
+   ``name:en``, as :func:`pipeline.inputs.osm.find_region` matches it) at ``boundary.admin_level``,
    which must be unique in OSM;
 2. the administrative boundaries of the finer levels (the districts and below: the
    ``admin_centre`` of each says which places are centres) in the region's bounding box;
@@ -19,13 +19,13 @@ Three queries (more where osmnx subdivides a large area):
 3. within the region plus ``boundary.clip_buffer_m`` (and a margin of :data:`MARGIN_M`): every
    ``highway`` way, ``route=ferry``, the places of :data:`pipeline.config.PLACE_CLASSES`
    (nodes and areas) and every object the region's service table
-   (:mod:`pipeline.services`) names.
+   (:mod:`pipeline.access.services`) names.
 
 osmnx's own GeoDataFrames are not used: they drop relation members (the ``admin_centre`` of a
 boundary) and shape ways by rules of their own. The raw answers are written as one OSM PBF,
 ``data_raw/<region>/overpass.osm.pbf``, which the extract stage reads with the reader of every
-extract (:func:`pipeline.osm.read_pbf`) and clips the same way
-(:func:`pipeline.osm.clip_to_region`): its layers are those of a PBF of the same area.
+extract (:func:`pipeline.inputs.osm.read_pbf`) and clips the same way
+(:func:`pipeline.inputs.osm.clip_to_region`): its layers are those of a PBF of the same area.
 """
 
 from __future__ import annotations
@@ -50,9 +50,9 @@ import shapely
 from shapely.geometry import box
 
 from pipeline._io import RegionPaths, atomic_path, sha256_of
+from pipeline.access.services import parse_rule
 from pipeline.config import PLACE_CLASSES, RegionConfig
 from pipeline.errors import ConfigError, DownloadError, ExtractError
-from pipeline.services import parse_rule
 
 __all__ = [
     "CACHE_FOLDER",
@@ -190,7 +190,7 @@ def region_query(cfg: RegionConfig) -> str:
 
 
 def feature_tags(cfg: RegionConfig) -> dict[str, bool | list[str]]:
-    """The osmnx ``tags`` of the third query: what :func:`pipeline.osm.read_pbf` reads.
+    """The osmnx ``tags`` of the third query: what :func:`pipeline.inputs.osm.read_pbf` reads.
 
     Every ``highway``, ``route=ferry``, ``place`` of the place classes, and each rule of the
     region's service table (``key=value``, or ``key=*``: the whole key).
@@ -214,7 +214,7 @@ def feature_tags(cfg: RegionConfig) -> dict[str, bool | list[str]]:
 def query_area(cfg: RegionConfig, region) -> shapely.Polygon | shapely.MultiPolygon:
     """The region (EPSG:4326) plus ``clip_buffer_m`` and :data:`MARGIN_M`, in EPSG:4326.
 
-    Buffered in the region's CRS (as :func:`pipeline.osm.clip_to_region` buffers) and
+    Buffered in the region's CRS (as :func:`pipeline.inputs.osm.clip_to_region` buffers) and
     simplified by half the margin, so it holds the extract stage's clip buffer with fewer
     vertices than the border has (each is sent with every tag of the query).
     """
@@ -334,7 +334,7 @@ def _answers(url: str) -> Iterator[None]:
     try:
         yield
     except requests.RequestException as exc:
-        from pipeline.fetch import _describe
+        from pipeline.inputs.fetch import _describe
 
         raise OverpassUnavailableError(url, _describe(exc)) from None
     except ResponseStatusCodeError as exc:
@@ -448,7 +448,7 @@ def _box_around(bounds: tuple[float, float, float, float], metres: float) -> sha
 
 def _region_geometry(cfg: RegionConfig, elements: list[dict], url: str):
     """The region's outline, assembled by the extract stage's reader from the boundaries."""
-    from pipeline.osm import find_region, read_pbf
+    from pipeline.inputs.osm import find_region, read_pbf
 
     with tempfile.TemporaryDirectory(prefix="overpass-") as folder:
         path = Path(folder) / "boundaries.osm.pbf"

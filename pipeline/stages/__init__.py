@@ -21,12 +21,22 @@ import pyogrio
 from pyproj import CRS
 from scipy.sparse import csgraph
 
-from pipeline import catchments as ca
 from pipeline._io import RegionPaths, atomic_path, sha256_of
-from pipeline.access import RoadAccess, StraightLineAccess, TravelModel
+from pipeline.access import catchments as ca
+from pipeline.access.services import (
+    anchor_profile,
+    coverage_by_service,
+    desert_list,
+    link_to_settlements,
+    read_service_csv,
+    service_times,
+)
+from pipeline.access.surface import write_geotiff
+from pipeline.access.walk_and_drive import RoadAccess, StraightLineAccess, TravelModel
 from pipeline.config import RegionConfig
 from pipeline.errors import ConfigError, ExtractError, InputDataError
-from pipeline.export import (
+from pipeline.network.graph import RoadGraph, build_graph, driveable, edge_speeds_kph
+from pipeline.outputs.export import (
     layer_names,
     read_layer,
     read_metadata,
@@ -35,16 +45,6 @@ from pipeline.export import (
     write_html,
     write_json,
 )
-from pipeline.network import RoadGraph, build_graph, driveable, edge_speeds_kph
-from pipeline.services import (
-    anchor_profile,
-    coverage_by_service,
-    desert_list,
-    link_to_settlements,
-    read_service_csv,
-    service_times,
-)
-from pipeline.surface import write_geotiff
 
 __all__ = [
     "region_crs",
@@ -125,7 +125,7 @@ def _summary(stage: str, started: float, counts: str, output: Path) -> None:
 
 
 def run_fetch(cfg: RegionConfig, paths: RegionPaths) -> Path:
-    from pipeline.fetch import fetch_extract
+    from pipeline.inputs.fetch import fetch_extract
 
     started = time.perf_counter()
     record = fetch_extract(cfg, paths)
@@ -142,8 +142,8 @@ def run_fetch(cfg: RegionConfig, paths: RegionPaths) -> Path:
 
 
 def run_extract(cfg: RegionConfig, paths: RegionPaths) -> Path:
-    from pipeline.osm import clip_to_region, find_region, read_pbf
-    from pipeline.reference import load_reference
+    from pipeline.inputs.osm import clip_to_region, find_region, read_pbf
+    from pipeline.inputs.reference import load_reference
 
     started = time.perf_counter()
     source = _sources(paths)
@@ -211,7 +211,7 @@ def _census_population(cfg: RegionConfig, places, boundaries, crs) -> gpd.GeoDat
     places["population_source"] = np.where(places["population"].notna(), "osm", None)
     if cfg.census is None:
         return places
-    from pipeline.settlement_table import census_population, read_settlement_table
+    from pipeline.inputs.settlement_table import census_population, read_settlement_table
 
     path = cfg.resolve(cfg.census.table)
     districts = boundaries[boundaries["role"] == "district"]
@@ -375,8 +375,8 @@ def _travel_model(cfg: RegionConfig, graph: RoadGraph | None) -> TravelModel:
 
 def _what_if(cfg: RegionConfig, inputs: _Inputs, season: str | None, scenario: str | None):
     """Apply a season and a scenario to the graph; return (graph, season name, scenario)."""
-    from pipeline.network import apply_season
-    from pipeline.scenarios import apply_scenario, load_scenario
+    from pipeline.network.graph import apply_season
+    from pipeline.network.scenarios import apply_scenario, load_scenario
 
     season_name, rules = cfg.season(season)
     plan = load_scenario(cfg, scenario) if scenario else None
@@ -526,7 +526,7 @@ def _add_service_access(cfg: RegionConfig, paths: RegionPaths, result, model, pl
 
 def _grid_population(cfg: RegionConfig, result) -> dict | None:
     """People by travel time from the region's population grid, if it names one."""
-    from pipeline.population import people_per_cell, population_figures
+    from pipeline.access.population import people_per_cell, population_figures
 
     grid_file = cfg.offline.population_grid if cfg.offline is not None else None
     if grid_file is None:
@@ -569,7 +569,7 @@ def _services_json(cfg: RegionConfig, anchors, services, service_summary) -> dic
 
 def _qgis_styles(cfg: RegionConfig, layers: dict[str, gpd.GeoDataFrame]) -> dict[str, str]:
     """Each layer's default QGIS style (QML), stored inside the GeoPackage."""
-    from pipeline.qgis import layer_styles
+    from pipeline.outputs.qgis import layer_styles
 
     return {name: style.qml() for name, style in layer_styles(cfg, layers).items()}
 
@@ -735,7 +735,7 @@ def _page_links(cfg: RegionConfig, paths: RegionPaths, target: Path) -> list[tup
     """Links from the page `target` to the region's other pages that exist (and the report)."""
     import os
 
-    from pipeline.i18n import tr
+    from pipeline.outputs.i18n import tr
 
     lang = cfg.language
     root = paths.maps if paths.shared is None else paths.maps.parents[2]
@@ -759,7 +759,7 @@ def run_maps(cfg: RegionConfig, paths: RegionPaths) -> Path:
     """The run's map page (index.html) and, for the baseline when `make plan` has run, the
     plan page (plan.html). A what-if run's page names its season and scenario and draws the
     roads the scenario changes."""
-    from pipeline.maps import build_map, plan_layers, scenario_road_layers, service_layers
+    from pipeline.outputs.maps import build_map, plan_layers, scenario_road_layers, service_layers
 
     started = time.perf_counter()
     gpkg = paths.gpkg(cfg.name)
@@ -773,8 +773,8 @@ def run_maps(cfg: RegionConfig, paths: RegionPaths) -> Path:
     written = [(paths.map_html, page)]
     plan_gpkg = paths.processed / "plan" / "plan.gpkg"
     if paths.shared is None and plan_gpkg.is_file():  # the planning answers on their own page
-        from pipeline.i18n import tr
-        from pipeline.planning import plan_map_layers
+        from pipeline.analysis.planning import plan_map_layers
+        from pipeline.outputs.i18n import tr
 
         target = paths.maps / "plan.html"
         k = read_metadata(plan_gpkg).get("k", str(cfg.planning.k))
@@ -801,7 +801,7 @@ def _result_layers(gpkg: Path) -> dict[str, gpd.GeoDataFrame]:
 
 def run_qgis(cfg: RegionConfig, paths: RegionPaths) -> Path:
     """The QGIS project beside the GeoPackage, and the raster's default style beside the raster."""
-    from pipeline.qgis import project_xml, raster_style, write_project
+    from pipeline.outputs.qgis import project_xml, raster_style, write_project
 
     started = time.perf_counter()
     gpkg = paths.gpkg(cfg.name)
@@ -819,7 +819,7 @@ def run_qgis(cfg: RegionConfig, paths: RegionPaths) -> Path:
     meta = read_metadata(gpkg)
     note = ""
     if meta.get("approximate") == "yes":
-        from pipeline.maps import approximate_text
+        from pipeline.outputs.maps import approximate_text
 
         note = approximate_text(cfg)
     xml = project_xml(cfg, gpkg.name, layers, crs, extent, paths.travel_time_tif.name, note=note)
@@ -869,8 +869,8 @@ def _used_ways(graph: RoadGraph, field, trips) -> np.ndarray:
 def _write_extra_map(cfg: RegionConfig, paths: RegionPaths, base_gpkg: Path, target: Path,
                      extra, **page) -> None:  # fmt: skip
     """A map page: the result layers of `base_gpkg` plus `extra()` layers (seasons, changes);
-    `page`: what it shows, its season and scenario (see :func:`pipeline.maps.new_map`)."""
-    from pipeline.maps import build_map
+    `page`: what it shows, its season and scenario (see :func:`pipeline.outputs.maps.new_map`)."""
+    from pipeline.outputs.maps import build_map
 
     layers = _page_layers(base_gpkg)
     layers.pop("services", None)  # a seasons or diff page is about access, not services
@@ -883,15 +883,15 @@ def _write_extra_map(cfg: RegionConfig, paths: RegionPaths, base_gpkg: Path, tar
 def run_seasons(cfg: RegionConfig, paths: RegionPaths) -> Path:
     """Every season of the region, then each settlement's worst and best season, all-season
     access, and the crossings whose closure cuts people off."""
-    from pipeline.i18n import season_label, tr
-    from pipeline.maps import season_layers
-    from pipeline.network import apply_season
-    from pipeline.seasons import (
+    from pipeline.analysis.seasons import (
         combine_seasons,
         crossing_dependence,
         crossing_state,
         crossings_table,
     )
+    from pipeline.network.graph import apply_season
+    from pipeline.outputs.i18n import season_label, tr
+    from pipeline.outputs.maps import season_layers
 
     started = time.perf_counter()
     per_season = {}
@@ -1035,7 +1035,7 @@ def _run_paths(cfg: RegionConfig, paths: RegionPaths, spec: str) -> RegionPaths:
     if season:
         cfg.season(season)
     if scenario != "baseline":
-        from pipeline.scenarios import load_scenario
+        from pipeline.network.scenarios import load_scenario
 
         load_scenario(cfg, scenario)
     return paths.for_run(None if scenario == "baseline" else scenario, season or None)
@@ -1043,8 +1043,8 @@ def _run_paths(cfg: RegionConfig, paths: RegionPaths, spec: str) -> RegionPaths:
 
 def _run_words(cfg: RegionConfig, spec: str) -> str:
     """A run `scenario[@season]` in words: the scenario's description, then its season."""
-    from pipeline.i18n import season_label
-    from pipeline.maps import scenario_text
+    from pipeline.outputs.i18n import season_label
+    from pipeline.outputs.maps import scenario_text
 
     scenario, _, season = spec.partition("@")
     words = scenario_text(cfg, scenario, short=True)
@@ -1053,9 +1053,9 @@ def _run_words(cfg: RegionConfig, spec: str) -> str:
 
 def run_diff(cfg: RegionConfig, paths: RegionPaths, a: str, b: str) -> Path:
     """Compare two runs; write data_processed/<region>/diff/<a>__<b>.gpkg and .json."""
-    from pipeline.diff import compare_runs, diff_figures
-    from pipeline.i18n import tr
-    from pipeline.maps import change_layers, scenario_road_layers
+    from pipeline.analysis.diff import compare_runs, diff_figures
+    from pipeline.outputs.i18n import tr
+    from pipeline.outputs.maps import change_layers, scenario_road_layers
 
     started = time.perf_counter()
     layers = []
@@ -1114,14 +1114,14 @@ def _plan_sections(cfg: RegionConfig, paths: RegionPaths) -> list:
     plan = _json_or_empty(paths.processed / "plan" / "plan.json")
     if not plan:
         return []
-    from pipeline.report import plan_html
+    from pipeline.outputs.report import plan_html
 
     return [plan_html(plan, cfg.language)]
 
 
 def run_report(cfg: RegionConfig, paths: RegionPaths) -> Path:
     """The reviewer's report page and the settlement table for spreadsheets."""
-    from pipeline.report import (
+    from pipeline.outputs.report import (
         build_report,
         seasons_section,
         services_section,
@@ -1160,7 +1160,7 @@ def run_plan(cfg: RegionConfig, paths: RegionPaths) -> Path:
     """Planning answers from the catchments results (data_processed/<region>/plan/): anchors to
     add, inter-municipal ties, reach of single-industry towns. Same network and season as the
     catchments stage's baseline."""
-    from pipeline import planning as pl
+    from pipeline.analysis import planning as pl
 
     started = time.perf_counter()
     results = paths.gpkg(cfg.name)

@@ -52,12 +52,12 @@ from folium import plugins
 from folium.template import Template
 from folium.utilities import JsCode
 
-from pipeline import palette
 from pipeline.config import RegionConfig
-from pipeline.i18n import ACCESS_CLASSES, local_name, season_label, service_label, tr
-from pipeline.palette import GAP_COLOUR, time_colour
-from pipeline.templates import FOLDER as TEMPLATES
-from pipeline.templates import render
+from pipeline.outputs import palette
+from pipeline.outputs.i18n import ACCESS_CLASSES, local_name, season_label, service_label, tr
+from pipeline.outputs.palette import GAP_COLOUR, time_colour
+from pipeline.outputs.templates import FOLDER as TEMPLATES
+from pipeline.outputs.templates import render
 
 __all__ = [
     "GAP_COLOUR",
@@ -594,7 +594,7 @@ def scenario_text(cfg: RegionConfig, name: str, short: bool = False) -> str:
 
 def _scenario(cfg: RegionConfig, name: str):
     from pipeline.errors import PipelineError
-    from pipeline.scenarios import load_scenario
+    from pipeline.network.scenarios import load_scenario
 
     try:
         return load_scenario(cfg, name)
@@ -811,7 +811,7 @@ def region_map(region: str | RegionConfig, root: Path | None = None, **page) -> 
     """The region's map page (from its results GeoPackage) as a folium.Map, to add layers to."""
     from pipeline._io import region_paths
     from pipeline.config import load_region
-    from pipeline.export import layer_names, read_layer, read_metadata
+    from pipeline.outputs.export import layer_names, read_layer, read_metadata
 
     cfg = load_region(region) if isinstance(region, str) else region
     gpkg = region_paths(cfg, root=root).gpkg(cfg.name)
@@ -1419,7 +1419,7 @@ def _thousands(n: int) -> str:
 
 
 def _settlements_n(lang: str, n: int) -> str:
-    from pipeline.i18n import trn
+    from pipeline.outputs.i18n import trn
 
     return trn(lang, "settlements_n", n, shown=_thousands(n))
 

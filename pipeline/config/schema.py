@@ -18,14 +18,14 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from pipeline.errors import ConfigError
-from pipeline.services import (
+from pipeline.access.services import (
     DEFAULT_CORE_SERVICES,
     DEFAULT_DESERT_MIN,
     DEFAULT_REACH_M,
     DEFAULT_SERVICE_TAGS,
     parse_rule,
 )
+from pipeline.errors import ConfigError
 
 __all__ = [
     "DEFAULT_SPEEDS_KPH",
@@ -38,7 +38,7 @@ __all__ = [
     "load_region",
 ]
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
 REGIONS_DIR = PROJECT_ROOT / "regions"
 
 # Free-flow car speeds per OSM highway class, km/h. Classes missing here are not driveable
@@ -96,7 +96,7 @@ DEFAULT_TRACKTYPE_FACTORS: dict[str, float] = {
     "grade5": 0.3,
 }
 # Multipliers for smoothness=* (OSRM caps very_bad at 15 km/h, horrible at 3); `impassable`
-# closes the road (see pipeline.network.driveable).
+# closes the road (see pipeline.network.graph.driveable).
 DEFAULT_SMOOTHNESS_FACTORS: dict[str, float] = {
     "bad": 0.8,
     "very_bad": 0.6,
@@ -306,7 +306,7 @@ class NetworkConfig(_Strict):
 
 
 class ServicesConfig(_Strict):
-    """Service types (see pipeline/services.py for the default tag table), core services, deserts."""
+    """Service types (see pipeline/access/services.py for the default tag table), core services, deserts."""
 
     tags: dict[str, list[str]] = {}  # per type: replaces that type's rules, or adds a new type
     core: list[str] = list(DEFAULT_CORE_SERVICES)  # every anchor should host these ("a|b": either)
@@ -434,7 +434,7 @@ class OfflineConfig(_Strict):
     district_name_field: str = "district"
     outline: Path | None = None
     # a settlement table (CSV: settlement, type, population, latitude_dd, longitude_dd,
-    # municipality; see pipeline/settlement_table.py) or GeoJSON points (name, population)
+    # municipality; see pipeline/inputs/settlement_table.py) or GeoJSON points (name, population)
     settlements: Path
     towns: Path | None = None  # GeoJSON only: CSV with Cyrillic names, geo_lat, geo_lon, population
     population_grid: Path | None = None
@@ -446,7 +446,7 @@ class OfflineConfig(_Strict):
 
 class CensusConfig(_Strict):
     """A table of the region's settlements and their people, to fill in the population of OSM
-    places that have no `population` tag (see pipeline/settlement_table.py)."""
+    places that have no `population` tag (see pipeline/inputs/settlement_table.py)."""
 
     table: Path  # CSV as offline.settlements
     match_m: PositiveFloat = 3_000.0  # an OSM place and a row of one name this close match

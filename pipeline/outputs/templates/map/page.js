@@ -1,4 +1,4 @@
-// Helpers of the map pages that pipeline/maps.py builds with folium (inlined, like Leaflet).
+// Helpers of the map pages that pipeline/outputs/maps.py builds with folium (inlined, like Leaflet).
 // Every text from the data reaches the page through textContent or a DOM node, never as HTML:
 // a place called "<script>…" shows as text and never runs.
 (function () {
