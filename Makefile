@@ -45,7 +45,7 @@ ROOT := $(if $(PIPELINE_ROOT),$(patsubst %/,%,$(PIPELINE_ROOT))/,)
 GOALS := $(or $(MAKECMDGOALS),$(if $(regions),many,all))
 # A region that is not one: say so in one line, not as a missing make rule. Targets that need
 # no region (tests, lint, help, benchmark, many regions) are let through; clean needs a name.
-ifneq ($(filter-out test lint help bench bench-valhalla many,$(GOALS)),)
+ifneq ($(filter-out test test-fast lint lock help bench bench-valhalla many,$(GOALS)),)
   ifneq ($(word 2,$(PIPELINE_ROOT)),)
     $(error PIPELINE_ROOT='$(PIPELINE_ROOT)' has a space, which make cannot handle in file names; use a folder without spaces)
   endif
@@ -125,22 +125,26 @@ run_of = $(patsubst base/%,%,$(1))
 # whole package: every module and every file of package data (templates, Leaflet, styles).
 PACKAGE := $(shell find pipeline -type f ! -path '*/__pycache__/*' ! -name '*.pyc' | LC_ALL=C sort)
 CORE := pipeline/__init__.py pipeline/__main__.py pipeline/cli.py pipeline/errors.py \
-        pipeline/_io.py pipeline/units.py pipeline/config/*.py pipeline/*/__init__.py \
-        pipeline/outputs/export.py
+        pipeline/_io.py pipeline/units.py pipeline/crs.py pipeline/config/*.py \
+        pipeline/*/__init__.py pipeline/stages/_common.py pipeline/outputs/export.py
 LOOK := pipeline/outputs/i18n.py pipeline/outputs/palette.py
-ROUTE := pipeline/access/walk_and_drive.py pipeline/access/routing.py pipeline/network/graph.py
+ROUTE := pipeline/access/walk_and_drive.py pipeline/access/routing.py \
+        pipeline/access/travel_model.py pipeline/network/graph.py pipeline/network/what_if.py
 # (kind = "overpass": the Overpass source reads its answer with the extract's reader)
-CODE_fetch := $(CORE) pipeline/inputs/fetch.py pipeline/inputs/overpass.py pipeline/inputs/osm.py \
-        pipeline/access/services.py
-CODE_extract := $(CORE) pipeline/inputs/osm.py pipeline/inputs/reference.py \
-        pipeline/inputs/settlement_table.py pipeline/access/services.py pipeline/inputs/planner_csv.py
-CODE_network := $(CORE) pipeline/network/graph.py
-CODE_graphml := $(CORE) pipeline/network/graphml.py pipeline/network/graph.py
-CODE_catchments := $(CORE) pipeline/access/catchments.py $(ROUTE) pipeline/access/surface.py \
-        pipeline/access/services.py pipeline/access/population.py pipeline/inputs/planner_csv.py \
+CODE_fetch := $(CORE) pipeline/stages/fetch.py pipeline/inputs/fetch.py \
+        pipeline/inputs/overpass.py pipeline/inputs/osm.py pipeline/inputs/service_points.py
+CODE_extract := $(CORE) pipeline/stages/extract.py pipeline/inputs/osm.py \
+        pipeline/inputs/reference.py pipeline/inputs/settlement_table.py \
+        pipeline/inputs/service_points.py pipeline/inputs/planner_csv.py
+CODE_network := $(CORE) pipeline/stages/network.py pipeline/network/graph.py
+CODE_graphml := $(CORE) pipeline/stages/graphml.py pipeline/network/graphml.py \
+        pipeline/network/graph.py
+CODE_catchments := $(CORE) pipeline/stages/catchments.py pipeline/access/*.py $(ROUTE) \
+        pipeline/inputs/planner_csv.py pipeline/outputs/layers.py pipeline/outputs/summary.py \
         pipeline/outputs/qgis.py $(LOOK)
-CODE_plan := $(CORE) pipeline/analysis/planning.py pipeline/access/catchments.py $(ROUTE) \
-        pipeline/access/surface.py $(wildcard regions/russia/*.csv)
+CODE_plan := $(CORE) pipeline/stages/plan.py pipeline/analysis/planning/*.py \
+        pipeline/access/catchments.py pipeline/access/surface.py $(ROUTE) \
+        $(wildcard regions/russia/*.csv)
 CODE_maps := $(PACKAGE)
 CODE_report := $(PACKAGE)
 CODE_qgis := $(PACKAGE)
@@ -157,7 +161,7 @@ ifdef regions
 else
   .DEFAULT_GOAL := all
 endif
-.PHONY: all test lint clean help fetch extract network catchments maps report qgis check \
+.PHONY: all test test-fast lock lint clean help fetch extract network catchments maps report qgis check \
         seasons diff many bench bench-valhalla plan config-stamps graphml
 
 all: $(MAP) $(REPORT) $(QGZ) ## run every stage for the region
@@ -171,11 +175,21 @@ all: $(MAP) $(REPORT) $(QGZ) ## run every stage for the region
 	@echo "  QGIS project $(QGZ)"
 	@echo "  logs         $(ROOT)logs/$(region)/"
 
-$(VENV)/.installed: pyproject.toml
+# The venv holds the versions of constraints.txt (what CI tests); `make lock` rewrites it from
+# the venv after a dependency in pyproject.toml changed.
+$(VENV)/.installed: pyproject.toml constraints.txt
 	test -x $(VENV)/bin/python || $(PYTHON_BOOT) -m venv $(VENV)
 	$(VENV)/bin/python -m pip install --quiet --upgrade pip
-	$(VENV)/bin/python -m pip install --quiet -e '.[test]'
+	$(VENV)/bin/python -m pip install --quiet -c constraints.txt -e '.[test]'
 	touch $@
+
+lock: | $(INSTALLED) ## rewrite constraints.txt: the venv's versions, newest that pyproject.toml allows
+	$(VENV)/bin/python -m pip install --quiet --upgrade -e '.[test]'
+	{ echo "# The exact versions the venv and CI install (pip install -c constraints.txt -e '.[test]')."; \
+	  echo "# Made by \`make lock\` (pip freeze of the venv, without the project); do not edit by hand."; \
+	  $(VENV)/bin/python -m pip freeze --exclude-editable | LC_ALL=C sort -f; } > constraints.txt.tmp
+	mv -f constraints.txt.tmp constraints.txt
+	touch $(VENV)/.installed
 
 # --- the stamps: what each stage reads of the region file ----------------------------------
 
@@ -269,8 +283,11 @@ check: | $(INSTALLED) ## validate the region file, the files it names, its scena
 
 # --- everything else -----------------------------------------------------------------------
 
-test: | $(INSTALLED) ## run the test suite
+test: | $(INSTALLED) ## run the whole test suite (what CI runs)
 	$(PYTHON) -m pytest
+
+test-fast: | $(INSTALLED) ## the test suite without the slower end-to-end region runs (-m "not integration")
+	$(PYTHON) -m pytest -m "not integration"
 
 many: | $(INSTALLED) ## regions="a b …": each region through this Makefile, in parallel on Dask (DASK_SCHEDULER=tcp://host:port: a cluster)
 	$(if $(regions),,$(error make many needs regions="name1 name2 …"))

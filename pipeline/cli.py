@@ -27,33 +27,21 @@ from pipeline._io import FileDigests, RegionPaths, one_commit, region_paths, sha
 from pipeline._io import write_if_changed as _write_if_changed
 from pipeline.config import PlanningConfig, RegionConfig, available_regions, load_region
 from pipeline.errors import ConfigError, OutputError, PipelineError
-from pipeline.network import graphml
 
 __all__ = ["STAGE_SECTIONS", "main", "named_files", "stage_stamps"]
 
-STAGES = {
-    "fetch": stages.run_fetch,
-    "extract": stages.run_extract,
-    "network": stages.run_network,
-    "catchments": stages.run_catchments,
-    "maps": stages.run_maps,
-    "report": stages.run_report,
-    "qgis": stages.run_qgis,
-}
-ALL = tuple(STAGES)
+# Each stage is `pipeline.stages.run_<stage>`, in its own module, imported only when it runs.
+STAGES = ("fetch", "extract", "network", "catchments", "maps", "report", "qgis")
+ALL = STAGES
 RUN_STAGES = {"catchments", "maps", "report", "qgis"}  # these take a season and a scenario
-EXTRA_STAGES = {
-    "seasons": stages.run_seasons,
-    "diff": stages.run_diff,
-    "plan": stages.run_plan,
-    "graphml": graphml.run_graphml,  # the road graph for osmnx (`make graphml`)
-}  # not part of `all`
+# not part of `all`; graphml: the road graph for osmnx (`make graphml`)
+EXTRA_STAGES = ("seasons", "diff", "plan", "graphml")
 # Stages whose files are renamed into place together at the end (pipeline._io.one_commit): a
 # failed, interrupted or killed run leaves all of the earlier ones. (`seasons` reads back the
 # season runs it writes, so it renames each file as it is done.)
 ONE_COMMIT = {"catchments", "maps", "report", "qgis", "plan", "diff"}
 
-# The parts of the region file each stage reads (from pipeline/stages.py and what it calls).
+# The parts of the region file each stage reads (from pipeline/stages/ and what it calls).
 # `deps` writes them to the stage's stamp; a part not named in any entry here (a key added to
 # the region file later) counts for every stage, so forgetting it costs a re-run, not a stale
 # result. tests/test_make.py checks these against the attributes each stage really reads.
@@ -429,7 +417,7 @@ def _check_file(label: str, path: Path, cfg: RegionConfig) -> str | None:
 
             check_pbf_header(path)
         elif label == "services.csv":
-            from pipeline.access.services import read_service_csv
+            from pipeline.inputs.service_points import read_service_csv
 
             read_service_csv(path, list(cfg.services.table()))
         elif label == "anchors.csv":
@@ -461,6 +449,7 @@ def _settlements(cfg: RegionConfig, paths: RegionPaths):
     """The extract's settlements with their districts (as the catchments stage sees them) and
     whether they are the offline reference data; None without an extracted `osm.gpkg`."""
     from pipeline.access import catchments as ca
+    from pipeline.crs import region_crs
     from pipeline.outputs.export import read_layer, read_metadata
 
     if not paths.osm_gpkg.is_file():
@@ -468,7 +457,7 @@ def _settlements(cfg: RegionConfig, paths: RegionPaths):
     places = read_layer(paths.osm_gpkg, "places")
     boundaries = read_layer(paths.osm_gpkg, "boundaries")
     region = boundaries[boundaries["role"] == "region"].geometry
-    crs = stages.region_crs(cfg, region.iloc[0])
+    crs = region_crs(cfg, region.iloc[0])
     districts = boundaries[boundaries["role"] == "district"].to_crs(crs).reset_index(drop=True)
     places = places.to_crs(crs)
     places["district"] = ca.assign_districts(places, districts).to_numpy()
@@ -490,7 +479,7 @@ def _check_names(cfg: RegionConfig, paths: RegionPaths) -> tuple[str, list[str]]
     places, approximate = loaded
     errors = []
     lists: list[tuple[str, list[str], str]] = []
-    # As pipeline/stages.py chooses anchors: offline, [offline] anchor_rule/cores replace them.
+    # As pipeline/access/anchors.py chooses anchors: offline, [offline] anchor_rule/cores replace them.
     off = cfg.offline if approximate else None
     if not (off is not None and getattr(off, "anchor_rule", None) is not None):
         if cfg.anchors.names:
@@ -583,11 +572,9 @@ def _run_stage(stage: str, cfg: RegionConfig, paths: RegionPaths, args) -> None:
         run_paths = paths.for_run(args.scenario, args.season)
         stages.run_catchments(cfg, run_paths, season=args.season, scenario=args.scenario)
     elif stage in RUN_STAGES:
-        STAGES[stage](cfg, paths.for_run(args.scenario, args.season))
-    elif stage == "graphml":
-        graphml.run_graphml(cfg, paths)
+        getattr(stages, f"run_{stage}")(cfg, paths.for_run(args.scenario, args.season))
     else:
-        STAGES[stage](cfg, paths)
+        getattr(stages, f"run_{stage}")(cfg, paths)
 
 
 def main(argv: list[str] | None = None) -> int:

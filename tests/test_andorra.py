@@ -12,7 +12,7 @@ import pytest
 import rasterio
 
 from pipeline.outputs.export import RESULT_LAYERS, read_metadata
-from pipeline.stages import SETTLEMENT_COLUMNS
+from pipeline.outputs.layers import SETTLEMENT_COLUMNS
 
 pytestmark = pytest.mark.integration
 

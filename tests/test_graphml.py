@@ -40,7 +40,8 @@ from pipeline.network.graph import (
     RoadGraph,
 )
 from pipeline.outputs.export import read_layer
-from tests.fake_overpass import TESTLAND_TOML, build_testland, serve
+from pipeline.stages._common import load_network, region_and_crs
+from tests.helpers.fake_overpass import TESTLAND_TOML, build_testland, serve
 
 MAKE = shutil.which("make")
 VOLOGDA_DIR = PROJECT_ROOT / "regions" / "vologda"
@@ -67,8 +68,8 @@ def network(tmp_path_factory) -> tuple[RegionConfig, RegionPaths]:
 
 
 def _pipeline_graph(cfg: RegionConfig, paths: RegionPaths) -> RoadGraph:
-    _, crs = stages._region_and_crs(cfg, read_layer(paths.osm_gpkg, "boundaries"))
-    _, graph = stages._load_network(paths.network, crs)
+    _, crs = region_and_crs(cfg, read_layer(paths.osm_gpkg, "boundaries"))
+    _, graph = load_network(paths.network, crs)
     return graphml.season_graph(cfg, graph)[1]
 
 
@@ -76,7 +77,7 @@ def _pipeline_graph(cfg: RegionConfig, paths: RegionPaths) -> RoadGraph:
 def test_networkx_routes_on_it_in_the_pipelines_times(network, season: str) -> None:
     cfg, paths = network
     cfg = cfg.model_copy(update={"default_season": season})
-    path = graphml.run_graphml(cfg, paths)
+    path = stages.run_graphml(cfg, paths)
     assert path == paths.processed / "testland.graphml"
     graph = _pipeline_graph(cfg, paths)
     plain = ox.load_graphml(path)  # osmnx alone, no extra arguments
@@ -102,7 +103,7 @@ def test_networkx_routes_on_it_in_the_pipelines_times(network, season: str) -> N
 
 def test_its_nodes_and_edges_carry_the_pipelines_attributes(network) -> None:
     cfg, paths = network
-    path = graphml.run_graphml(cfg, paths)
+    path = stages.run_graphml(cfg, paths)
     graph = _pipeline_graph(cfg, paths)
     loaded = graphml.load_graphml(path)
     assert CRS.from_wkt(loaded.graph["crs_proj"]).equals(CRS.from_user_input("EPSG:32637"))
@@ -176,7 +177,7 @@ def test_no_road_network_is_one_clear_error(tmp_path: Path) -> None:
     for run in (stages.run_fetch, stages.run_extract, stages.run_network):
         run(cfg, paths)
     with pytest.raises(InputDataError, match="straight-line model") as err:
-        graphml.run_graphml(cfg, paths)
+        stages.run_graphml(cfg, paths)
     assert "make network region=testland" in str(err.value)
     assert not graphml.graphml_path(cfg, paths).exists()
 
@@ -208,7 +209,7 @@ def test_the_stage_reads_what_its_stamp_and_code_list_name(network) -> None:
     recording = Recording.model_construct(**dict(cfg))
     sys.setprofile(profile)
     try:
-        graphml.run_graphml(recording, paths)
+        stages.run_graphml(recording, paths)
     finally:
         sys.setprofile(None)
     assert read - {"name", "region_file"} <= cli._sections("graphml")

@@ -35,7 +35,7 @@ from pipeline.access import catchments as ca
 from pipeline.access.walk_and_drive import RoadAccess
 from pipeline.config import RegionConfig
 from pipeline.network.graph import RoadGraph
-from tests.oracle import FLOAT_NOISE_S, Oracle, Way
+from tests.helpers.oracle import FLOAT_NOISE_S, Oracle, Way
 
 CRS = "EPSG:32637"
 ORIGIN = np.array([500_000.0, 6_650_000.0])  # metres, UTM 37N (near Vologda)

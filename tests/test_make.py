@@ -42,7 +42,7 @@ import rasterio
 from rasterio.transform import Affine
 from shapely.geometry import Point, box
 
-from tests.osm_builder import OsmBuilder
+from tests.helpers.osm_builder import OsmBuilder
 
 MAKE = shutil.which("make")
 pytestmark = [

@@ -18,8 +18,8 @@ from pipeline.outputs import palette
 from pipeline.outputs.export import read_metadata
 from pipeline.outputs.maps import build_map, page_html, result_map
 from pipeline.outputs.report import build_report
-from tests.browser import Chromium, find_chromium
-from tests.deliverables import distinct_colours, keep_screenshot, require
+from tests.helpers.browser import Chromium, find_chromium
+from tests.helpers.deliverables import distinct_colours, keep_screenshot, require
 
 pytestmark = pytest.mark.integration
 

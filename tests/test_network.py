@@ -26,7 +26,7 @@ from pipeline.network.graph import (
     parse_duration_s,
     parse_maxspeed_kph,
 )
-from tests.osm_builder import OsmBuilder
+from tests.helpers.osm_builder import OsmBuilder
 
 CRS_UTM = CRS.from_user_input("EPSG:32637")  # UTM 37N: the test area at 39°E, 60°N
 GEOD = Geod(ellps="WGS84")
@@ -401,7 +401,7 @@ def test_a_misspelt_untagged_surface_is_refused():
 
 def test_a_damaged_network_file_is_one_clear_line(tmp_path):
     from pipeline.errors import InputDataError
-    from pipeline.stages import _load_network
+    from pipeline.stages._common import load_network as _load_network
 
     graph = build_graph(
         roads_frame({"coords": [P0, P1], "highway": "primary"}), DEFAULT_NET, CRS_UTM

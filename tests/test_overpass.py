@@ -27,12 +27,12 @@ import pytest
 
 from pipeline import stages
 from pipeline._io import RegionPaths, region_paths
-from pipeline.access.services import DEFAULT_SERVICE_TAGS
 from pipeline.config import PROJECT_ROOT, RegionConfig, load_region
+from pipeline.config.defaults import DEFAULT_SERVICE_TAGS
 from pipeline.errors import ConfigError, DownloadError
 from pipeline.inputs import overpass
 from pipeline.outputs.export import layer_names, read_layer
-from tests.fake_overpass import (
+from tests.helpers.fake_overpass import (
     ERROR_PAGE,
     TESTLAND_RELATION,
     TESTLAND_TOML,
@@ -40,7 +40,7 @@ from tests.fake_overpass import (
     build_testland,
     serve,
 )
-from tests.osm_builder import OsmBuilder
+from tests.helpers.osm_builder import OsmBuilder
 
 VOLOGDA_DIR = PROJECT_ROOT / "regions" / "vologda"
 BY_ID = f"relation_id = {TESTLAND_RELATION}\nadmin_level = 4"

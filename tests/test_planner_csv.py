@@ -13,10 +13,10 @@ from shapely.geometry import Point
 
 from pipeline._io import region_paths
 from pipeline.access.catchments import read_anchor_csv, resolve_names
-from pipeline.access.services import read_service_csv
 from pipeline.config import load_region
 from pipeline.errors import AnchorNotFoundError, InputDataError
 from pipeline.inputs.planner_csv import numbers, read_planner_csv
+from pipeline.inputs.service_points import read_service_csv
 from pipeline.outputs.export import write_csv
 
 SERVICES = "name;type;lat;lon\r\nФАП «Дельта»;fap;60,05;38,95\r\n\r\nШкола №1;school;60.0;39.1\r\n"

@@ -37,7 +37,7 @@ from pipeline.network.graph import (
     RoadGraph,
 )
 from pipeline.network.scenarios import AddRoads, Scenario, apply_scenario, load_scenario
-from tests.test_synthetic_osm import (
+from tests.helpers.synthetic_region import (
     MIN_EDGE_S,
     TO_UTM,
     TOL_MIN,

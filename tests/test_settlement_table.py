@@ -131,7 +131,7 @@ def test_an_osm_run_takes_missing_populations_from_the_census_table(tmp_path, ca
 
     caplog.set_level(logging.INFO)
     from pipeline import stages
-    from tests.test_synthetic_osm import new_region, prepare_region
+    from tests.helpers.synthetic_region import new_region, prepare_region
 
     b = new_region()
     b.road([(39.00, 60.02), (39.05, 60.02)], highway="tertiary")

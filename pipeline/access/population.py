@@ -8,6 +8,7 @@ grid's resolution, and say so.
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +17,9 @@ import rasterio.features
 from pyproj import Transformer
 
 from pipeline.access.surface import Grid
+from pipeline.config import RegionConfig
+
+logger = logging.getLogger(__name__)
 
 __all__ = ["people_per_cell", "population_figures"]
 
@@ -71,3 +75,31 @@ def population_figures(
     figures["gap"] = int(np.rint(people[t > gap_min].sum()))
     figures["no_access"] = int(np.rint(people[~np.isfinite(anchor_time_min) & (people > 0)].sum()))
     return figures
+
+
+def grid_population(cfg: RegionConfig, result) -> dict | None:
+    """People by travel time from the region's population grid, if it names one.
+
+    `result` is the catchments result (its grid and anchor-time raster). None when the region
+    names no grid (``[offline] population_grid``).
+    """
+    grid_file = cfg.offline.population_grid if cfg.offline is not None else None
+    if grid_file is None:
+        return None
+    path = cfg.resolve(grid_file)
+    people = people_per_cell(result.grid, path)
+    figures = population_figures(
+        people, result.rasters["anchor_time_min"], cfg.thresholds.bands_min, cfg.thresholds.gap_min
+    )
+    logger.info(
+        "population grid %s: ~%d people, ~%d beyond %g min of an anchor (estimate)",
+        path.name,
+        figures["total"],
+        figures["gap"],
+        cfg.thresholds.gap_min,
+    )
+    return {
+        **figures,
+        "source": path.name,
+        "note": "estimate: each grid cell's people spread evenly over the land of the cell",
+    }

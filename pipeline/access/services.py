@@ -1,169 +1,33 @@
 """Services: which settlements host a school, a clinic, a post office …, and how far everyone is from each.
 
-The service types and the OSM tags that define them live in :data:`DEFAULT_SERVICE_TAGS`, one
-table a region file can extend or override (`[services] tags`). A rule is `key=value`, or
-`key=*` for any value. Points and areas both count (an area becomes its representative point).
-A planner-maintained CSV (`name,type,lat,lon`) can replace the OSM services of a region.
+The service points come from :mod:`pipeline.inputs.service_points` (OSM tags matched by the
+type table of :mod:`pipeline.config.defaults`, or a planner's CSV); here they are linked to
+the settlements that host them and timed with the one walk-and-drive rule.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 from scipy.spatial import cKDTree
 
-from pipeline.errors import InputDataError
+from pipeline.config import RegionConfig
 
 __all__ = [
-    "DEFAULT_CORE_SERVICES",
-    "DEFAULT_DESERT_MIN",
-    "DEFAULT_REACH_M",
-    "DEFAULT_SERVICE_TAGS",
-    "ServiceMatcher",
+    "add_service_access",
     "anchor_profile",
+    "coverage_by_service",
+    "desert_list",
     "link_to_settlements",
-    "read_service_csv",
+    "service_times",
+    "services_figures",
 ]
 
 logger = logging.getLogger(__name__)
-
-# Service type -> OSM tags that make an object that service. Russian practice: a
-# feldsher-midwife post (ФАП) is mapped as healthcare=centre or healthcare=feldsher
-# (sometimes with amenity=clinic, which then counts as a clinic as well).
-DEFAULT_SERVICE_TAGS: dict[str, list[str]] = {
-    "hospital": ["amenity=hospital", "healthcare=hospital"],
-    "clinic": ["amenity=clinic", "healthcare=clinic", "amenity=doctors", "healthcare=doctor"],
-    "fap": ["healthcare=centre", "healthcare=feldsher", "healthcare=paramedic"],
-    "pharmacy": ["amenity=pharmacy", "healthcare=pharmacy"],
-    "school": ["amenity=school"],
-    "kindergarten": ["amenity=kindergarten"],
-    "post_office": ["amenity=post_office"],
-    "bank": ["amenity=bank"],  # a branch; a cash machine (amenity=atm) is not one
-    "shop": ["shop=supermarket", "shop=convenience", "shop=general"],
-    "fuel": ["amenity=fuel"],
-    "police": ["amenity=police"],
-    "fire_station": ["amenity=fire_station"],
-    "culture": ["amenity=library", "amenity=community_centre", "amenity=arts_centre"],
-}
-
-# What every anchor should offer; `a|b` means either will do.
-DEFAULT_CORE_SERVICES = ["school", "clinic|fap", "pharmacy", "post_office"]
-
-# Beyond this many minutes from the nearest service of a type, a settlement is in that
-# type's service desert.
-# How far from its centre a settlement's services may lie and still be its own (for services
-# outside every OSM place area), metres, by place class: a town spreads farther than a hamlet.
-DEFAULT_REACH_M: dict[str, float] = {
-    "city": 10_000.0,
-    "town": 5_000.0,
-    "village": 1_000.0,
-    "hamlet": 300.0,
-    "isolated_dwelling": 150.0,
-}
-
-DEFAULT_DESERT_MIN: dict[str, float] = {
-    "hospital": 60.0,
-    "clinic": 30.0,
-    "fap": 30.0,
-    "pharmacy": 30.0,
-    "school": 30.0,
-    "kindergarten": 30.0,
-    "post_office": 30.0,
-    "bank": 60.0,
-    "shop": 30.0,
-    "fuel": 60.0,
-    "police": 60.0,
-    "fire_station": 30.0,
-    "culture": 60.0,
-}
-
-
-def parse_rule(rule: str) -> tuple[str, str | None]:
-    """'amenity=school' -> ('amenity', 'school'); 'shop=*' -> ('shop', None)."""
-    key, sep, value = rule.partition("=")
-    key, value = key.strip(), value.strip()
-    if not sep or not key or not value:
-        raise ValueError(f"{rule!r} is not a tag rule; write key=value or key=*")
-    return key, (None if value == "*" else value)
-
-
-class ServiceMatcher:
-    """Which service types an OSM object's tags make it. Built once from the type table."""
-
-    def __init__(self, table: Mapping[str, list[str]]) -> None:
-        self.by_key: dict[str, list[tuple[str | None, str]]] = {}
-        for service, rules in table.items():
-            for rule in rules:
-                key, value = parse_rule(rule)
-                self.by_key.setdefault(key, []).append((value, service))
-
-    @property
-    def keys(self) -> list[str]:
-        return sorted(self.by_key)
-
-    def match(self, tags) -> list[str]:
-        """Service types for a tag list (anything with `.get`), in table order, no repeats."""
-        found: list[str] = []
-        for key, rules in self.by_key.items():
-            value = tags.get(key)
-            if value is None:
-                continue
-            for wanted, service in rules:
-                if (wanted is None or wanted == value) and service not in found:
-                    found.append(service)
-        return found
-
-
-def read_service_csv(path: Path, known_types: list[str]) -> gpd.GeoDataFrame:
-    """Service points a planner maintains: columns name, type, lat, lon, read like the anchors
-    CSV (:mod:`pipeline.inputs.planner_csv`: UTF-8, Windows-1251 or UTF-16; `,`, `;` or tab; a
-    decimal comma in lat/lon)."""
-    from pipeline.inputs.planner_csv import numbers, read_planner_csv
-
-    if not path.is_file():
-        raise InputDataError(
-            f"services.csv {str(path)!r} not found; fix the path in the region file"
-        )
-    csv = read_planner_csv(path, "service", "name,type,lat,lon")
-    table = csv.table
-    missing = {"name", "type", "lat", "lon"} - set(table.columns)
-    if missing:
-        raise InputDataError(
-            f"{path}: missing column(s) {', '.join(sorted(missing))} (found: "
-            f"{', '.join(csv.header)}); the header must be name,type,lat,lon"
-        )
-    lat, lon = numbers(table["lat"]), numbers(table["lon"])
-    bad = lat.isna() | lon.isna() | ~lat.between(-90, 90) | ~lon.between(-180, 180)
-    if bad.any():
-        row = int(np.flatnonzero(bad.to_numpy())[0])
-        raise InputDataError(
-            f"{path}: line {csv.line(row)} has no valid lat/lon ({table['lat'].iloc[row]!r}, "
-            f"{table['lon'].iloc[row]!r}; degrees such as 59.22 or 59,22); fix or remove it"
-        )
-    types = table["type"]
-    unknown = sorted(set(types) - set(known_types))
-    if unknown:
-        row = int(np.flatnonzero(types.isin(unknown).to_numpy())[0])
-        raise InputDataError(
-            f"{path}, line {csv.line(row)}: unknown service type {unknown[0]!r}"
-            + (f" (and {', '.join(map(repr, unknown[1:]))})" if len(unknown) > 1 else "")
-            + f"; use one of {', '.join(known_types)}"
-        )
-    return gpd.GeoDataFrame(
-        {
-            "service": types.to_numpy(dtype=object),
-            "name": table["name"].to_numpy(dtype=object),
-            "osm_type": "csv",
-            "osm_id": np.arange(1, len(table) + 1, dtype=np.int64),
-        },
-        geometry=gpd.points_from_xy(lon, lat),
-        crs="EPSG:4326",
-    )
 
 
 def link_to_settlements(
@@ -335,3 +199,78 @@ def coverage_by_service(
         return pd.DataFrame(columns=["service", "area"])
     out = pd.concat(rows, ignore_index=True)
     return out[["service", "area", *[c for c in out.columns if c not in ("service", "area")]]]
+
+
+def add_service_access(
+    cfg: RegionConfig,
+    result,
+    model,
+    places: gpd.GeoDataFrame,
+    services: gpd.GeoDataFrame,
+    areas: gpd.GeoDataFrame | None,
+) -> tuple[gpd.GeoDataFrame, pd.DataFrame]:
+    """Put the service columns on the settlements and anchors of `result`.
+
+    Parameters
+    ----------
+    cfg : RegionConfig
+        The region: its service types, reach, deserts and core services.
+    result : Accessibility
+        The catchments result (:func:`pipeline.access.catchments.compute_accessibility`); its
+        settlements get ``time_<type>_min`` and ``service_deserts``, its anchors their profile.
+    model : TravelModel
+        The run's travel model.
+    places : gpd.GeoDataFrame
+        The projected places the services are linked to.
+    services : gpd.GeoDataFrame
+        The service points, projected like `places`.
+    areas : gpd.GeoDataFrame or None
+        The OSM place areas, projected (None: none in the extract).
+
+    Returns
+    -------
+    services : gpd.GeoDataFrame
+        The services layer: each point with the settlement it belongs to.
+    coverage : pd.DataFrame
+        Per service type figures (:func:`coverage_by_service`).
+    """
+    types = list(cfg.services.table())
+    s, anchors = result.settlements, result.anchors
+    link = link_to_settlements(services, places, cfg.services.reach_table(), areas)
+    services = pd.concat([services.drop(columns="geometry"), link, services[["geometry"]]], axis=1)
+    services = gpd.GeoDataFrame(services, geometry="geometry", crs=places.crs)
+    times = service_times(s, services, model, types)
+    for column in times.columns:
+        s[column] = times[column].to_numpy()
+    s["service_deserts"] = desert_list(times, cfg.services.desert_table(), types).to_numpy()
+    profile = anchor_profile(anchors, services, types, cfg.services.core)
+    for column in profile.columns:
+        anchors[column] = profile[column].to_numpy()
+    lacking = int(profile["lacks_core_services"].sum())
+    logger.info(
+        "services: %d points of %d types; %d of %d anchors lack a core service (%s)",
+        len(services),
+        services["service"].nunique(),
+        lacking,
+        len(anchors),
+        " + ".join(cfg.services.core),
+    )
+    return services, coverage_by_service(s, types)
+
+
+def services_figures(cfg: RegionConfig, anchors, services, service_summary) -> dict:
+    """The ``services`` part of summary.json (``{"available": False}`` without service data)."""
+    if services is None:
+        return {"available": False}
+    profile_columns = ["name", "district", "core_services_missing"]
+    return {
+        "available": True,
+        "source": "services.csv" if cfg.services.csv else "OpenStreetMap",
+        "counts": services["service"].value_counts().sort_index().to_dict(),
+        "core": cfg.services.core,
+        "desert_min": cfg.services.desert_table(),
+        "anchors_lacking_core": anchors.loc[
+            anchors["lacks_core_services"], profile_columns
+        ].to_dict(orient="records"),
+        "coverage": service_summary.to_dict(orient="records"),
+    }

@@ -13,9 +13,21 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from pipeline.network.graph import FLAG_FERRY, FLAG_WINTER, RoadGraph
+from pipeline.access.catchments import _in_region
+from pipeline.access.travel_model import travel_model
+from pipeline.config import RegionConfig
+from pipeline.network.graph import FLAG_FERRY, FLAG_WINTER, RoadGraph, apply_season
 
-__all__ = ["combine_seasons", "crossing_dependence", "crossing_state", "crossings_table"]
+__all__ = [
+    "anchor_minutes",
+    "combine_seasons",
+    "crossing_dependence",
+    "crossing_state",
+    "crossings_table",
+    "season_crossings",
+    "seasons_figures",
+    "used_ways",
+]
 
 
 def combine_seasons(by_season: dict[str, gpd.GeoDataFrame], gap_min: float) -> gpd.GeoDataFrame:
@@ -117,3 +129,131 @@ def crossings_table(
         .sort_values("osm_id")
         .reset_index(drop=True)
     )
+
+
+def anchor_minutes(cfg: RegionConfig, graph: RoadGraph, places, anchor_pos: np.ndarray):
+    """Minutes from each settlement of the region to its nearest anchor on `graph` (NaN:
+    unreachable), with the field and the trips (for the ways they use)."""
+    model = travel_model(cfg, graph)
+    xy = np.column_stack([places.geometry.x, places.geometry.y])
+    field = model.field(xy[anchor_pos])
+    [trips] = model.trips(xy[_in_region(places)], [field])
+    minutes = np.where(np.isfinite(trips.time_s), trips.time_s / 60.0, np.nan)
+    return minutes, field, trips
+
+
+def used_ways(graph: RoadGraph, field, trips) -> np.ndarray:
+    """OSM ways on the settlements' fastest trips to their anchors: the segment each joins, the
+    shortest-path tree from there on, and the stretch into the anchor."""
+    n, next_node = graph.n_nodes, field.next_node
+    frontier = np.unique(trips.exit_node[trips.exit_node >= 0])
+    seen = np.zeros(n, dtype=bool)
+    while len(frontier):  # one step along every path at once
+        seen[frontier] = True
+        step = next_node[frontier]
+        step = step[(step >= 0) & (step < n)]
+        frontier = np.unique(step[~seen[step]])
+    on_path = seen[graph.edge_u] & (next_node[graph.edge_u] == graph.edge_v)
+    last = np.flatnonzero(seen & (next_node >= n))  # nodes whose next step enters an anchor
+    entry_key = field.entry_node * (field.n_sources + 1) + field.entry_source
+    wanted = last * (field.n_sources + 1) + (next_node[last] - n)
+    into_anchor = field.entry_way[np.isin(entry_key, wanted)]
+    joined = trips.depart_way[trips.depart_way >= 0]
+    return np.unique(np.concatenate([graph.edge_way[on_path], into_anchor, joined]))
+
+
+def season_crossings(
+    cfg: RegionConfig,
+    graph: RoadGraph,
+    places: gpd.GeoDataFrame,
+    anchor_pos: np.ndarray,
+    roads: gpd.GeoDataFrame,
+) -> tuple[gpd.GeoDataFrame, dict[tuple, list[str]]]:
+    """Every crossing of the region and, per settlement (by ``(osm_type, osm_id)``), the names
+    of the crossings whose closure in a season it would be open cuts that settlement off.
+
+    `graph` is the network stage's graph (every season is applied to it here), `places` the
+    projected settlements, `anchor_pos` their anchors, `roads` the extract's roads projected.
+    """
+    gap = cfg.thresholds.gap_min
+    graphs = {
+        s: apply_season(graph, rules, cfg.ferry_months, cfg.network.ferry_wait_min)
+        for s, rules in cfg.seasons.items()
+    }
+    state = crossing_state(graph, graphs)
+    lost_by_season = {}
+    for season, season_graph in graphs.items():
+        base, field, trips = anchor_minutes(cfg, season_graph, places, anchor_pos)
+        used = used_ways(season_graph, field, trips)
+        open_here = state.loc[state[f"open_{season}"], "osm_id"].to_numpy()
+        lost_by_season[season] = crossing_dependence(
+            season_graph,
+            open_here,
+            used,
+            lambda g: anchor_minutes(cfg, g, places, anchor_pos)[0],
+            base,
+            gap,
+        )
+    settlements = places[_in_region(places)].reset_index(drop=True)
+    crossings = crossings_table(state, lost_by_season, settlements, roads)
+    keys = list(zip(settlements["osm_type"], settlements["osm_id"], strict=True))
+    lost_names: dict[tuple, list[str]] = {}
+    for row in crossings.itertuples():  # crossings are few
+        label = row.name if isinstance(row.name, str) else f"{row.kind} {row.osm_id}"
+        for lost in lost_by_season.values():
+            for i in np.flatnonzero(lost.get(int(row.osm_id), [])):
+                lost_names.setdefault(keys[i], [])
+                if label not in lost_names[keys[i]]:
+                    lost_names[keys[i]].append(label)
+    return crossings, lost_names
+
+
+def seasons_figures(cfg: RegionConfig, per_season, combined, crossings) -> dict:
+    """seasons.json: each season's served and unreachable counts, all-season access, the
+    season-dependent settlements (most people first) and the crossings."""
+    gap = cfg.thresholds.gap_min
+    pop = combined["population"].astype("Float64").fillna(0)
+    seasons = {}
+    for season, frame in per_season.items():
+        t = frame["anchor_time_min"]
+        p = frame["population"].astype("Float64").fillna(0)
+        seasons[season] = {
+            "dates": f"{cfg.seasons[season].start}..{cfg.seasons[season].end}",
+            "settlements_served": int((t <= gap).sum()),
+            "population_served": int(p[t <= gap].sum()),
+            "settlements_unreachable": int(t.isna().sum()),
+        }
+    dependent = combined[combined["season_dependent"]].copy()
+    dependent["_pop"] = pop[combined["season_dependent"]]
+    dependent = dependent.sort_values("_pop", ascending=False, kind="stable")
+    table = [
+        {
+            "name": r.name,
+            "district": r.district,
+            "population": None if pd.isna(r.population) else int(r.population),
+            "seasons_served": r.seasons_served,
+            "worst_season": r.worst_season,
+            "worst_time_min": None
+            if pd.isna(r.worst_time_min)
+            else round(float(r.worst_time_min), 1),
+            "crossings": r.crossings,
+        }
+        for r in dependent.itertuples()
+    ]
+    return {
+        "region": cfg.name,
+        "gap_threshold_min": gap,
+        "seasons": seasons,
+        "all_season_access": {
+            "settlements": int(combined["all_season_access"].sum()),
+            "population": int(pop[combined["all_season_access"]].sum()),
+        },
+        "season_dependent": {
+            "settlements": len(table),
+            "population": int(dependent["_pop"].sum()),
+            "table": table,
+        },
+        "crossings": []
+        if crossings is None
+        else crossings.drop(columns="geometry").replace({np.nan: None}).to_dict(orient="records"),
+    }

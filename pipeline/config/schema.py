@@ -18,13 +18,13 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from pipeline.access.services import (
+from pipeline.config.defaults import (
     DEFAULT_CORE_SERVICES,
     DEFAULT_DESERT_MIN,
     DEFAULT_REACH_M,
     DEFAULT_SERVICE_TAGS,
-    parse_rule,
 )
+from pipeline.config.tag_rules import parse_rule
 from pipeline.errors import ConfigError
 
 __all__ = [
@@ -306,7 +306,7 @@ class NetworkConfig(_Strict):
 
 
 class ServicesConfig(_Strict):
-    """Service types (see pipeline/access/services.py for the default tag table), core services, deserts."""
+    """Service types (see pipeline/config/defaults.py for the default tag table), core services, deserts."""
 
     tags: dict[str, list[str]] = {}  # per type: replaces that type's rules, or adds a new type
     core: list[str] = list(DEFAULT_CORE_SERVICES)  # every anchor should host these ("a|b": either)

@@ -24,9 +24,9 @@ import pandas as pd
 import shapely
 from tqdm import tqdm
 
-from pipeline.access.services import ServiceMatcher
 from pipeline.config import PLACE_CLASSES, RegionConfig
 from pipeline.errors import ExtractError
+from pipeline.inputs.service_points import ServiceMatcher
 
 __all__ = [
     "ROAD_TAGS",

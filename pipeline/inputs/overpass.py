@@ -50,8 +50,8 @@ import shapely
 from shapely.geometry import box
 
 from pipeline._io import RegionPaths, atomic_path, sha256_of
-from pipeline.access.services import parse_rule
 from pipeline.config import PLACE_CLASSES, RegionConfig
+from pipeline.config.tag_rules import parse_rule
 from pipeline.errors import ConfigError, DownloadError, ExtractError
 
 __all__ = [
@@ -218,7 +218,7 @@ def query_area(cfg: RegionConfig, region) -> shapely.Polygon | shapely.MultiPoly
     simplified by half the margin, so it holds the extract stage's clip buffer with fewer
     vertices than the border has (each is sent with every tag of the query).
     """
-    from pipeline.stages import region_crs
+    from pipeline.crs import region_crs
 
     crs = region_crs(cfg, region)
     projected = gpd.GeoSeries([region], crs="EPSG:4326").to_crs(crs)

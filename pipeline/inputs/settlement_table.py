@@ -40,6 +40,7 @@ import numpy as np
 import pandas as pd
 from scipy.spatial import cKDTree
 
+from pipeline.config import RegionConfig
 from pipeline.errors import InputDataError
 
 __all__ = [
@@ -264,3 +265,35 @@ def census_population(
     figures["matched"] = len(used_place)
     figures["unknown"] = int(population.isna().sum())
     return population, source, figures
+
+
+def with_census_population(cfg: RegionConfig, places, boundaries, crs) -> gpd.GeoDataFrame:
+    """OSM places with their `population_source`, filled in from the region's census table
+    (``[census] table``) where OSM has no population."""
+    places = places.copy()
+    places["population_source"] = np.where(places["population"].notna(), "osm", None)
+    if cfg.census is None:
+        return places
+    path = cfg.resolve(cfg.census.table)
+    districts = boundaries[boundaries["role"] == "district"]
+    if districts.empty:  # no district level: the region itself places the table's rows
+        districts = boundaries[boundaries["role"] == "region"]
+    districts = districts.assign(_name=lambda b: b["name"])
+    table, report = read_settlement_table(path, districts, "_name", crs)
+    report.log(path)
+    population, source, figures = census_population(
+        places.to_crs(crs), table.to_crs(crs), cfg.census.match_m
+    )
+    places["population"], places["population_source"] = population.to_numpy(), source.to_numpy()
+    logger.info(
+        "population: %d of %d places tagged in OSM, %d more from %s (of %d untagged: %.0f %%), "
+        "%d still unknown",
+        figures["tagged"],
+        figures["places"],
+        figures["matched"],
+        path.name,
+        figures["places"] - figures["tagged"],
+        100.0 * figures["matched"] / max(figures["places"] - figures["tagged"], 1),
+        figures["unknown"],
+    )
+    return places

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import logging
 import re
-import time
 from collections.abc import Iterable
 from pathlib import Path
 from xml.sax.saxutils import escape, quoteattr
@@ -36,7 +35,6 @@ import pandas as pd
 
 from pipeline._io import RegionPaths, atomic_path
 from pipeline.config import RegionConfig
-from pipeline.errors import InputDataError
 from pipeline.network.graph import (
     FLAG_BOARDING,
     FLAG_FERRY,
@@ -52,7 +50,6 @@ __all__ = [
     "NODE_DTYPES",
     "graphml_path",
     "load_graphml",
-    "run_graphml",
     "season_graph",
     "write_graphml",
 ]
@@ -97,51 +94,6 @@ def load_graphml(path: Path):
     import osmnx as ox
 
     return ox.load_graphml(Path(path), node_dtypes=NODE_DTYPES, edge_dtypes=EDGE_DTYPES)
-
-
-# --- the stage ------------------------------------------------------------------------------
-
-
-def run_graphml(cfg: RegionConfig, paths: RegionPaths) -> Path:
-    """Write the default season's road graph as GraphML; return its path."""
-    from pipeline.outputs.export import read_layer, read_metadata
-    from pipeline.stages import _load_network, _region_and_crs, _summary
-
-    started = time.perf_counter()
-    target = graphml_path(cfg, paths)
-    if read_metadata(paths.osm_gpkg).get("mode") == "straight_line":
-        raise InputDataError(_no_roads(cfg, paths))
-    _, crs = _region_and_crs(cfg, read_layer(paths.osm_gpkg, "boundaries"))
-    _, graph = _load_network(paths.network, crs)
-    if graph is None:
-        raise InputDataError(_no_roads(cfg, paths))
-    season, graph = season_graph(cfg, graph)
-    roads = read_layer(paths.osm_gpkg, "roads")
-    highway = pd.Series(roads["highway"].to_numpy(dtype=object), index=roads["osm_id"].to_numpy())
-    attrs = {
-        "crs": "EPSG:4326",
-        "crs_proj": crs.to_wkt(),
-        "name": cfg.display_name,
-        "season": season,
-        "created_with": "anchor_access pipeline (make graphml)",
-        "simplified": "False",
-    }
-    write_graphml(target, graph, highway, attrs)
-    _summary(
-        "graphml",
-        started,
-        f"{graph.n_nodes} nodes, {len(graph.edge_u)} edges ({season})",
-        target,
-    )
-    return target
-
-
-def _no_roads(cfg: RegionConfig, paths: RegionPaths) -> str:
-    return (
-        f"{paths.network} holds no road network: {cfg.display_name} was computed with the "
-        "straight-line model (no OSM extract); get an extract (`make fetch`) and run "
-        f"`make network region={cfg.name}` first"
-    )
 
 
 # --- writing --------------------------------------------------------------------------------

@@ -773,3 +773,8 @@ def write_project(path: Path, xml: str, name: str) -> None:
         info = zipfile.ZipInfo(f"{name}.qgs", date_time=(2020, 1, 1, 0, 0, 0))
         info.compress_type = zipfile.ZIP_DEFLATED
         zf.writestr(info, xml.encode("utf-8"))
+
+
+def gpkg_styles(cfg: RegionConfig, layers: dict[str, gpd.GeoDataFrame]) -> dict[str, str]:
+    """Each layer's default QGIS style (QML), to store inside the GeoPackage."""
+    return {name: style.qml() for name, style in layer_styles(cfg, layers).items()}

@@ -18,7 +18,7 @@ from PIL import Image
 
 __all__ = ["DOCS_IMG", "distinct_colours", "keep_screenshot", "require"]
 
-DOCS_IMG = Path(__file__).resolve().parent.parent / "docs" / "img"
+DOCS_IMG = Path(__file__).resolve().parents[2] / "docs" / "img"
 MAX_SCREENSHOT_BYTES = 200_000
 
 

@@ -26,7 +26,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import shapely
 from shapely.geometry import LineString, Point, Polygon
 
-from tests.osm_builder import OsmBuilder
+from tests.helpers.osm_builder import OsmBuilder
 
 __all__ = ["ERROR_PAGE", "FakeOverpass", "serve"]
 

@@ -20,7 +20,7 @@ from pathlib import Path
 
 __all__ = ["run", "start"]
 
-PROJECT = Path(__file__).resolve().parent.parent
+PROJECT = Path(__file__).resolve().parents[2]
 
 _FORKS = multiprocessing.get_context("forkserver")
 _FORKS.set_forkserver_preload(["pipeline.cli", __name__])
