@@ -47,7 +47,7 @@ def river_region():
 
 
 def expected_minutes() -> dict[tuple[str, str], float]:
-    """By hand, from the default seasons (pipeline.config.DEFAULT_SEASONS)."""
+    """By hand, from the default seasons (pipeline.config.defaults.DEFAULT_SEASONS)."""
     summer_north = (
         drive_s(TOWN, PIER_S, 80.0) + (FERRY_MIN + WAIT_MIN) * 60 + drive_s(PIER_N, NORTH, 60.0)
     )

@@ -25,9 +25,20 @@ __all__ = ["people_per_cell", "population_figures"]
 
 
 def people_per_cell(grid: Grid, population_tif: Path) -> np.ndarray:
-    """Estimated people in each travel-time cell (0 outside the region), shape (height, width).
+    """Estimated people in each travel-time cell (0 outside the region).
 
-    The population grid must be geographic (degrees), as GPWv4 is.
+    Parameters
+    ----------
+    grid : Grid
+        The travel-time grid (:func:`pipeline.access.surface.make_grid`).
+    population_tif : Path
+        A population count raster in geographic coordinates (degrees), as GPWv4 is; each of
+        its cells' people are spread evenly over the land of the cell.
+
+    Returns
+    -------
+    np.ndarray
+        (height, width) people per travel-time cell.
     """
     rows, cols = np.nonzero(grid.inside)
     t = grid.transform
@@ -67,7 +78,24 @@ def _cell_areas_m2(src) -> np.ndarray:
 def population_figures(
     people: np.ndarray, anchor_time_min: np.ndarray, bands_min: list[float], gap_min: float
 ) -> dict[str, int]:
-    """Estimated people within each band limit, beyond the gap threshold, and with no access."""
+    """Estimated people within each band limit, beyond the gap threshold, and with no access.
+
+    Parameters
+    ----------
+    people : np.ndarray
+        People per cell (:func:`people_per_cell`).
+    anchor_time_min : np.ndarray
+        Minutes to the nearest anchor per cell (NaN: no access), same shape.
+    bands_min : list of float
+        Band limits, minutes.
+    gap_min : float
+        The gap threshold, minutes.
+
+    Returns
+    -------
+    dict of str to int
+        ``total``, ``within_<T>min`` for each band limit, ``gap`` and ``no_access``.
+    """
     t = np.where(np.isfinite(anchor_time_min), anchor_time_min, np.inf)
     figures = {"total": int(np.rint(people.sum()))}
     for limit in bands_min:

@@ -48,7 +48,20 @@ def nearest_source(graph: sparse.csr_matrix, source_nodes: np.ndarray) -> Neares
 
 
 def nearest_source_reversed(reversed_graph: sparse.csr_matrix, source_nodes) -> NearestSource:
-    """:func:`nearest_source` on a graph that is already reversed (edge v→u for each road u→v)."""
+    """:func:`nearest_source` on a graph that is already reversed (edge v→u for each road u→v).
+
+    Parameters
+    ----------
+    reversed_graph : scipy.sparse.csr_matrix
+        The reversed road graph, edge weights in seconds.
+    source_nodes : array-like of int
+        The nodes the trips end at (in the reversed graph: where the search starts).
+
+    Returns
+    -------
+    NearestSource
+        Per node, the seconds to its nearest source (inf: none) and that source (-1: none).
+    """
     n = reversed_graph.shape[0]
     source_nodes = np.asarray(source_nodes, dtype=np.int64)
     if len(source_nodes) == 0:
@@ -84,6 +97,21 @@ def sources_csr(
     reversed, it is an edge out of the source's virtual node. Those rows are appended to the
     graph's arrays as they are, so adding sources costs time in the entries, not in the graph.
     Entries must be unique per (node, source).
+
+    Parameters
+    ----------
+    reversed_graph : scipy.sparse.csr_matrix
+        The reversed road graph (n × n), seconds.
+    entry_node, entry_source, entry_time_s : np.ndarray
+        One entry per (road node, source): the node, the source's index and the seconds from
+        the node into the source.
+    n_sources : int
+        How many sources; source ``i`` becomes node ``n + i``.
+
+    Returns
+    -------
+    scipy.sparse.csr_matrix
+        The (n + n_sources) × (n + n_sources) reversed graph with the sources' edges.
     """
     n = reversed_graph.shape[0]
     entry_source = np.asarray(entry_source, dtype=np.int64)

@@ -16,6 +16,7 @@ import pandas as pd
 from scipy.spatial import cKDTree
 
 from pipeline.config import RegionConfig
+from pipeline.people import population_or_zero
 
 __all__ = [
     "add_service_access",
@@ -46,6 +47,23 @@ def link_to_settlements(
     the town's (1.5/5 < 0.1/0.3), a post office in a village's centre is the village's, even
     2 km from a town. Beyond every reach it belongs to none. Settlements are matched by
     osm_type and osm_id, never by name.
+
+    Parameters
+    ----------
+    services : gpd.GeoDataFrame
+        Service points, projected.
+    places : gpd.GeoDataFrame
+        Settlements with `osm_type`, `osm_id`, `name`, `place`, in the same CRS.
+    reach_m : Mapping of str to float
+        Reach by place class, metres (``services.reach_m``).
+    areas : gpd.GeoDataFrame, optional
+        OSM place areas with the `osm_type` and `osm_id` of their place.
+
+    Returns
+    -------
+    pd.DataFrame
+        One row per service (its index): `settlement_name`, `settlement_osm_type`,
+        `settlement_osm_id` (empty when it belongs to none) and `link_distance_m`.
     """
     n = len(services)
     out = pd.DataFrame(index=services.index)
@@ -105,6 +123,23 @@ def anchor_profile(
     `services` needs `service`, `settlement_osm_type` and `settlement_osm_id` (from
     :func:`link_to_settlements`); anchors are matched by osm_type and osm_id. A core entry
     `a|b` is met by either type.
+
+    Parameters
+    ----------
+    anchors : pd.DataFrame
+        The anchors, with `osm_type` and `osm_id`.
+    services : pd.DataFrame
+        Services linked to settlements.
+    types : list of str
+        Every service type of the region.
+    core : list of str
+        The core services every anchor should host (``services.core``).
+
+    Returns
+    -------
+    pd.DataFrame
+        Per anchor (same index): ``has_<type>`` booleans, `core_services_missing` (text) and
+        `lacks_core_services`.
     """
     hosted = services.dropna(subset=["settlement_osm_id"])
     present = set(
@@ -138,6 +173,22 @@ def service_times(
 
     `model` is the region's travel model (:mod:`pipeline.access.walk_and_drive`); a type with no service at
     all leaves its column empty (NaN), it does not invent a time.
+
+    Parameters
+    ----------
+    settlements : gpd.GeoDataFrame
+        The settlements, projected.
+    services : gpd.GeoDataFrame
+        The service points with their `service` type, same CRS.
+    model : TravelModel
+        The run's travel model.
+    types : list of str
+        Every service type of the region (one column each).
+
+    Returns
+    -------
+    pd.DataFrame
+        ``time_<type>_min`` per settlement (same index); NaN where none is reachable.
     """
     xy = np.column_stack([settlements.geometry.x, settlements.geometry.y])
     out = pd.DataFrame({f"time_{t}_min": np.nan for t in types}, index=settlements.index)
@@ -162,7 +213,22 @@ def service_times(
 def desert_list(
     times: pd.DataFrame, desert_min: Mapping[str, float], types: list[str]
 ) -> pd.Series:
-    """Comma-separated service types each settlement is beyond the desert threshold of."""
+    """Comma-separated service types each settlement is beyond the desert threshold of.
+
+    Parameters
+    ----------
+    times : pd.DataFrame
+        ``time_<type>_min`` columns (:func:`service_times`).
+    desert_min : Mapping of str to float
+        The desert threshold of each type, minutes.
+    types : list of str
+        The types, in the order they are listed.
+
+    Returns
+    -------
+    pd.Series
+        Per settlement, e.g. ``"hospital, bank"``; empty text when none.
+    """
     flags = {
         service: ~(times[f"time_{service}_min"] <= desert_min[service]).to_numpy()
         for service in types
@@ -177,8 +243,24 @@ def desert_list(
 def coverage_by_service(
     settlements: pd.DataFrame, types: list[str], limits_min: tuple[float, ...] = (15.0, 30.0, 60.0)
 ) -> pd.DataFrame:
-    """Population (and settlements) within each limit of each service type, by district and region."""
-    pop = settlements["population"].astype("Float64").fillna(0).to_numpy(dtype=float)
+    """Population (and settlements) within each limit of each service type, by district and region.
+
+    Parameters
+    ----------
+    settlements : pd.DataFrame
+        Settlements with `population`, `district` and ``time_<type>_min`` columns.
+    types : list of str
+        The service types.
+    limits_min : tuple of float
+        The time limits, minutes.
+
+    Returns
+    -------
+    pd.DataFrame
+        One row per (service type, area): for each type the region ("(region)") first, then
+        each district; ``settlements_within_<T>min`` and ``population_within_<T>min``.
+    """
+    pop = population_or_zero(settlements["population"])
     district = settlements["district"].fillna("(outside districts)").to_numpy()
     rows = []
     for service in types:

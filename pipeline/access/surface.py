@@ -38,7 +38,22 @@ class Grid:
 
 
 def make_grid(region: shapely.Geometry, crs: CRS, cell_m: float) -> Grid:
-    """A grid of `cell_m` cells aligned to multiples of the cell size, covering `region` (projected)."""
+    """A grid of `cell_m` cells aligned to multiples of the cell size, covering `region`.
+
+    Parameters
+    ----------
+    region : shapely.Geometry
+        The region polygon, projected.
+    crs : CRS
+        Its projected CRS.
+    cell_m : float
+        Cell side, metres (``surface.cell_m``).
+
+    Returns
+    -------
+    Grid
+        The grid: transform, shape, CRS and which cells lie inside the region.
+    """
     xmin, ymin, xmax, ymax = region.bounds
     x0, y1 = np.floor(xmin / cell_m) * cell_m, np.ceil(ymax / cell_m) * cell_m
     width = int(np.ceil((xmax - x0) / cell_m))
@@ -51,7 +66,20 @@ def make_grid(region: shapely.Geometry, crs: CRS, cell_m: float) -> Grid:
 
 
 def cell_centres(grid: Grid) -> tuple[np.ndarray, np.ndarray]:
-    """(row, col) index arrays and (n, 2) centre coordinates of the cells inside the region."""
+    """The cells inside the region: their indices and centres.
+
+    Parameters
+    ----------
+    grid : Grid
+        A grid from :func:`make_grid`.
+
+    Returns
+    -------
+    (rows, cols) : tuple of np.ndarray
+        Row and column index of each cell inside the region.
+    centres : np.ndarray
+        (n, 2) centre coordinates, metres in the grid's CRS.
+    """
     rows, cols = np.nonzero(grid.inside)
     t = grid.transform
     x = t.c + (cols + 0.5) * t.a
@@ -60,7 +88,23 @@ def cell_centres(grid: Grid) -> tuple[np.ndarray, np.ndarray]:
 
 
 def band_labels(limits: list[float]) -> list[str]:
-    """'0–15 min', '15–30 min', … for band limits in minutes."""
+    """'0–15 min', '15–30 min', … for band limits in minutes.
+
+    Parameters
+    ----------
+    limits : list of float
+        Ascending upper limits of the bands, minutes.
+
+    Returns
+    -------
+    list of str
+        One label per band.
+
+    Examples
+    --------
+    >>> band_labels([15, 30])
+    ['0–15 min', '15–30 min']
+    """
     lows = [0.0, *limits[:-1]]
     return [f"{_fmt(lo)}–{_fmt(hi)} min" for lo, hi in zip(lows, limits, strict=True)]
 
@@ -70,9 +114,22 @@ def _fmt(value: float) -> str:
 
 
 def polygonise(classes: np.ndarray, grid: Grid, valid: np.ndarray) -> gpd.GeoDataFrame:
-    """One (multi)polygon per class value among the `valid` cells; columns `value`, `geometry`.
+    """One (multi)polygon per class value among the `valid` cells.
 
-    Sorted by value, so output order is stable.
+    Parameters
+    ----------
+    classes : np.ndarray
+        (height, width) class value of each cell.
+    grid : Grid
+        The grid the arrays belong to.
+    valid : np.ndarray
+        (height, width) booleans: the cells to draw.
+
+    Returns
+    -------
+    gpd.GeoDataFrame
+        Columns `value`, `geometry`, in the grid's CRS, sorted by value (a stable order).
+        Polygons of different values never overlap.
     """
     shapes = rasterio.features.shapes(
         classes.astype(np.int32), mask=valid & grid.inside, transform=grid.transform, connectivity=4
@@ -98,7 +155,17 @@ def polygonise(classes: np.ndarray, grid: Grid, valid: np.ndarray) -> gpd.GeoDat
 
 
 def write_geotiff(path, grid: Grid, bands: dict[str, np.ndarray]) -> None:
-    """Write float bands (NaN → nodata) with their names as band descriptions."""
+    """Write float bands (NaN → nodata) as one GeoTIFF, their names as band descriptions.
+
+    Parameters
+    ----------
+    path : path-like
+        The file to write (the caller makes the write atomic).
+    grid : Grid
+        The grid of the bands (transform and CRS).
+    bands : dict of str to np.ndarray
+        Band name → (height, width) values, written in this order.
+    """
     profile = {
         "driver": "GTiff",
         "width": grid.width,

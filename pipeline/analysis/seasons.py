@@ -17,6 +17,7 @@ from pipeline.access.catchments import _in_region
 from pipeline.access.travel_model import travel_model
 from pipeline.config import RegionConfig
 from pipeline.network.graph import FLAG_FERRY, FLAG_WINTER, RoadGraph, apply_season
+from pipeline.people import population_or_zero
 
 __all__ = [
     "anchor_minutes",
@@ -111,7 +112,7 @@ def crossings_table(
 ) -> gpd.GeoDataFrame:
     """The crossings layer: geometry from the extract's roads, the seasonal state, and per season
     the settlements and people who lose access when the crossing is closed."""
-    pop = settlements["population"].astype("Float64").fillna(0).to_numpy(dtype=float)
+    pop = population_or_zero(settlements["population"])
     names = settlements["name"].astype(str).to_numpy()
     out = state.copy()
     for season, lost in lost_by_season.items():

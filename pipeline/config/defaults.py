@@ -9,6 +9,7 @@ __all__ = [
     "DEFAULT_CORE_SERVICES",
     "DEFAULT_DESERT_MIN",
     "DEFAULT_REACH_M",
+    "DEFAULT_SEASONS",
     "DEFAULT_SERVICE_TAGS",
 ]
 
@@ -60,4 +61,29 @@ DEFAULT_DESERT_MIN: dict[str, float] = {
     "police": 60.0,
     "fire_station": 30.0,
     "culture": 60.0,
+}
+
+
+# The seasons of every region whose file sets no [seasons]: the calendar of the Russian
+# North, taken from Vologda Oblast (the first region): rivers free of ice from about mid-May to
+# the end of October (ferry navigation); зимники and ice crossings open from mid-December to
+# the end of March; the spring thaw (распутица) with ice break-up from April to mid-May, when
+# ferries cannot run, winter roads are gone and dirt roads are impassable. A region with
+# another climate sets its own [seasons.<name>] tables (README, Seasons).
+DEFAULT_SEASONS: dict[str, dict] = {
+    "summer": {"start": "05-15", "end": "10-31"},
+    "winter": {
+        "start": "12-15",
+        "end": "03-31",
+        "winter_roads": True,
+        "ferries": False,
+        "soft_unpaved_factor": 0.8,
+    },
+    "thaw": {
+        "start": "04-01",
+        "end": "05-14",
+        "ferries": False,
+        "soft_unpaved_open": False,
+        "gravel_factor": 0.6,
+    },
 }

@@ -22,6 +22,7 @@ from pipeline.config.defaults import (
     DEFAULT_CORE_SERVICES,
     DEFAULT_DESERT_MIN,
     DEFAULT_REACH_M,
+    DEFAULT_SEASONS,
     DEFAULT_SERVICE_TAGS,
 )
 from pipeline.config.tag_rules import parse_rule
@@ -130,12 +131,15 @@ _OSM_SURFACES = (
 )  # fmt: skip
 
 
-class _Strict(BaseModel):
-    # inf and nan are never meaningful here (a gap threshold of inf would hide every gap).
+class StrictModel(BaseModel):
+    """The base of every model read from a file the user writes (region and scenario files):
+    unknown keys are errors, values are frozen, and inf and nan are refused everywhere (a gap
+    threshold of inf would hide every gap; snap_m = inf would join every end to some road)."""
+
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
-class SourceConfig(_Strict):
+class SourceConfig(StrictModel):
     """Where the OSM extract comes from."""
 
     kind: Literal["pbf", "overpass"] = "pbf"
@@ -161,7 +165,7 @@ class SourceConfig(_Strict):
         return value
 
 
-class BoundaryConfig(_Strict):
+class BoundaryConfig(StrictModel):
     """Which OSM boundary relations are the region and its districts."""
 
     relation_id: int | None = Field(default=None, gt=0)  # OSM relation of the region
@@ -182,7 +186,7 @@ class BoundaryConfig(_Strict):
         return self
 
 
-class AnchorRule(_Strict):
+class AnchorRule(StrictModel):
     """Anchors chosen by a rule instead of a list."""
 
     places: list[Literal[PLACE_CLASSES]] = ["city", "town"]  # type: ignore[valid-type]
@@ -193,7 +197,7 @@ class AnchorRule(_Strict):
     )
 
 
-class AnchorsConfig(_Strict):
+class AnchorsConfig(StrictModel):
     """Anchor settlements: names, a CSV (column `name` or `osm_id`), or a rule."""
 
     names: list[str] = []
@@ -214,7 +218,7 @@ class AnchorsConfig(_Strict):
         return self
 
 
-class CoresConfig(_Strict):
+class CoresConfig(StrictModel):
     """Agglomeration cores and the drive-time zones around them, minutes."""
 
     names: list[str] = []
@@ -226,7 +230,7 @@ class CoresConfig(_Strict):
         return _strictly_ascending(values)
 
 
-class ThresholdsConfig(_Strict):
+class ThresholdsConfig(StrictModel):
     """Isochrone band limits and the coverage-gap threshold, minutes."""
 
     bands_min: list[PositiveFloat] = [15.0, 30.0, 45.0, 60.0, 90.0, 120.0]
@@ -238,7 +242,7 @@ class ThresholdsConfig(_Strict):
         return _strictly_ascending(values)
 
 
-class NetworkConfig(_Strict):
+class NetworkConfig(StrictModel):
     """Speed profile and snapping. Speeds in km/h, distances in metres, times in minutes."""
 
     speeds_kph: dict[str, PositiveFloat] = {}  # overrides of DEFAULT_SPEEDS_KPH
@@ -305,7 +309,7 @@ class NetworkConfig(_Strict):
         return {**DEFAULT_SMOOTHNESS_FACTORS, **self.smoothness_factors}
 
 
-class ServicesConfig(_Strict):
+class ServicesConfig(StrictModel):
     """Service types (see pipeline/config/defaults.py for the default tag table), core services, deserts."""
 
     tags: dict[str, list[str]] = {}  # per type: replaces that type's rules, or adds a new type
@@ -350,7 +354,7 @@ class ServicesConfig(_Strict):
         return {**default, **DEFAULT_DESERT_MIN, **self.desert_min}
 
 
-class SeasonConfig(_Strict):
+class SeasonConfig(StrictModel):
     """One season: its dates and which ways it opens, closes or slows (see README, Seasons)."""
 
     start: str  # "MM-DD", first day
@@ -381,30 +385,7 @@ class SeasonConfig(_Strict):
         return min(int(middle // 30.5) + 1, 12)
 
 
-# Vologda Oblast's seasons: rivers free of ice from about mid-May to the end of October (ferry
-# navigation); зимники and ice crossings open from mid-December to the end of March; the spring
-# thaw (распутица) with ice break-up from April to mid-May, when ferries cannot run, winter
-# roads are gone and dirt roads are impassable.
-DEFAULT_SEASONS: dict[str, dict] = {
-    "summer": {"start": "05-15", "end": "10-31"},
-    "winter": {
-        "start": "12-15",
-        "end": "03-31",
-        "winter_roads": True,
-        "ferries": False,
-        "soft_unpaved_factor": 0.8,
-    },
-    "thaw": {
-        "start": "04-01",
-        "end": "05-14",
-        "ferries": False,
-        "soft_unpaved_open": False,
-        "gravel_factor": 0.6,
-    },
-}
-
-
-class SurfaceConfig(_Strict):
+class SurfaceConfig(StrictModel):
     """The travel-time raster."""
 
     cell_m: PositiveFloat = 250.0
@@ -423,7 +404,7 @@ _REMOVED_KEYS = {
 }
 
 
-class OfflineConfig(_Strict):
+class OfflineConfig(StrictModel):
     """Bundled reference data and the straight-line model used when no OSM extract exists.
 
     Anchors and cores are the region file's own ([anchors], [cores]), matched among the bundled
@@ -444,7 +425,7 @@ class OfflineConfig(_Strict):
     cores: list[str] = []  # offline only, instead of [cores] names
 
 
-class CensusConfig(_Strict):
+class CensusConfig(StrictModel):
     """A table of the region's settlements and their people, to fill in the population of OSM
     places that have no `population` tag (see pipeline/inputs/settlement_table.py)."""
 
@@ -452,7 +433,7 @@ class CensusConfig(_Strict):
     match_m: PositiveFloat = 3_000.0  # an OSM place and a row of one name this close match
 
 
-class PlanningConfig(_Strict):
+class PlanningConfig(StrictModel):
     """Planning answers (`make plan`): anchors to add, inter-municipal ties, monotown reach."""
 
     k: int = Field(default=5, ge=1, le=100)  # anchors to propose; `make plan k=N` overrides
@@ -476,7 +457,7 @@ class PlanningConfig(_Strict):
         return _strictly_ascending(values)
 
 
-class RegionConfig(_Strict):
+class RegionConfig(StrictModel):
     """One region, as read from `regions/<name>.toml`."""
 
     name: str

@@ -27,6 +27,7 @@ from tqdm import tqdm
 from pipeline.config import PLACE_CLASSES, RegionConfig
 from pipeline.errors import ExtractError
 from pipeline.inputs.service_points import ServiceMatcher
+from pipeline.people import parse_population
 
 __all__ = [
     "ROAD_TAGS",
@@ -182,11 +183,12 @@ def _place_row(osm_type: str, osm_id: int, tags: osmium.osm.TagList) -> dict:
         "name_ru": tags.get("name:ru"),
         "name_en": tags.get("name:en"),
         "place": tags.get("place"),
-        "population": _int_or_none(tags.get("population")),
+        "population": parse_population(tags.get("population")),
     }
 
 
 def _int_or_none(value: str | None) -> int | None:
+    """An admin level as OSM tags write it; None when it is no whole number."""
     if value is None:
         return None
     digits = value.replace(" ", "").replace(",", "").replace("\u00a0", "")

@@ -80,17 +80,57 @@ _CHUNK = 100_000  # nodes or edges formatted at a time
 
 
 def graphml_path(cfg: RegionConfig, paths: RegionPaths) -> Path:
+    """Where `make graphml` writes the region's graph: ``data_processed/<region>/<region>.graphml``.
+
+    Parameters
+    ----------
+    cfg : RegionConfig
+        The region.
+    paths : RegionPaths
+        Its files.
+
+    Returns
+    -------
+    Path
+        The GraphML file.
+    """
     return paths.processed / f"{cfg.name}.graphml"
 
 
 def season_graph(cfg: RegionConfig, graph: RoadGraph) -> tuple[str, RoadGraph]:
-    """(name, graph) of the region's default season, as the catchments stage makes it."""
+    """The region's default season applied to the graph, as the catchments stage applies it.
+
+    Parameters
+    ----------
+    cfg : RegionConfig
+        The region (its seasons, ferry months and wait).
+    graph : RoadGraph
+        The network stage's graph.
+
+    Returns
+    -------
+    name : str
+        The default season.
+    graph : RoadGraph
+        The graph in that season.
+    """
     name, rules = cfg.season(None)
     return name, apply_season(graph, rules, cfg.ferry_months, cfg.network.ferry_wait_min)
 
 
 def load_graphml(path: Path):
-    """``osmnx.load_graphml`` with this module's attributes read as numbers and booleans."""
+    """``osmnx.load_graphml`` with this module's attributes read as numbers and booleans.
+
+    Parameters
+    ----------
+    path : Path
+        A file written by `make graphml`.
+
+    Returns
+    -------
+    networkx.MultiDiGraph
+        The road graph, `travel_time` in seconds and `length` in metres per edge.
+    """
     import osmnx as ox
 
     return ox.load_graphml(Path(path), node_dtypes=NODE_DTYPES, edge_dtypes=EDGE_DTYPES)

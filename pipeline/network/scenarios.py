@@ -41,11 +41,11 @@ import geopandas as gpd
 import numpy as np
 import pyogrio
 import shapely
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import Field, ValidationError
 from pyproj import CRS, Geod, Transformer
 from scipy.spatial import cKDTree
 
-from pipeline.config import RegionConfig, did_you_mean
+from pipeline.config import RegionConfig, StrictModel, did_you_mean
 from pipeline.errors import ConfigError, InputDataError, PipelineError
 from pipeline.network.graph import FLAG_ADDED, FLAG_NO_JOIN, MIN_EDGE_TIME_S, RoadGraph
 
@@ -66,45 +66,70 @@ _LINES = frozenset({"LineString", "MultiLineString"})
 _POLYGONS = frozenset({"Polygon", "MultiPolygon"})
 
 
-class _Strict(BaseModel):
-    # inf and nan are never meaningful here (snap_m = inf would join every end to some road).
-    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
-
-
-class AddRoads(_Strict):
+class AddRoads(StrictModel):
     geojson: Path  # LineStrings or MultiLineStrings, EPSG:4326
     highway: str = "primary"  # road class for the speed, unless speed_kph is given
-    speed_kph: float | None = Field(default=None, gt=0, allow_inf_nan=False)
+    speed_kph: float | None = Field(default=None, gt=0)
     oneway: bool = False
     # A line's end this close to a joinable road joins it at the nearest point of the road.
-    snap_m: float = Field(default=50.0, gt=0, allow_inf_nan=False)
+    snap_m: float = Field(default=50.0, gt=0)
 
 
-class Close(_Strict):
-    osm_ids: list[int] = []
+class Close(StrictModel):
+    osm_ids: list[int] = Field(default_factory=list)
     polygon: Path | None = None
 
 
-class AnchorChanges(_Strict):
-    add: list[str] = []
-    remove: list[str] = []
+class AnchorChanges(StrictModel):
+    add: list[str] = Field(default_factory=list)
+    remove: list[str] = Field(default_factory=list)
 
 
-class Scenario(_Strict):
+class Scenario(StrictModel):
     name: str = ""
     description: str = ""
-    add_roads: list[AddRoads] = []
+    add_roads: list[AddRoads] = Field(default_factory=list)
     close: Close = Close()
     anchors: AnchorChanges = AnchorChanges()
     folder: Path = Path()
 
 
 def scenario_dir(cfg: RegionConfig) -> Path:
+    """The region's scenarios folder, ``regions/<region>/scenarios/``.
+
+    Parameters
+    ----------
+    cfg : RegionConfig
+        The region.
+
+    Returns
+    -------
+    Path
+        The folder (it may not exist).
+    """
     return cfg.region_file.parent / cfg.name / "scenarios"
 
 
 def load_scenario(cfg: RegionConfig, name: str) -> Scenario:
-    """Read and validate `regions/<region>/scenarios/<name>.toml`."""
+    """Read and validate `regions/<region>/scenarios/<name>.toml`.
+
+    Parameters
+    ----------
+    cfg : RegionConfig
+        The region.
+    name : str
+        The scenario's name (its file name without ``.toml``).
+
+    Returns
+    -------
+    Scenario
+        The validated scenario.
+
+    Raises
+    ------
+    ConfigError
+        No such scenario (with the names there are), or a file that does not validate.
+    """
     folder = scenario_dir(cfg)
     known = sorted(p.stem for p in folder.glob("*.toml")) if folder.is_dir() else []
     if name in known and not _NAME.fullmatch(name):
@@ -136,6 +161,18 @@ def check_scenarios(cfg: RegionConfig) -> tuple[int, list[str]]:
 
     Each file is loaded and validated and the GeoJSON files it names are read; anchor names
     are not checked (that needs the extract).
+
+    Parameters
+    ----------
+    cfg : RegionConfig
+        The region.
+
+    Returns
+    -------
+    count : int
+        How many scenario files the region has.
+    problems : list of str
+        One message per bad file.
     """
     folder = scenario_dir(cfg)
     files = sorted(folder.glob("*.toml")) if folder.is_dir() else []
@@ -149,7 +186,22 @@ def check_scenarios(cfg: RegionConfig) -> tuple[int, list[str]]:
 
 
 def validate_scenario_files(scenario: Scenario, cfg: RegionConfig) -> None:
-    """Raise if a road class has no speed or a file the scenario names is missing or unreadable."""
+    """Raise if a road class has no speed or a file the scenario names is missing or unreadable.
+
+    Parameters
+    ----------
+    scenario : Scenario
+        A loaded scenario.
+    cfg : RegionConfig
+        Its region (the speeds of its road classes).
+
+    Raises
+    ------
+    InputDataError
+        A file it names is missing or unreadable (the message names the file and the fix).
+    ConfigError
+        A road class with no speed.
+    """
     for i, spec in enumerate(scenario.add_roads):
         _speed_kph(scenario, i, spec, cfg)
         _line_parts(scenario, i, spec)
@@ -225,7 +277,24 @@ def _line_parts(scenario: Scenario, i: int, spec: AddRoads) -> _Lines:
 
 
 def apply_scenario(graph: RoadGraph, scenario: Scenario, cfg: RegionConfig, crs: CRS) -> RoadGraph:
-    """The graph with the scenario's roads added and its closures removed."""
+    """The graph with the scenario's roads added and its closures removed.
+
+    Parameters
+    ----------
+    graph : RoadGraph
+        The (season's) road graph.
+    scenario : Scenario
+        The scenario (:func:`load_scenario`).
+    cfg : RegionConfig
+        The region (speeds of the added roads' classes, walk limit).
+    crs : CRS
+        The graph's projected CRS; the added roads are projected into it.
+
+    Returns
+    -------
+    RoadGraph
+        A new graph; `graph` is unchanged.
+    """
     if scenario.add_roads:
         graph = _add_roads(graph, scenario, cfg, crs)
     closed = np.isin(graph.edge_way, np.asarray(scenario.close.osm_ids, dtype=np.int64))

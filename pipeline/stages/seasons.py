@@ -9,6 +9,7 @@ from pathlib import Path
 from pipeline._io import RegionPaths
 from pipeline.config import RegionConfig
 from pipeline.outputs.export import read_layer, write_gpkg, write_json
+from pipeline.people import population_or_zero
 from pipeline.stages._common import load_inputs, summary_line
 
 __all__ = ["run_seasons"]
@@ -75,7 +76,7 @@ def run_seasons(cfg: RegionConfig, paths: RegionPaths) -> Path:
         "seasons",
         started,
         f"{len(cfg.seasons)} seasons, {len(dependent)} settlements whose access depends on the season "
-        f"({int(dependent['population'].astype('Float64').fillna(0).sum())} people), "
+        f"({int(population_or_zero(dependent['population']).sum())} people), "
         f"{0 if crossings is None else len(crossings)} crossings",
         target,
     )

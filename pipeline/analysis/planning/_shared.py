@@ -11,6 +11,7 @@ import pandas as pd
 import shapely
 
 from pipeline.access.walk_and_drive import TravelModel
+from pipeline.people import known_population
 
 __all__ = ["PLAN_LAYERS", "Pairs", "nearest", "times_within"]
 
@@ -49,7 +50,7 @@ def times_within(
 
 
 def _population(frame: pd.DataFrame) -> np.ndarray:
-    return pd.to_numeric(frame["population"], errors="coerce").to_numpy(dtype=float)
+    return known_population(frame["population"])
 
 
 def _records(frame: pd.DataFrame) -> list[dict]:
