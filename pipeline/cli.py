@@ -240,11 +240,11 @@ def _log_to_file_only(exc: Exception) -> None:
 
 def _check_run_names(cfg: RegionConfig, args) -> None:
     """Unknown seasons and scenarios stop here, before any folder is named after them."""
-    from pipeline.network.scenarios import load_scenario
-
     if args.season is not None:
         cfg.season(args.season)
-    if args.scenario is not None:
+    if args.scenario is not None:  # (the scenario code, and geopandas, only when one is named)
+        from pipeline.network.scenarios import load_scenario
+
         load_scenario(cfg, args.scenario)
 
 
@@ -338,12 +338,12 @@ def _stamp(
 
 def _run_spec(cfg: RegionConfig, spec: str) -> tuple[str | None, str | None]:
     """(scenario, season) of a run named `scenario[@season]`, checked (`baseline`: none)."""
-    from pipeline.network.scenarios import load_scenario
-
     scenario, _, season = spec.partition("@")
     if season:
         cfg.season(season)
     if scenario != "baseline":
+        from pipeline.network.scenarios import load_scenario
+
         load_scenario(cfg, scenario)
     return (None if scenario == "baseline" else scenario), (season or None)
 
