@@ -45,7 +45,7 @@ ROOT := $(if $(PIPELINE_ROOT),$(patsubst %/,%,$(PIPELINE_ROOT))/,)
 GOALS := $(or $(MAKECMDGOALS),$(if $(regions),many,all))
 # A region that is not one: say so in one line, not as a missing make rule. Targets that need
 # no region (tests, lint, help, benchmark, many regions) are let through; clean needs a name.
-ifneq ($(filter-out test lint help bench bench-valhalla many,$(GOALS)),)
+ifneq ($(filter-out test test-fast lint lock help bench bench-valhalla many,$(GOALS)),)
   ifneq ($(word 2,$(PIPELINE_ROOT)),)
     $(error PIPELINE_ROOT='$(PIPELINE_ROOT)' has a space, which make cannot handle in file names; use a folder without spaces)
   endif
@@ -67,7 +67,7 @@ PYTHON_BOOT ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 # The project's own venv is built (and rebuilt when pyproject.toml changes) before any stage;
 # `make PYTHON=/path/to/python …` runs another interpreter that has the package (the tests,
-# pipeline/regions_runner.py). A PYTHON in the environment is not taken for that.
+# pipeline/stages/many_regions.py). A PYTHON in the environment is not taken for that.
 ifneq ($(origin PYTHON),command line)
   PYTHON := $(VENV)/bin/python
 endif
@@ -124,19 +124,28 @@ run_of = $(patsubst base/%,%,$(1))
 # modules each stage really runs); the quick ones that draw and write pages (maps, report, qgis, seasons, diff) on the
 # whole package: every module and every file of package data (templates, Leaflet, styles).
 PACKAGE := $(shell find pipeline -type f ! -path '*/__pycache__/*' ! -name '*.pyc' | LC_ALL=C sort)
-CORE := pipeline/__init__.py pipeline/__main__.py pipeline/cli.py pipeline/config.py \
-        pipeline/errors.py pipeline/_io.py pipeline/stages.py pipeline/export.py
-LOOK := pipeline/i18n.py pipeline/palette.py
-ROUTE := pipeline/access.py pipeline/routing.py pipeline/network.py pipeline/units.py
+CORE := pipeline/__init__.py pipeline/__main__.py pipeline/cli.py pipeline/errors.py \
+        pipeline/_io.py pipeline/units.py pipeline/people.py pipeline/crs.py pipeline/config/*.py \
+        pipeline/*/__init__.py pipeline/stages/_common.py pipeline/outputs/export.py
+LOOK := pipeline/outputs/i18n.py pipeline/outputs/palette.py
+ROUTE := pipeline/access/walk_and_drive.py pipeline/access/routing.py \
+        pipeline/access/travel_model.py pipeline/network/graph.py pipeline/network/what_if.py
 # (kind = "overpass": the Overpass source reads its answer with the extract's reader)
-CODE_fetch := $(CORE) pipeline/fetch.py pipeline/overpass.py pipeline/osm.py pipeline/services.py
-CODE_extract := $(CORE) pipeline/osm.py pipeline/reference.py pipeline/settlement_table.py \
-        pipeline/services.py pipeline/planner_csv.py
-CODE_network := $(CORE) pipeline/network.py pipeline/units.py
-CODE_graphml := $(CORE) pipeline/graphml.py pipeline/network.py pipeline/units.py
-CODE_catchments := $(CORE) pipeline/catchments.py $(ROUTE) pipeline/surface.py pipeline/settlement_table.py \
-        pipeline/services.py pipeline/population.py pipeline/planner_csv.py pipeline/qgis.py $(LOOK)
-CODE_plan := $(CORE) pipeline/planning.py pipeline/catchments.py $(ROUTE) pipeline/surface.py pipeline/settlement_table.py \
+CODE_fetch := $(CORE) pipeline/stages/fetch.py pipeline/inputs/fetch.py \
+        pipeline/inputs/overpass.py pipeline/inputs/osm.py pipeline/inputs/service_points.py
+CODE_extract := $(CORE) pipeline/stages/extract.py pipeline/inputs/osm.py \
+        pipeline/inputs/reference.py pipeline/inputs/settlement_table.py \
+        pipeline/inputs/service_points.py pipeline/inputs/planner_csv.py
+CODE_network := $(CORE) pipeline/stages/network.py pipeline/network/graph.py
+CODE_graphml := $(CORE) pipeline/stages/graphml.py pipeline/network/graphml.py \
+        pipeline/network/graph.py
+CODE_catchments := $(CORE) pipeline/stages/catchments.py pipeline/access/*.py $(ROUTE) \
+        pipeline/inputs/planner_csv.py pipeline/inputs/settlement_table.py pipeline/outputs/layers.py \
+        pipeline/outputs/summary.py \
+        pipeline/outputs/qgis.py $(LOOK)
+CODE_plan := $(CORE) pipeline/stages/plan.py pipeline/analysis/planning/*.py \
+        pipeline/access/catchments.py pipeline/access/surface.py pipeline/inputs/settlement_table.py \
+        $(ROUTE) \
         $(wildcard regions/russia/*.csv)
 CODE_maps := $(PACKAGE)
 CODE_report := $(PACKAGE)
@@ -144,9 +153,9 @@ CODE_qgis := $(PACKAGE)
 CODE_seasons := $(PACKAGE)
 CODE_diff := $(PACKAGE)
 # A what-if scenario's run also reads the scenario code.
-code_of_run = $(CODE_$(1)) $(if $(filter runs/baseline/%,$(2)),,$(if $(2),pipeline/scenarios.py))
+code_of_run = $(CODE_$(1)) $(if $(filter runs/baseline/%,$(2)),,$(if $(2),pipeline/network/scenarios.py))
 # (Only files that exist: a module that is gone is not a missing prerequisite.)
-$(foreach s,fetch extract network catchments plan graphml,$(eval CODE_$(s) := $$(wildcard $$(CODE_$(s)))))
+$(foreach s,fetch extract network catchments plan graphml,$(eval CODE_$(s) := $$(sort $$(wildcard $$(CODE_$(s))))))
 
 # `make regions="vologda andorra …"`: many regions at once on Dask (see `many` below).
 ifdef regions
@@ -154,7 +163,7 @@ ifdef regions
 else
   .DEFAULT_GOAL := all
 endif
-.PHONY: all test lint clean help fetch extract network catchments maps report qgis check \
+.PHONY: all test test-fast lock lint clean help fetch extract network catchments maps report qgis check \
         seasons diff many bench bench-valhalla plan config-stamps graphml
 
 all: $(MAP) $(REPORT) $(QGZ) ## run every stage for the region
@@ -168,11 +177,21 @@ all: $(MAP) $(REPORT) $(QGZ) ## run every stage for the region
 	@echo "  QGIS project $(QGZ)"
 	@echo "  logs         $(ROOT)logs/$(region)/"
 
-$(VENV)/.installed: pyproject.toml
+# The venv holds the versions of constraints.txt (what CI tests); `make lock` rewrites it from
+# the venv after a dependency in pyproject.toml changed.
+$(VENV)/.installed: pyproject.toml constraints.txt
 	test -x $(VENV)/bin/python || $(PYTHON_BOOT) -m venv $(VENV)
 	$(VENV)/bin/python -m pip install --quiet --upgrade pip
-	$(VENV)/bin/python -m pip install --quiet -e '.[test]'
+	$(VENV)/bin/python -m pip install --quiet -c constraints.txt -e '.[test]'
 	touch $@
+
+lock: | $(INSTALLED) ## rewrite constraints.txt: the venv's versions, newest that pyproject.toml allows
+	$(VENV)/bin/python -m pip install --quiet --upgrade -e '.[test]'
+	{ echo "# The exact versions the venv and CI install (pip install -c constraints.txt -e '.[test]')."; \
+	  echo "# Made by \`make lock\` (pip freeze of the venv, without the project); do not edit by hand."; \
+	  $(VENV)/bin/python -m pip freeze --exclude-editable | LC_ALL=C sort -f; } > constraints.txt.tmp
+	mv -f constraints.txt.tmp constraints.txt
+	touch $(VENV)/.installed
 
 # --- the stamps: what each stage reads of the region file ----------------------------------
 
@@ -266,13 +285,16 @@ check: | $(INSTALLED) ## validate the region file, the files it names, its scena
 
 # --- everything else -----------------------------------------------------------------------
 
-test: | $(INSTALLED) ## run the test suite
+test: | $(INSTALLED) ## run the whole test suite (what CI runs)
 	$(PYTHON) -m pytest
+
+test-fast: | $(INSTALLED) ## the test suite without the slower end-to-end region runs (-m "not integration")
+	$(PYTHON) -m pytest -m "not integration"
 
 many: | $(INSTALLED) ## regions="a b …": each region through this Makefile, in parallel on Dask (DASK_SCHEDULER=tcp://host:port: a cluster)
 	$(if $(regions),,$(error make many needs regions="name1 name2 …"))
 	PIPELINE_MAKE=$(call quote,$(MAKE)) $(RUN) many --regions $(regions)
-# (Each region's make gets none of this make's variables: see pipeline/regions_runner.py.)
+# (Each region's make gets none of this make's variables: see pipeline/stages/many_regions.py.)
 unexport regions
 
 # sizes="district" for one size, sizes=valhalla for the Valhalla comparison alone; see

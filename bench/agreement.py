@@ -25,14 +25,14 @@ NO_WALK_M = 1e-3  # the walk limit of the node comparison: a source on a node, n
 
 
 def _coord_key(lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
-    from pipeline.network import _coord_key
+    from pipeline.network.graph import _coord_key
 
     return _coord_key(np.column_stack([lon, lat]))
 
 
 def _season_graph(cfg, network_npz: Path):
     """The road graph as the catchments stage routes on it (the default season)."""
-    from pipeline.network import RoadGraph, apply_season
+    from pipeline.network.graph import RoadGraph, apply_season
 
     with np.load(network_npz, allow_pickle=False) as data:
         graph = RoadGraph.from_npz(data)
@@ -51,8 +51,8 @@ def node_agreement(cfg, root: Path, baseline_dir: Path) -> dict:
     paths = region_paths(cfg, root)
     from scipy.spatial import cKDTree
 
-    from pipeline.access import RoadAccess, Walk
-    from pipeline.network import FLAG_FERRY
+    from pipeline.access.walk_and_drive import RoadAccess, Walk
+    from pipeline.network.graph import FLAG_FERRY
     from pipeline.units import kph_to_mps
 
     report = json.loads((baseline_dir / "baseline.json").read_text(encoding="utf-8"))

@@ -84,8 +84,8 @@ from pyproj import CRS, Geod, Transformer  # noqa: E402
 from scipy.spatial import cKDTree  # noqa: E402
 
 from pipeline.config import load_region  # noqa: E402
-from pipeline.network import driveable, edge_speeds_kph, parse_duration_s  # noqa: E402
-from pipeline.osm import ROAD_TAGS  # noqa: E402
+from pipeline.inputs.osm import ROAD_TAGS  # noqa: E402
+from pipeline.network.graph import driveable, edge_speeds_kph, parse_duration_s  # noqa: E402
 
 __all__ = ["convert_to_xml", "run_baseline"]
 

@@ -42,11 +42,12 @@ import logging
 import time
 from pathlib import Path
 
-from pipeline import access, stages
-from pipeline import catchments as ca
+from pipeline import stages
 from pipeline._io import region_paths
+from pipeline.access import catchments as ca
+from pipeline.access import walk_and_drive as access
 from pipeline.config import load_region
-from pipeline.network import RoadGraph
+from pipeline.network.graph import RoadGraph
 
 __all__ = ["time_catchments"]
 

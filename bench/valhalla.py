@@ -517,7 +517,7 @@ class _TripParts:
 
     def _geom(self, k: int, xy) -> tuple[float, float, float, float]:
         """(s0, d, lo, hi): the point's foot on segment k and the part of k within reach."""
-        from pipeline.access import _reach
+        from pipeline.access.walk_and_drive import _reach
 
         s0, d = self.segs.foot(self.np.array([k]), self.np.asarray(xy, float).reshape(1, 2))
         lo, hi = _reach(float(s0[0]), float(d[0]), 0.0, float(self.segs.length_m[k]), self.max_m)
@@ -526,7 +526,7 @@ class _TripParts:
     def _leg(self, k: int, node: int, xy, leaving: bool):
         """(walk s, walk m, drive s, drive m): from xy onto segment k and along it to `node`
         (leaving), or from `node` along k and off it to xy; None where k does not allow it."""
-        from pipeline.access import _best_s
+        from pipeline.access.walk_and_drive import _best_s
 
         s0, d, lo, hi = self._geom(k, xy)
         segs = self.segs
@@ -553,7 +553,7 @@ class _TripParts:
 
     def _one_segment(self, way: int, p_xy, a_xy, total: float):
         """Walk onto a segment of `way`, drive along it, walk off to the anchor."""
-        from pipeline.access import _best_s
+        from pipeline.access.walk_and_drive import _best_s
 
         best = None
         for k in self._segments_of(way):
@@ -639,9 +639,9 @@ def _our_paths_exact(root: Path, settlements, anchors) -> tuple[list[dict | None
     """
     import numpy as np
 
-    from pipeline.access import RoadAccess
+    from pipeline.access.walk_and_drive import RoadAccess
     from pipeline.config import SeasonConfig
-    from pipeline.network import RoadGraph, apply_season
+    from pipeline.network.graph import RoadGraph, apply_season
 
     params = _run_parameters(root)
     net = params["network"]

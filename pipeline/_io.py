@@ -107,7 +107,7 @@ class RegionPaths:
 
 
 # The language of each region's results folder (`region_paths` records it): CSV files written
-# there use that language's separator and decimal mark (pipeline/export.py, write_csv).
+# there use that language's separator and decimal mark (pipeline/outputs/export.py, write_csv).
 _CSV_LANGUAGE: dict[Path, str] = {}
 
 

@@ -22,7 +22,7 @@ import time
 import warnings
 from pathlib import Path
 
-from pipeline import graphml, stages
+from pipeline import stages
 from pipeline._io import FileDigests, RegionPaths, one_commit, region_paths, sha256_of
 from pipeline._io import write_if_changed as _write_if_changed
 from pipeline.config import PlanningConfig, RegionConfig, available_regions, load_region
@@ -30,29 +30,18 @@ from pipeline.errors import ConfigError, OutputError, PipelineError
 
 __all__ = ["STAGE_SECTIONS", "main", "named_files", "stage_stamps"]
 
-STAGES = {
-    "fetch": stages.run_fetch,
-    "extract": stages.run_extract,
-    "network": stages.run_network,
-    "catchments": stages.run_catchments,
-    "maps": stages.run_maps,
-    "report": stages.run_report,
-    "qgis": stages.run_qgis,
-}
-ALL = tuple(STAGES)
+# Each stage is `pipeline.stages.run_<stage>`, in its own module, imported only when it runs.
+STAGES = ("fetch", "extract", "network", "catchments", "maps", "report", "qgis")
+ALL = STAGES
 RUN_STAGES = {"catchments", "maps", "report", "qgis"}  # these take a season and a scenario
-EXTRA_STAGES = {
-    "seasons": stages.run_seasons,
-    "diff": stages.run_diff,
-    "plan": stages.run_plan,
-    "graphml": graphml.run_graphml,  # the road graph for osmnx (`make graphml`)
-}  # not part of `all`
+# not part of `all`; graphml: the road graph for osmnx (`make graphml`)
+EXTRA_STAGES = ("seasons", "diff", "plan", "graphml")
 # Stages whose files are renamed into place together at the end (pipeline._io.one_commit): a
 # failed, interrupted or killed run leaves all of the earlier ones. (`seasons` reads back the
 # season runs it writes, so it renames each file as it is done.)
 ONE_COMMIT = {"catchments", "maps", "report", "qgis", "plan", "diff"}
 
-# The parts of the region file each stage reads (from pipeline/stages.py and what it calls).
+# The parts of the region file each stage reads (from pipeline/stages/ and what it calls).
 # `deps` writes them to the stage's stamp; a part not named in any entry here (a key added to
 # the region file later) counts for every stage, so forgetting it costs a re-run, not a stale
 # result. tests/test_make.py checks these against the attributes each stage really reads.
@@ -251,11 +240,11 @@ def _log_to_file_only(exc: Exception) -> None:
 
 def _check_run_names(cfg: RegionConfig, args) -> None:
     """Unknown seasons and scenarios stop here, before any folder is named after them."""
-    from pipeline.scenarios import load_scenario
-
     if args.season is not None:
         cfg.season(args.season)
-    if args.scenario is not None:
+    if args.scenario is not None:  # (the scenario code, and geopandas, only when one is named)
+        from pipeline.network.scenarios import load_scenario
+
         load_scenario(cfg, args.scenario)
 
 
@@ -292,7 +281,7 @@ def named_files(
     if stage == "report":
         out.append(("ATTRIBUTION.md", cfg.region_file.parent / cfg.name / "ATTRIBUTION.md"))
     if scenario is not None and stage == "catchments":
-        from pipeline.scenarios import load_scenario, scenario_dir
+        from pipeline.network.scenarios import load_scenario, scenario_dir
 
         plan = load_scenario(cfg, scenario)
         out.append((f"scenario {scenario}", scenario_dir(cfg) / f"{scenario}.toml"))
@@ -329,7 +318,7 @@ def _stamp(
     if stage in RUN_STAGES:
         stamp["season"] = cfg.season(season)[0]
         if scenario is not None:
-            from pipeline.scenarios import load_scenario
+            from pipeline.network.scenarios import load_scenario
 
             stamp["scenario"] = load_scenario(cfg, scenario).model_dump(mode="json")
     if stage == "plan":
@@ -349,12 +338,12 @@ def _stamp(
 
 def _run_spec(cfg: RegionConfig, spec: str) -> tuple[str | None, str | None]:
     """(scenario, season) of a run named `scenario[@season]`, checked (`baseline`: none)."""
-    from pipeline.scenarios import load_scenario
-
     scenario, _, season = spec.partition("@")
     if season:
         cfg.season(season)
     if scenario != "baseline":
+        from pipeline.network.scenarios import load_scenario
+
         load_scenario(cfg, scenario)
     return (None if scenario == "baseline" else scenario), (season or None)
 
@@ -418,17 +407,17 @@ def _deps(cfg: RegionConfig, paths: RegionPaths, args) -> int:
 
 def _check_file(label: str, path: Path, cfg: RegionConfig) -> str | None:
     """Why a file the region file names cannot be used (missing, unreadable), or None."""
-    from pipeline.planner_csv import read_planner_csv
+    from pipeline.inputs.planner_csv import read_planner_csv
 
     if not path.is_file():
         return f"{label} {str(path)!r} not found; fix the path in {cfg.region_file} (paths are relative to its folder)"
     try:
         if label == "source.local_pbf":
-            from pipeline.fetch import check_pbf_header
+            from pipeline.inputs.fetch import check_pbf_header
 
             check_pbf_header(path)
         elif label == "services.csv":
-            from pipeline.services import read_service_csv
+            from pipeline.inputs.service_points import read_service_csv
 
             read_service_csv(path, list(cfg.services.table()))
         elif label == "anchors.csv":
@@ -459,15 +448,16 @@ def _check_file(label: str, path: Path, cfg: RegionConfig) -> str | None:
 def _settlements(cfg: RegionConfig, paths: RegionPaths):
     """The extract's settlements with their districts (as the catchments stage sees them) and
     whether they are the offline reference data; None without an extracted `osm.gpkg`."""
-    from pipeline import catchments as ca
-    from pipeline.export import read_layer, read_metadata
+    from pipeline.access import catchments as ca
+    from pipeline.crs import region_crs
+    from pipeline.outputs.export import read_layer, read_metadata
 
     if not paths.osm_gpkg.is_file():
         return None
     places = read_layer(paths.osm_gpkg, "places")
     boundaries = read_layer(paths.osm_gpkg, "boundaries")
     region = boundaries[boundaries["role"] == "region"].geometry
-    crs = stages.region_crs(cfg, region.iloc[0])
+    crs = region_crs(cfg, region.iloc[0])
     districts = boundaries[boundaries["role"] == "district"].to_crs(crs).reset_index(drop=True)
     places = places.to_crs(crs)
     places["district"] = ca.assign_districts(places, districts).to_numpy()
@@ -480,8 +470,8 @@ def _check_names(cfg: RegionConfig, paths: RegionPaths) -> tuple[str, list[str]]
     """(what was checked, one message per list with names that match no settlement): anchors,
     cores, planning names and scenario anchors, against the extracted settlements — every
     misspelt name of a list in one message."""
-    from pipeline import catchments as ca
-    from pipeline.scenarios import load_scenario, scenario_dir
+    from pipeline.access import catchments as ca
+    from pipeline.network.scenarios import load_scenario, scenario_dir
 
     loaded = _settlements(cfg, paths)
     if loaded is None:
@@ -489,7 +479,7 @@ def _check_names(cfg: RegionConfig, paths: RegionPaths) -> tuple[str, list[str]]
     places, approximate = loaded
     errors = []
     lists: list[tuple[str, list[str], str]] = []
-    # As pipeline/stages.py chooses anchors: offline, [offline] anchor_rule/cores replace them.
+    # As pipeline/access/anchors.py chooses anchors: offline, [offline] anchor_rule/cores replace them.
     off = cfg.offline if approximate else None
     if not (off is not None and getattr(off, "anchor_rule", None) is not None):
         if cfg.anchors.names:
@@ -531,7 +521,7 @@ def _check_names(cfg: RegionConfig, paths: RegionPaths) -> tuple[str, list[str]]
 def _check(cfg: RegionConfig, paths: RegionPaths) -> int:
     """`check`: the region file (already loaded), the files it names, every scenario file of
     the region, and — once the extract is extracted — every name it gives."""
-    from pipeline.scenarios import check_scenarios, scenario_dir
+    from pipeline.network.scenarios import check_scenarios, scenario_dir
 
     print(f"{cfg.region_file}: valid region {cfg.name!r} ({cfg.display_name})")
     errors: list[str] = []
@@ -582,17 +572,15 @@ def _run_stage(stage: str, cfg: RegionConfig, paths: RegionPaths, args) -> None:
         run_paths = paths.for_run(args.scenario, args.season)
         stages.run_catchments(cfg, run_paths, season=args.season, scenario=args.scenario)
     elif stage in RUN_STAGES:
-        STAGES[stage](cfg, paths.for_run(args.scenario, args.season))
-    elif stage == "graphml":
-        graphml.run_graphml(cfg, paths)
+        getattr(stages, f"run_{stage}")(cfg, paths.for_run(args.scenario, args.season))
     else:
-        STAGES[stage](cfg, paths)
+        getattr(stages, f"run_{stage}")(cfg, paths)
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["many"]:  # several regions in parallel on Dask, with options of its own
-        from pipeline.regions_runner import main as run_many
+        from pipeline.stages.many_regions import main as run_many
 
         return run_many(argv[1:])
     args = _parser().parse_args(argv)

@@ -1,4 +1,4 @@
-"""The walk-and-drive rule (pipeline/access.py) on tiny hand-made graphs, times worked out by hand.
+"""The walk-and-drive rule (pipeline/access/walk_and_drive.py) on tiny hand-made graphs, times worked out by hand.
 
 Coordinates are planar metres; edge times are given directly, so every expected time below is
 arithmetic: walking at 3.6 km/h = 1 m/s, so a walk of d metres takes d seconds.
@@ -11,8 +11,8 @@ import math
 import numpy as np
 import pytest
 
-from pipeline.access import RoadAccess
-from pipeline.network import FLAG_NO_JOIN, RoadGraph
+from pipeline.access.walk_and_drive import RoadAccess
+from pipeline.network.graph import FLAG_NO_JOIN, RoadGraph
 
 WALK_KPH = 3.6  # 1 m/s
 

@@ -11,8 +11,8 @@ import pyogrio
 import pytest
 import rasterio
 
-from pipeline.export import RESULT_LAYERS, read_metadata
-from pipeline.stages import SETTLEMENT_COLUMNS
+from pipeline.outputs.export import RESULT_LAYERS, read_metadata
+from pipeline.outputs.layers import SETTLEMENT_COLUMNS
 
 pytestmark = pytest.mark.integration
 

@@ -32,8 +32,8 @@ import pytest
 from pipeline import stages
 from pipeline._io import region_paths
 from pipeline.config import load_region
-from tests import forked_cli
-from tests.osm_builder import OsmBuilder
+from tests.helpers import forked_cli
+from tests.helpers.osm_builder import OsmBuilder
 
 PROJECT = Path(__file__).resolve().parent.parent
 REGION_DIR = "regions с пробелом"  # where the region file and its inputs live, inside the root

@@ -10,7 +10,7 @@ import pytest
 
 from bench.generator import SIZES, generate
 from pipeline.config import load_region
-from pipeline.network import driveable
+from pipeline.network.graph import driveable
 
 
 @pytest.fixture(scope="module")

@@ -180,7 +180,7 @@ def test_every_toml_example_in_the_readme_passes_make_check(tmp_path, block):
     import subprocess
     import sys
 
-    from pipeline.scenarios import Scenario
+    from pipeline.network.scenarios import Scenario
 
     assert block.strip()
     if "add_roads" in block or block.lstrip().startswith("description"):  # a scenario file
@@ -207,10 +207,10 @@ def test_every_toml_example_in_the_readme_passes_make_check(tmp_path, block):
 def test_a_region_crs_that_stretches_distances_is_refused():
     import shapely
 
-    from pipeline import stages
+    from pipeline.crs import region_crs
 
     cfg = load_region("vologda").model_copy(update={"crs": "EPSG:3857"})
     with pytest.raises(ConfigError, match=r"stretches distances by 100\.0%.*EPSG:32637"):
-        stages.region_crs(cfg, shapely.Point(40.0, 60.0))
+        region_crs(cfg, shapely.Point(40.0, 60.0))
     ok = load_region("vologda")
-    assert stages.region_crs(ok, shapely.Point(40.0, 60.0)).to_epsg() == 32637
+    assert region_crs(ok, shapely.Point(40.0, 60.0)).to_epsg() == 32637

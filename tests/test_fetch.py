@@ -1,4 +1,4 @@
-"""Tests for pipeline.fetch, against real HTTP servers on 127.0.0.1 (never the internet).
+"""Tests for pipeline.inputs.fetch, against real HTTP servers on 127.0.0.1 (never the internet).
 
 The payload is a real OSM extract shipped with the project (Andorra, 2023-05-02, ODbL). The
 Overpass source (``kind = "overpass"``, through osmnx) is tested in tests/test_overpass.py.
@@ -24,7 +24,7 @@ import pytest
 from pipeline._io import RegionPaths, region_paths
 from pipeline.config import PROJECT_ROOT, RegionConfig, load_region
 from pipeline.errors import DownloadError, ExtractError
-from pipeline.fetch import check_pbf_header, download, fetch_extract
+from pipeline.inputs.fetch import check_pbf_header, download, fetch_extract
 
 ANDORRA_PBF = PROJECT_ROOT / "regions" / "andorra" / "andorra-2023-05-02.osm.pbf"
 VOLOGDA_DIR = PROJECT_ROOT / "regions" / "vologda"
@@ -440,7 +440,7 @@ def test_fetch_extract_falls_back_when_offline(
     second = refused_url.replace(PBF_PATH, "/mirror.osm.pbf")
     cfg = _region(tmp_path, _urls(refused_url, second), offline=True)
     paths = _paths(cfg, tmp_path)
-    with caplog.at_level(logging.WARNING, logger="pipeline.fetch"):
+    with caplog.at_level(logging.WARNING, logger="pipeline.inputs.fetch"):
         record = fetch_extract(cfg, paths)
     assert record["mode"] == "fallback"
     assert record["urls_tried"] == [refused_url, second]

@@ -1,4 +1,4 @@
-"""`make graphml` (pipeline/graphml.py): the road graph as GraphML that osmnx reads and networkx
+"""`make graphml` (pipeline/network/graphml.py): the road graph as GraphML that osmnx reads and networkx
 routes on, with the pipeline's times.
 
 On synthetic Testland (tests.fake_overpass.build_testland: a ferry, a winter road, gravel,
@@ -26,12 +26,12 @@ import pytest
 from pyproj import CRS
 from scipy.sparse import csgraph
 
-from pipeline import graphml, stages
+from pipeline import stages
 from pipeline._io import RegionPaths, region_paths
 from pipeline.config import PROJECT_ROOT, RegionConfig, load_region
 from pipeline.errors import InputDataError
-from pipeline.export import read_layer
-from pipeline.network import (
+from pipeline.network import graphml
+from pipeline.network.graph import (
     FLAG_BOARDING,
     FLAG_FERRY,
     FLAG_GRAVEL,
@@ -39,7 +39,9 @@ from pipeline.network import (
     FLAG_WINTER,
     RoadGraph,
 )
-from tests.fake_overpass import TESTLAND_TOML, build_testland, serve
+from pipeline.outputs.export import read_layer
+from pipeline.stages._common import load_network, region_and_crs
+from tests.helpers.fake_overpass import TESTLAND_TOML, build_testland, serve
 
 MAKE = shutil.which("make")
 VOLOGDA_DIR = PROJECT_ROOT / "regions" / "vologda"
@@ -66,8 +68,8 @@ def network(tmp_path_factory) -> tuple[RegionConfig, RegionPaths]:
 
 
 def _pipeline_graph(cfg: RegionConfig, paths: RegionPaths) -> RoadGraph:
-    _, crs = stages._region_and_crs(cfg, read_layer(paths.osm_gpkg, "boundaries"))
-    _, graph = stages._load_network(paths.network, crs)
+    _, crs = region_and_crs(cfg, read_layer(paths.osm_gpkg, "boundaries"))
+    _, graph = load_network(paths.network, crs)
     return graphml.season_graph(cfg, graph)[1]
 
 
@@ -75,7 +77,7 @@ def _pipeline_graph(cfg: RegionConfig, paths: RegionPaths) -> RoadGraph:
 def test_networkx_routes_on_it_in_the_pipelines_times(network, season: str) -> None:
     cfg, paths = network
     cfg = cfg.model_copy(update={"default_season": season})
-    path = graphml.run_graphml(cfg, paths)
+    path = stages.run_graphml(cfg, paths)
     assert path == paths.processed / "testland.graphml"
     graph = _pipeline_graph(cfg, paths)
     plain = ox.load_graphml(path)  # osmnx alone, no extra arguments
@@ -101,7 +103,7 @@ def test_networkx_routes_on_it_in_the_pipelines_times(network, season: str) -> N
 
 def test_its_nodes_and_edges_carry_the_pipelines_attributes(network) -> None:
     cfg, paths = network
-    path = graphml.run_graphml(cfg, paths)
+    path = stages.run_graphml(cfg, paths)
     graph = _pipeline_graph(cfg, paths)
     loaded = graphml.load_graphml(path)
     assert CRS.from_wkt(loaded.graph["crs_proj"]).equals(CRS.from_user_input("EPSG:32637"))
@@ -175,7 +177,7 @@ def test_no_road_network_is_one_clear_error(tmp_path: Path) -> None:
     for run in (stages.run_fetch, stages.run_extract, stages.run_network):
         run(cfg, paths)
     with pytest.raises(InputDataError, match="straight-line model") as err:
-        graphml.run_graphml(cfg, paths)
+        stages.run_graphml(cfg, paths)
     assert "make network region=testland" in str(err.value)
     assert not graphml.graphml_path(cfg, paths).exists()
 
@@ -207,7 +209,7 @@ def test_the_stage_reads_what_its_stamp_and_code_list_name(network) -> None:
     recording = Recording.model_construct(**dict(cfg))
     sys.setprofile(profile)
     try:
-        graphml.run_graphml(recording, paths)
+        stages.run_graphml(recording, paths)
     finally:
         sys.setprofile(None)
     assert read - {"name", "region_file"} <= cli._sections("graphml")
@@ -216,7 +218,7 @@ def test_the_stage_reads_what_its_stamp_and_code_list_name(network) -> None:
          "--eval", "print-list: ; @echo $(CODE_graphml)", "print-list"],
         cwd=PROJECT_ROOT, capture_output=True, text=True, check=True,
     ).stdout.split()  # fmt: skip
-    assert "pipeline/graphml.py" in called
+    assert "pipeline/network/graphml.py" in called
     assert called <= set(listed), sorted(called - set(listed))
 
 

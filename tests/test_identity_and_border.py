@@ -12,8 +12,8 @@ import geopandas as gpd
 import pandas as pd
 
 from pipeline import stages
-from tests.osm_builder import OsmBuilder
-from tests.test_synthetic_osm import new_region, prepare_region
+from tests.helpers.osm_builder import OsmBuilder
+from tests.helpers.synthetic_region import new_region, prepare_region
 
 TOWNS = 'rule = { places = ["town"] }'
 

@@ -4,7 +4,7 @@ Each example is a random road network in a 3 km square — either 2–12 nodes a
 40 nodes packed close together (where any cap on how many road points a place looks at would
 bite) — with random two-way and one-way roads at 20/45/90 km/h, random settlements (on road
 nodes, at raster cell centres, or anywhere) and random anchors, run through the catchments
-stage's own functions (:mod:`pipeline.access`, :func:`pipeline.catchments.compute_accessibility`):
+stage's own functions (:mod:`pipeline.access.walk_and_drive`, :func:`pipeline.access.catchments.compute_accessibility`):
 
 * every time is non-negative (or unreachable), and an anchor's own time is zero;
 * each settlement's time equals the independent oracle (tests/oracle.py: networkx over the
@@ -31,11 +31,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pyproj import Geod, Transformer
 
-from pipeline import catchments as ca
-from pipeline.access import RoadAccess
+from pipeline.access import catchments as ca
+from pipeline.access.walk_and_drive import RoadAccess
 from pipeline.config import RegionConfig
-from pipeline.network import RoadGraph
-from tests.oracle import FLOAT_NOISE_S, Oracle, Way
+from pipeline.network.graph import RoadGraph
+from tests.helpers.oracle import FLOAT_NOISE_S, Oracle, Way
 
 CRS = "EPSG:32637"
 ORIGIN = np.array([500_000.0, 6_650_000.0])  # metres, UTM 37N (near Vologda)

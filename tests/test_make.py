@@ -42,7 +42,7 @@ import rasterio
 from rasterio.transform import Affine
 from shapely.geometry import Point, box
 
-from tests.osm_builder import OsmBuilder
+from tests.helpers.osm_builder import OsmBuilder
 
 MAKE = shutil.which("make")
 pytestmark = [
@@ -346,7 +346,7 @@ def test_an_anchor_edit_redoes_the_catchments_not_fetch_extract_network(copy):
 
 
 def test_an_edited_module_redoes_the_stages_that_run_it(copy):
-    module = copy.project / "pipeline" / "population.py"  # the catchments' grid population
+    module = copy.project / "pipeline/access/population.py"  # the catchments' grid population
     stat = module.stat()
     try:
         os.utime(module)

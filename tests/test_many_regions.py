@@ -9,7 +9,7 @@ import psutil
 import pytest
 
 from bench.generator import generate
-from pipeline.regions_runner import RegionOutcome, main, region_task, run_regions, summary_text
+from pipeline.stages.many_regions import RegionOutcome, main, region_task, run_regions, summary_text
 
 pytestmark = pytest.mark.integration
 

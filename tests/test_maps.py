@@ -14,12 +14,13 @@ import pyogrio
 import pytest
 import shapely
 
-from pipeline import palette, stages
-from pipeline.export import read_metadata
-from pipeline.maps import build_map, page_html, result_map
-from pipeline.report import build_report
-from tests.browser import Chromium, find_chromium
-from tests.deliverables import distinct_colours, keep_screenshot, require
+from pipeline import stages
+from pipeline.outputs import palette
+from pipeline.outputs.export import read_metadata
+from pipeline.outputs.maps import build_map, page_html, result_map
+from pipeline.outputs.report import build_report
+from tests.helpers.browser import Chromium, find_chromium
+from tests.helpers.deliverables import distinct_colours, keep_screenshot, require
 
 pytestmark = pytest.mark.integration
 
@@ -361,7 +362,7 @@ def test_seasons_and_plan_pages_work_offline(andorra_run, browser, tmp_path):
 
 
 def test_geometries_reach_the_page_as_geos_writes_them():
-    from pipeline.maps import _geometry_objects
+    from pipeline.outputs.maps import _geometry_objects
 
     hole = shapely.Polygon([(0, 0), (4, 0), (4, 4), (0, 4)], [[(1, 1), (2, 1), (2, 2), (1, 2)]])
     geoms = np.array(
@@ -384,7 +385,7 @@ def test_geometries_reach_the_page_as_geos_writes_them():
 
 
 def test_slivers_smaller_than_a_cell_are_dropped():
-    from pipeline.maps import _without_slivers
+    from pipeline.outputs.maps import _without_slivers
 
     big_hole = [(2, 2), (8, 2), (8, 8), (2, 8)]
     tiny_hole = [(0.5, 0.5), (0.6, 0.5), (0.6, 0.6)]
@@ -407,7 +408,7 @@ def test_slivers_smaller_than_a_cell_are_dropped():
 def test_a_ferry_without_a_highway_tag_is_drawn():
     """OSM ferries are route=ferry ways with no highway tag: they must not fall out of the
     map's road groups (synthetic lines)."""
-    from pipeline.maps import _merged_roads, _road_kind
+    from pipeline.outputs.maps import _merged_roads, _road_kind
 
     roads = gpd.GeoDataFrame(
         {

@@ -1,7 +1,7 @@
 """The road graph: edge times worked out by hand from length (pyproj.Geod) and the speed rules.
 
 Every expected time below is length ÷ speed with the speed taken from the tagging rules, never
-from :func:`pipeline.network.edge_speeds_kph` itself.
+from :func:`pipeline.network.graph.edge_speeds_kph` itself.
 """
 
 from __future__ import annotations
@@ -16,7 +16,8 @@ import shapely
 from pyproj import CRS, Geod
 
 from pipeline.config import DEFAULT_SPEEDS_KPH, NetworkConfig, RegionConfig
-from pipeline.network import (
+from pipeline.inputs.osm import ROAD_TAGS, read_pbf
+from pipeline.network.graph import (
     FLAG_BOARDING,
     FLAG_FERRY,
     apply_season,
@@ -25,8 +26,7 @@ from pipeline.network import (
     parse_duration_s,
     parse_maxspeed_kph,
 )
-from pipeline.osm import ROAD_TAGS, read_pbf
-from tests.osm_builder import OsmBuilder
+from tests.helpers.osm_builder import OsmBuilder
 
 CRS_UTM = CRS.from_user_input("EPSG:32637")  # UTM 37N: the test area at 39°E, 60°N
 GEOD = Geod(ellps="WGS84")
@@ -49,7 +49,7 @@ def roads_frame(*roads: dict) -> gpd.GeoDataFrame:
     """A roads table shaped like the extract's: every ROAD_TAGS column, `ferry`, EPSG:4326.
 
     Each road is a dict with `coords` (lon, lat pairs) and any OSM tags; `route="ferry"`
-    sets the ferry flag as :mod:`pipeline.osm` does.
+    sets the ferry flag as :mod:`pipeline.inputs.osm` does.
     """
     rows, geoms = [], []
     for i, road in enumerate(roads, start=1):
@@ -401,7 +401,7 @@ def test_a_misspelt_untagged_surface_is_refused():
 
 def test_a_damaged_network_file_is_one_clear_line(tmp_path):
     from pipeline.errors import InputDataError
-    from pipeline.stages import _load_network
+    from pipeline.stages._common import load_network as _load_network
 
     graph = build_graph(
         roads_frame({"coords": [P0, P1], "highway": "primary"}), DEFAULT_NET, CRS_UTM

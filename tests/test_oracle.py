@@ -6,7 +6,7 @@ and every cell of ``travel_time.tif`` band ``anchor_time_min``, against the trav
 pipeline's routing.
 
 The OSM files of the first part are **synthetic**: each test draws a small made-up region with
-:mod:`tests.osm_builder` (long straight segments with only two vertices, one-ways, a ferry
+:mod:`tests.helpers.osm_builder` (long straight segments with only two vertices, one-ways, a ferry
 route of several ways, roads with vertices every 2 m), in UTM 37N (EPSG:32637) around
 39 °E 60 °N, where 0.01° of longitude ≈ 558 m and 0.01° of latitude ≈ 1 113 m. Way speeds are
 the class speeds of ``DEFAULT_SPEEDS_KPH`` (no other speed tags). The second part runs the real
@@ -33,7 +33,7 @@ from pyproj import Geod, Transformer
 from pipeline import stages
 from pipeline._io import RegionPaths, region_paths
 from pipeline.config import DEFAULT_SPEEDS_KPH, RegionConfig, load_region
-from tests.oracle import (
+from tests.helpers.oracle import (
     FLOAT_NOISE_S,
     NON_JOINABLE_HIGHWAYS,
     Oracle,
@@ -44,7 +44,7 @@ from tests.oracle import (
     way_length_m,
     ways_from_run,
 )
-from tests.osm_builder import OsmBuilder
+from tests.helpers.osm_builder import OsmBuilder
 
 GEOD = Geod(ellps="WGS84")
 UTM = "EPSG:32637"

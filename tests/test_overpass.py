@@ -1,4 +1,4 @@
-"""The ``kind = "overpass"`` source (pipeline/overpass.py): osmnx against a fake Overpass API.
+"""The ``kind = "overpass"`` source (pipeline/inputs/overpass.py): osmnx against a fake Overpass API.
 
 Every request goes to tests/fake_overpass.py on 127.0.0.1 (never the internet), which answers
 the queries osmnx really sends from synthetic data (tests.fake_overpass.build_testland: nothing of
@@ -25,13 +25,14 @@ import osmnx as ox
 import pandas as pd
 import pytest
 
-from pipeline import overpass, stages
+from pipeline import stages
 from pipeline._io import RegionPaths, region_paths
 from pipeline.config import PROJECT_ROOT, RegionConfig, load_region
+from pipeline.config.defaults import DEFAULT_SERVICE_TAGS
 from pipeline.errors import ConfigError, DownloadError
-from pipeline.export import layer_names, read_layer
-from pipeline.services import DEFAULT_SERVICE_TAGS
-from tests.fake_overpass import (
+from pipeline.inputs import overpass
+from pipeline.outputs.export import layer_names, read_layer
+from tests.helpers.fake_overpass import (
     ERROR_PAGE,
     TESTLAND_RELATION,
     TESTLAND_TOML,
@@ -39,7 +40,7 @@ from tests.fake_overpass import (
     build_testland,
     serve,
 )
-from tests.osm_builder import OsmBuilder
+from tests.helpers.osm_builder import OsmBuilder
 
 VOLOGDA_DIR = PROJECT_ROOT / "regions" / "vologda"
 BY_ID = f"relation_id = {TESTLAND_RELATION}\nadmin_level = 4"
@@ -412,7 +413,7 @@ def test_fetch_reads_what_its_stamp_and_code_list_name(fake, tmp_path: Path) -> 
          "--eval", "print-list: ; @echo $(CODE_fetch)", "print-list"],
         cwd=PROJECT_ROOT, capture_output=True, text=True, check=True,
     ).stdout.split()  # fmt: skip
-    assert "pipeline/overpass.py" in called
+    assert "pipeline/inputs/overpass.py" in called
     assert called <= set(listed), sorted(called - set(listed))
 
 

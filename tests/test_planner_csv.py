@@ -1,4 +1,4 @@
-"""One reader for planners' CSV files (pipeline/planner_csv.py), behind the anchors CSV and the
+"""One reader for planners' CSV files (pipeline/inputs/planner_csv.py), behind the anchors CSV and the
 services CSV alike; names looked up by district; the CSV files the pipeline writes."""
 
 from __future__ import annotations
@@ -12,12 +12,12 @@ import pytest
 from shapely.geometry import Point
 
 from pipeline._io import region_paths
-from pipeline.catchments import read_anchor_csv, resolve_names
+from pipeline.access.catchments import read_anchor_csv, resolve_names
 from pipeline.config import load_region
 from pipeline.errors import AnchorNotFoundError, InputDataError
-from pipeline.export import write_csv
-from pipeline.planner_csv import numbers, read_planner_csv
-from pipeline.services import read_service_csv
+from pipeline.inputs.planner_csv import numbers, read_planner_csv
+from pipeline.inputs.service_points import read_service_csv
+from pipeline.outputs.export import write_csv
 
 SERVICES = "name;type;lat;lon\r\nФАП «Дельта»;fap;60,05;38,95\r\n\r\nШкола №1;school;60.0;39.1\r\n"
 ENCODINGS = ["utf-8", "utf-8-sig", "cp1251", "utf-16", "utf-16-le", "utf-16-be"]

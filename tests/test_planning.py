@@ -25,14 +25,18 @@ from hypothesis import strategies as st
 from scipy import sparse
 
 from pipeline import cli, stages
-from pipeline import planning as pl
 from pipeline._io import region_paths
+from pipeline.access.travel_model import travel_model
+from pipeline.analysis import planning as pl
 from pipeline.config import load_region
 from pipeline.errors import ConfigError
-from pipeline.export import read_metadata
-from tests.oracle import FLOAT_NOISE_S, Oracle, ways_from_run
-from tests.test_services import _vologda_offline
-from tests.test_synthetic_osm import MIN_EDGE_S, TOL_MIN, drive_s, new_region, prepare_region
+from pipeline.network.graph import RoadGraph
+from pipeline.outputs.export import read_metadata
+from pipeline.outputs.plan_layers import plan_map_layers
+from pipeline.outputs.report import plan_sections
+from tests.helpers.oracle import FLOAT_NOISE_S, Oracle, ways_from_run
+from tests.helpers.synthetic_region import MIN_EDGE_S, TOL_MIN, drive_s, new_region, prepare_region
+from tests.helpers.vologda import vologda_offline
 
 PLAN_FILES = ("plan.gpkg", "proposals.csv", "cross_border.csv", "monotown_reach.csv", "plan.json")
 
@@ -143,7 +147,7 @@ def trap_run(tmp_path_factory):
 
 
 def _oracle(cfg, paths, sources_xy) -> Oracle:
-    """The independent oracle (tests/oracle.py) on the run's roads, towards `sources_xy`."""
+    """The independent oracle (tests/helpers/oracle.py) on the run's roads, towards `sources_xy`."""
     return Oracle(
         ways_from_run(cfg, paths),
         np.asarray(sources_xy, dtype=float),
@@ -208,11 +212,11 @@ def test_covering_times_follow_the_catchments_rule(trap_run):
     # candidate alone (with the exact rule, coverage by one candidate does not depend on others).
     cfg, paths = trap_run
     with np.load(paths.network, allow_pickle=False) as data:
-        graph = stages.RoadGraph.from_npz(data)
+        graph = RoadGraph.from_npz(data)
     s = gpd.read_file(paths.gpkg(cfg.name), layer="settlements").set_index("name")
     names = list(VILLAGES)
     xy = np.array([(s.geometry[n].x, s.geometry[n].y) for n in names])
-    model = stages._travel_model(cfg, graph)
+    model = travel_model(cfg, graph)
     pairs = pl.times_within(model, xy, xy, 10 * 60.0)
     got = {(names[d], names[p]): t for d, p, t in zip(*pairs, strict=True)}
     oracle = _oracle(cfg, paths, xy)
@@ -418,10 +422,10 @@ def test_plan_on_andorra(andorra_plan):
         assert _layer(paths, layer).crs.to_epsg() == 3035
     reach = plan["monotown_reach"]["towns"][0]
     assert reach["monotown"] == "Pas de la Casa" and reach["centres_within_60min"] >= 3
-    sections = pl.plan_sections(plan, "en")
+    sections = plan_sections(plan, "en")
     assert sections[0][0].startswith("Closing gaps")
     assert all("<table" in body or "<p>" in body for _, body in sections)
-    web = pl.plan_map_layers(out / "plan.gpkg")
+    web = plan_map_layers(out / "plan.gpkg")
     assert "proposals" in web and web["proposals"].crs.to_epsg() == 4326
     assert web["proposals"]["label"].iloc[0].startswith("1. Pas de la Casa")
 
@@ -446,8 +450,8 @@ def test_plan_on_andorra_reach_matches_the_oracle(andorra_plan):
         assert low <= row["time_min"] * 60 <= times.strict[0] + FLOAT_NOISE_S, row["centre"]
 
 
-def test_plan_on_vologda_offline(tmp_path):
-    cfg, paths = _vologda_offline(tmp_path)
+def test_plan_onvologda_offline(tmp_path):
+    cfg, paths = vologda_offline(tmp_path)
     # a coarse raster: the plan reads only the catchment polygons from it (cross-border land)
     cfg = cfg.model_copy(update={"surface": cfg.surface.model_copy(update={"cell_m": 2000.0})})
     for stage in (stages.run_extract, stages.run_network, stages.run_catchments, stages.run_plan):
@@ -476,7 +480,7 @@ def test_plan_on_vologda_offline(tmp_path):
     }
     assert reach["Сокол"]["nearest_centre"] == "Вологда"
     assert reach["Сокол"]["nearest_centre_time_min"] == pytest.approx(expected_min, rel=1e-9)
-    sections = pl.plan_sections(plan, "ru")
+    sections = plan_sections(plan, "ru")
     assert all("ПРИБЛИЖЁННО" in body for _, body in sections)
     # Villages of Череповецкий район served by the city of Череповец (its own municipality)
     pairs = {(r["district"], r["anchor_district"]): r for r in plan["cross_border"]["pairs"]}
@@ -531,5 +535,5 @@ def test_plan_sections_escape_names():
             "towns": [],
         },
     }
-    body = "".join(html for _, html in pl.plan_sections(plan, "en"))
+    body = "".join(html for _, html in plan_sections(plan, "en"))
     assert "<script>" not in body and "&lt;script&gt;" in body and "A &amp; B" in body

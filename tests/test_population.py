@@ -12,9 +12,9 @@ from pyproj import CRS, Transformer
 from shapely.geometry import box
 
 from pipeline import stages
-from pipeline.population import people_per_cell, population_figures
-from pipeline.surface import make_grid
-from tests.test_services import _vologda_offline
+from pipeline.access.population import people_per_cell, population_figures
+from pipeline.access.surface import make_grid
+from tests.helpers.vologda import vologda_offline
 
 
 def test_people_spread_by_area(tmp_path):
@@ -55,7 +55,7 @@ def test_population_figures_by_time():
 
 
 def test_vologda_offline_grid_population(tmp_path):
-    cfg, paths = _vologda_offline(tmp_path)
+    cfg, paths = vologda_offline(tmp_path)
     for stage in (stages.run_extract, stages.run_network, stages.run_catchments):
         stage(cfg, paths)
     grid = json.loads(paths.summary_json.read_text(encoding="utf-8"))["grid_population"]

@@ -16,13 +16,13 @@ import pyogrio
 import pytest
 
 from pipeline.config import load_region
-from pipeline.qgis import layer_styles, project_xml
-from tests.deliverables import distinct_colours, keep_screenshot, require
+from pipeline.outputs.qgis import layer_styles, project_xml
+from tests.helpers.deliverables import distinct_colours, keep_screenshot, require
 
 pytestmark = pytest.mark.integration
 
 SYSTEM_PYTHON = "/usr/bin/python3"
-PROBE = Path(__file__).with_name("qgis_probe.py")
+PROBE = Path(__file__).parent / "helpers" / "qgis_probe.py"
 # The renderer each layer must get (QGIS's names for them).
 RENDERERS = {
     "settlements": "RuleRenderer",  # bands up to the gap threshold, gap, unreachable

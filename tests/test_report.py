@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from pipeline.config import load_region
-from pipeline.i18n import TEXT
-from pipeline.report import (
+from pipeline.outputs.i18n import TEXT
+from pipeline.outputs.report import (
     build_report,
     district_table,
     headline_figures,
@@ -101,7 +101,7 @@ def test_report_language_and_warning():
 
 
 def test_plural_forms_follow_the_number():
-    from pipeline.i18n import plural_form, trn
+    from pipeline.outputs.i18n import plural_form, trn
 
     assert [plural_form("ru", n) for n in (1, 2, 5, 11, 12, 21, 22, 25, 101, 111)] == [
         0, 1, 2, 2, 2, 0, 1, 2, 0, 2,

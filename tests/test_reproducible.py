@@ -33,7 +33,7 @@ import pyogrio
 import pytest
 
 from pipeline.config import REGIONS_DIR
-from tests import forked_cli
+from tests.helpers import forked_cli
 
 pytestmark = pytest.mark.integration
 

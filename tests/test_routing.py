@@ -1,7 +1,7 @@
 """Multi-source Dijkstra against networkx, on random graphs and on the real Andorra network.
 
 networkx graphs are built here from the same edge lists, independently of
-:meth:`pipeline.network.RoadGraph.csr`; times are *from* each node *to* its nearest source, so
+:meth:`pipeline.network.graph.RoadGraph.csr`; times are *from* each node *to* its nearest source, so
 networkx runs on the reversed graph.
 """
 
@@ -17,10 +17,10 @@ from hypothesis import strategies as st
 from pyproj import CRS, Transformer
 from scipy.spatial import cKDTree
 
+from pipeline.access.routing import NO_SOURCE, nearest_source
 from pipeline.config import load_region
-from pipeline.network import RoadGraph, build_graph
-from pipeline.osm import read_pbf
-from pipeline.routing import NO_SOURCE, nearest_source
+from pipeline.inputs.osm import read_pbf
+from pipeline.network.graph import RoadGraph, build_graph
 
 ANDORRA_PBF = Path(__file__).resolve().parent.parent / "regions/andorra/andorra-2023-05-02.osm.pbf"
 

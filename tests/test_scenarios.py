@@ -29,15 +29,15 @@ from pyproj import CRS
 from pipeline import stages
 from pipeline.config import load_region
 from pipeline.errors import ConfigError, InputDataError
-from pipeline.network import (
+from pipeline.network.graph import (
     FLAG_ADDED,
     FLAG_GRAVEL,
     FLAG_NO_JOIN,
     MIN_EDGE_TIME_S,
     RoadGraph,
 )
-from pipeline.scenarios import AddRoads, Scenario, apply_scenario, load_scenario
-from tests.test_synthetic_osm import (
+from pipeline.network.scenarios import AddRoads, Scenario, apply_scenario, load_scenario
+from tests.helpers.synthetic_region import (
     MIN_EDGE_S,
     TO_UTM,
     TOL_MIN,

@@ -1,7 +1,7 @@
 """Seasons, river crossings and what-if scenarios on a small synthetic river region, with every
 time worked out by hand, plus a closure scenario on the real Andorra extract.
 
-The region (synthetic, see tests/osm_builder.py): Riverton (the anchor) on the south bank of a
+The region (synthetic, see tests/helpers/osm_builder.py): Riverton (the anchor) on the south bank of a
 river; Northville across it, reached by a ferry in summer (no tags: the region's navigation
 months May–October apply) and by a winter road (зимник) over the ice in winter; Eastham at the
 end of a grade-4 track, impassable in the thaw; Weston on a gravel road, slower in the thaw.
@@ -19,8 +19,8 @@ import pytest
 from pipeline import stages
 from pipeline.config import load_region
 from pipeline.errors import ConfigError
-from pipeline.scenarios import load_scenario
-from tests.test_synthetic_osm import MIN_EDGE_S, TOL_MIN, drive_s, new_region, prepare_region
+from pipeline.network.scenarios import load_scenario
+from tests.helpers.synthetic_region import MIN_EDGE_S, TOL_MIN, drive_s, new_region, prepare_region
 
 TOWN = (39.00, 60.00)
 PIER_S, PIER_N = (39.00, 60.02), (39.00, 60.04)
@@ -47,7 +47,7 @@ def river_region():
 
 
 def expected_minutes() -> dict[tuple[str, str], float]:
-    """By hand, from the default seasons (pipeline.config.DEFAULT_SEASONS)."""
+    """By hand, from the default seasons (pipeline.config.defaults.DEFAULT_SEASONS)."""
     summer_north = (
         drive_s(TOWN, PIER_S, 80.0) + (FERRY_MIN + WAIT_MIN) * 60 + drive_s(PIER_N, NORTH, 60.0)
     )

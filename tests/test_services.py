@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import math
 import re
-from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
@@ -14,12 +13,14 @@ import pytest
 from pyproj import Transformer
 
 from pipeline import stages
-from pipeline._io import region_paths
-from pipeline.config import PROJECT_ROOT, load_region
+from pipeline.access.services import anchor_profile
+from pipeline.config import load_region
+from pipeline.config.defaults import DEFAULT_SERVICE_TAGS
 from pipeline.errors import ConfigError, InputDataError
-from pipeline.services import DEFAULT_SERVICE_TAGS, ServiceMatcher, anchor_profile
-from tests.oracle import FLOAT_NOISE_S, Oracle, ways_from_run
-from tests.test_synthetic_osm import MIN_EDGE_S, TOL_MIN, drive_s, new_region, prepare_region
+from pipeline.inputs.service_points import ServiceMatcher
+from tests.helpers.oracle import FLOAT_NOISE_S, Oracle, ways_from_run
+from tests.helpers.synthetic_region import MIN_EDGE_S, TOL_MIN, drive_s, new_region, prepare_region
+from tests.helpers.vologda import vologda_offline
 
 # A line of three settlements on latitude 60.0 (synthetic): Alpha —primary— Bravo —tertiary— Charlie.
 ALPHA, BRAVO, CHARLIE = (38.95, 60.0), (39.00, 60.0), (39.10, 60.0)
@@ -206,20 +207,8 @@ def test_andorra_hospital_times_match_the_oracle(andorra_run):
     assert np.all(reported_s[ok] >= want.relaxed[ok] - oracle.tolerance_s)
 
 
-def _vologda_offline(tmp_path: Path, extra: str = ""):
-    """The shipped Vologda region, bundled data paths made absolute, with no extract (offline)."""
-    text = (PROJECT_ROOT / "regions" / "vologda.toml").read_text(encoding="utf-8")
-    text = text.replace('"vologda/', f'"{PROJECT_ROOT / "regions" / "vologda"}/') + extra
-    (tmp_path / "vologda.toml").write_text(text, encoding="utf-8")
-    cfg = load_region(config=tmp_path / "vologda.toml")
-    paths = region_paths(cfg, root=tmp_path)
-    paths.raw.mkdir(parents=True)
-    paths.sources.write_text(json.dumps({"mode": "fallback", "reason": "test: offline"}))
-    return cfg, paths
-
-
 def test_vologda_offline_has_no_service_data(tmp_path, caplog):
-    cfg, paths = _vologda_offline(tmp_path)
+    cfg, paths = vologda_offline(tmp_path)
     with caplog.at_level("WARNING"):
         for stage in (stages.run_extract, stages.run_network, stages.run_catchments):
             stage(cfg, paths)
@@ -236,7 +225,7 @@ def test_vologda_offline_with_planner_csv(tmp_path):
     (tmp_path / "services.csv").write_text(
         "name,type,lat,lon\nОбластная больница,hospital,59.2205,39.8915\n", encoding="utf-8"
     )
-    cfg, paths = _vologda_offline(tmp_path, '\n[services]\ncsv = "services.csv"\n')
+    cfg, paths = vologda_offline(tmp_path, '\n[services]\ncsv = "services.csv"\n')
     for stage in (stages.run_extract, stages.run_network, stages.run_catchments):
         stage(cfg, paths)
     s = gpd.read_file(paths.gpkg(cfg.name), layer="settlements").set_index("name")

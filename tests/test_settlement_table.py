@@ -1,4 +1,4 @@
-"""The settlement table reader (pipeline/settlement_table.py): each known defect of the SME
+"""The settlement table reader (pipeline/inputs/settlement_table.py): each known defect of the SME
 registry handled, on a small *synthetic* table written here, and on the real bundled table;
 and census population for OSM places, by name and distance."""
 
@@ -12,7 +12,11 @@ import pandas as pd
 import shapely
 
 from pipeline.config import load_region
-from pipeline.settlement_table import census_population, normalise_name, read_settlement_table
+from pipeline.inputs.settlement_table import (
+    census_population,
+    normalise_name,
+    read_settlement_table,
+)
 
 CRS = "EPSG:32637"
 PROJECT = Path(__file__).resolve().parent.parent
@@ -129,7 +133,7 @@ def test_an_osm_run_takes_missing_populations_from_the_census_table(tmp_path, ca
 
     caplog.set_level(logging.INFO)
     from pipeline import stages
-    from tests.test_synthetic_osm import new_region, prepare_region
+    from tests.helpers.synthetic_region import new_region, prepare_region
 
     b = new_region()
     b.road([(39.00, 60.02), (39.05, 60.02)], highway="tertiary")

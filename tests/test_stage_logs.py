@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from pipeline.cli import ALL
-from tests import forked_cli
-from tests.osm_builder import OsmBuilder
+from tests.helpers import forked_cli
+from tests.helpers.osm_builder import OsmBuilder
 
 REGION = """\
 name = "loggy"

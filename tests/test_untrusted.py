@@ -22,8 +22,8 @@ from pipeline import stages
 from pipeline._io import region_paths
 from pipeline.config import load_region
 from pipeline.errors import ConfigError
-from tests import forked_cli
-from tests.osm_builder import OsmBuilder
+from tests.helpers import forked_cli
+from tests.helpers.osm_builder import OsmBuilder
 
 PROJECT = Path(__file__).resolve().parent.parent
 
@@ -51,7 +51,7 @@ def test_pipeline_code_never_evaluates_data() -> None:
         for pattern, what in FORBIDDEN.items():
             assert not re.search(pattern, text), f"{path.name} uses {what}"
     # The only array loader refuses pickled objects.
-    stages_py = (PROJECT / "pipeline" / "stages.py").read_text(encoding="utf-8")
+    stages_py = (PROJECT / "pipeline" / "stages" / "_common.py").read_text(encoding="utf-8")
     assert "allow_pickle=False" in stages_py
 
 

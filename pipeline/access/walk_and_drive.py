@@ -1,0 +1,1096 @@
+"""The one rule for timing a trip: walk to a road, drive, walk to the source.
+
+Every time the pipeline reports — a settlement's or a raster cell's time to its nearest anchor,
+core or service, in any season or scenario, and every planning candidate's — comes from here.
+
+The rule (README, "How times are computed"). Geometry is planar in the region's projected CRS;
+a segment's time comes from its geodesic length and its way's speed, and a fraction of a
+segment costs that fraction of its time. From a point P the time to the nearest source is the
+least, over every source A, of
+
+* walking straight from P to A, if that walk is at most ``R`` (``network.snap_max_m``);
+* walking from P to *any* point X of a joinable road segment (at most ``R``), driving from X
+  through the network (first along the rest of X's segment, in a direction it allows) to any
+  point Y of a joinable segment, and walking from Y to A (at most ``R``). X and Y may lie on
+  one segment, or coincide.
+
+Walking is at ``offroad_speed_kph``. Every driveable segment is joinable except ferries and
+motorways, which are entered at their ends only. No cap limits how many road points are
+considered, so adding a source never lengthens a time and closing a road never shortens one.
+The best X is not always the foot of the perpendicular: where driving is faster than walking
+it lies a little along the road, at sin(angle) = walking speed / driving speed.
+
+How it is computed, exactly:
+
+* Joinable segments are cut into pieces of at most :data:`PIECE_M` metres. Within a piece the
+  best X (or Y) has a closed form (:func:`_best_s`), so a (point, piece) pair costs a few
+  arithmetic operations per end of the piece's segment.
+* Sources: every piece within ``R`` of a source (a KD-tree query) gives an edge from each end
+  of its segment into a virtual node of that source; one multi-source Dijkstra on the reversed
+  graph gives every road node its time and source (:meth:`RoadAccess.field`).
+* Points: pieces are binned in square tiles, each tile keeping a lower bound of any trip
+  through it. A point visits the tiles around it nearest first, skips a tile or a piece whose
+  bound cannot beat the best trip found so far, and stops when the next ring of tiles is too far
+  to help (:func:`_point_trips`). Skipping is proven harmless, so this is the exact minimum over
+  every road point within reach; it is compiled with numba because it is a branch-and-bound
+  search per point, which NumPy cannot express without looking at every piece in reach.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Protocol
+
+import numba
+import numpy as np
+from scipy import sparse
+from scipy.sparse import csgraph
+from scipy.spatial import cKDTree
+
+from pipeline.access.routing import NO_SOURCE, nearest_source_reversed, sources_csr
+from pipeline.network.graph import FLAG_NO_JOIN, MIN_EDGE_TIME_S, RoadGraph
+from pipeline.units import kph_to_mps
+
+__all__ = [
+    "PIECE_M",
+    "Field",
+    "RoadAccess",
+    "StraightLineAccess",
+    "TravelModel",
+    "Trips",
+    "Walk",
+]
+
+logger = logging.getLogger(__name__)
+
+PIECE_M = 100.0  # longest piece of a segment: a long northern segment is cut into several
+_TILE_M = 500.0  # side of the tiles pieces are binned in (250 m: 1 s slower on the bench oblast)
+_BATCH_FLOATS = 1 << 23  # one batch of bounded Dijkstra rows holds at most this many times
+_INF = np.inf
+
+_jit = numba.njit(cache=True, nogil=True)
+
+
+# --- the closed formulas (compiled; the only copy of the rule's arithmetic) ----------------------
+
+
+@_jit
+def _best_s(s0, d, lo, hi, rate, walk_mps, cheaper_high):
+    """Where on [lo, hi] to meet the road, minimising walk(s) - s·rate (`cheaper_high`) or
+    walk(s) + s·rate.
+
+    walk(s) = hypot(d, s - s0) / walk_mps is the walk from a point whose foot on the segment's
+    line is s0 metres from its start, at distance d; `rate` (seconds per metre) is the drive
+    along the segment. The objective is convex, so its free minimum, clipped, is the minimum.
+    Where driving is no faster than walking (walk_mps·rate >= 1) the far end is best.
+    """
+    q = walk_mps * rate
+    if q < 1.0:
+        shift = d * q / np.sqrt(1.0 - q * q)
+        free = s0 + shift if cheaper_high else s0 - shift
+    else:
+        free = hi if cheaper_high else lo
+    return min(max(free, lo), hi)
+
+
+@_jit
+def _walk(d, s, s0, walk_mps):
+    return np.hypot(d, s - s0) / walk_mps
+
+
+@_jit
+def _leave_costs(s0, d, lo, hi, length, rate_ab, rate_ba, walk_mps):
+    """Seconds from a point to the segment's b end (driving a → b) and to its a end (b → a),
+    joining the road within [lo, hi]; inf where the direction is not allowed."""
+    to_b = _INF
+    if rate_ab < _INF:
+        s = _best_s(s0, d, lo, hi, rate_ab, walk_mps, True)
+        to_b = _walk(d, s, s0, walk_mps) + max(length - s, 0.0) * rate_ab
+    to_a = _INF
+    if rate_ba < _INF:
+        s = _best_s(s0, d, lo, hi, rate_ba, walk_mps, False)
+        to_a = _walk(d, s, s0, walk_mps) + s * rate_ba
+    return to_b, to_a
+
+
+@_jit
+def _enter_costs(s0, d, lo, hi, length, rate_ab, rate_ba, walk_mps):
+    """Seconds from the segment's a end (driving a → b) and from its b end (b → a) to a source
+    that leaves the road within [lo, hi]: the mirror image of :func:`_leave_costs`."""
+    from_a = _INF
+    if rate_ab < _INF:
+        s = _best_s(s0, d, lo, hi, rate_ab, walk_mps, False)
+        from_a = s * rate_ab + _walk(d, s, s0, walk_mps)
+    from_b = _INF
+    if rate_ba < _INF:
+        s = _best_s(s0, d, lo, hi, rate_ba, walk_mps, True)
+        from_b = max(length - s, 0.0) * rate_ba + _walk(d, s, s0, walk_mps)
+    return from_a, from_b
+
+
+@_jit
+def _along(s0p, dp, lop, hip, s0a, da, loa, hia, rate, walk_mps):
+    """Seconds from P to A when both join one segment and the trip drives it towards larger s:
+    walk to X, drive to Y at or after X, walk to A.
+
+    The two walks are separate convex problems; if their free optima are in order that is the
+    answer, otherwise the best trip has X = Y (no drive), at the point of the segment nearest
+    to the straight line between P and the mirror image of A.
+    """
+    if not rate < _INF:
+        return _INF
+    x = _best_s(s0p, dp, lop, hip, rate, walk_mps, True)
+    y = _best_s(s0a, da, loa, hia, rate, walk_mps, False)
+    if x <= y:
+        return _walk(dp, x, s0p, walk_mps) + (y - x) * rate + _walk(da, y, s0a, walk_mps)
+    lo, hi = max(lop, loa), min(hip, hia)
+    if lo > hi:
+        return _INF
+    total = dp + da
+    meet = s0p + (s0a - s0p) * dp / total if total > 0 else s0p
+    meet = min(max(meet, lo), hi)
+    return _walk(dp, meet, s0p, walk_mps) + _walk(da, meet, s0a, walk_mps)
+
+
+@_jit
+def _one_segment(s0p, dp, lop, hip, s0a, da, loa, hia, length, rate_ab, rate_ba, walk_mps):
+    """:func:`_along` in both directions of the segment: (the faster, whether it drives a → b)."""
+    forward = _along(s0p, dp, lop, hip, s0a, da, loa, hia, rate_ab, walk_mps)
+    backward = _along(
+        length - s0p, dp, length - hip, length - lop,
+        length - s0a, da, length - hia, length - loa, rate_ba, walk_mps,
+    )  # fmt: skip
+    return (forward, True) if forward <= backward else (backward, False)
+
+
+@_jit
+def _reach(s0, d, piece_lo, piece_hi, max_m):
+    """The part [lo, hi] of a piece within `max_m` of a point (lo > hi: none)."""
+    if d > max_m:
+        return 1.0, 0.0
+    half = np.sqrt(max_m * max_m - d * d)
+    return max(piece_lo, s0 - half), min(piece_hi, s0 + half)
+
+
+# --- the compiled loops ----------------------------------------------------------------------------
+
+
+@_jit
+def _entry_costs(s0, d, lo, hi, seg, length, rate_ab, rate_ba, walk_mps):
+    """For (source, piece) pairs: seconds from the segment's a end and from its b end."""
+    n = len(s0)
+    from_a, from_b = np.empty(n), np.empty(n)
+    for i in range(n):
+        k = seg[i]
+        from_a[i], from_b[i] = _enter_costs(
+            s0[i], d[i], lo[i], hi[i], length[k], rate_ab[k], rate_ba[k], walk_mps
+        )
+    return from_a, from_b
+
+
+@_jit
+def _piece_least(node_time, piece_seg, piece_lo, piece_hi, seg_a, seg_b, length, rate_ab,
+                 rate_ba, own_walk):  # fmt: skip
+    """Per piece: a lower bound of a trip from its points on: the drive to a segment end plus
+    that end's time, or (segments a source joins) that source's walk from the segment."""
+    out = np.empty(len(piece_seg))
+    for p in range(len(piece_seg)):
+        k = piece_seg[p]
+        best = own_walk[k]
+        if rate_ab[k] < _INF:
+            best = min(best, node_time[seg_b[k]] + (length[k] - piece_hi[p]) * rate_ab[k])
+        if rate_ba[k] < _INF:
+            best = min(best, node_time[seg_a[k]] + piece_lo[p] * rate_ba[k])
+        out[p] = best
+    return out
+
+
+@numba.njit(cache=True, nogil=True, parallel=True)
+def _point_trips(
+    px, py, time_s, source, exit_node, way,  # per point; time_s/source hold the straight walks
+    x0, y0, tile_m, n_cols, n_rows, tile_start, tile_piece, tile_least, tile_floor, tile_slope,
+    half_piece_m,
+    piece_seg, piece_lo, piece_hi, piece_least,
+    start_x, start_y, unit_x, unit_y, length, rate_ab, rate_ba, seg_a, seg_b, way_ab, way_ba,
+    time_a, time_b, source_a, source_b,  # per segment: its ends' times and sources
+    arr_start, arr_source, arr_s0, arr_d, arr_lo, arr_hi,
+    walk_mps, max_m,
+):  # fmt: skip
+    """The best trip of every point, updating the arrays in place (see the module docstring).
+
+    Tiles are visited ring by ring (Chebyshev distance from the point's tile); a tile, a piece
+    or a ring is skipped only when its lower bound exceeds the best trip so far, so ties are
+    still seen and go to the lower source index, whatever the order of the search. The search
+    stops at the first ring that cannot beat the best, by either of two bounds of every tile
+    from that ring on: its distance walked plus `tile_floor` (the least bound of the tiles within
+    reach), or half that distance plus `tile_slope` (the least of each tile's bound plus half the
+    walk to it: nearby low bounds cannot hide farther ones). See :meth:`_Tiles.slope`.
+    """
+    reach_tiles = int(np.ceil((max_m + half_piece_m) / tile_m)) + 1
+    for i in numba.prange(len(px)):
+        x, y = px[i], py[i]
+        best, best_src = time_s[i], source[i]
+        best_exit, best_way = exit_node[i], way[i]
+        col0 = int(np.floor((x - x0) / tile_m))
+        row0 = int(np.floor((y - y0) / tile_m))
+        own = min(max(row0, 0), n_rows - 1) * n_cols + min(max(col0, 0), n_cols - 1)
+        floor, slope = tile_floor[own], tile_slope[own]
+        step_s = tile_m / walk_mps
+        half_s = half_piece_m / walk_mps
+        for ring in range(reach_tiles + 1):
+            if ring > 0 and (
+                (ring - 1) * step_s - half_s + floor > best
+                or 0.5 * (ring - 2) * step_s - half_s + slope > best
+            ):
+                break  # every tile from here on is too far to help
+            for dr in range(-ring, ring + 1):
+                row = row0 + dr
+                if row < 0 or row >= n_rows:
+                    continue
+                step = 1 if abs(dr) == ring else 2 * ring  # only the ring's outline
+                for dc in range(-ring, ring + 1, max(step, 1)):
+                    col = col0 + dc
+                    if col < 0 or col >= n_cols:
+                        continue
+                    tile = row * n_cols + col
+                    if tile_start[tile] == tile_start[tile + 1]:
+                        continue
+                    gx = max(max(x0 + col * tile_m - x, x - (x0 + (col + 1) * tile_m)), 0.0)
+                    gy = max(max(y0 + row * tile_m - y, y - (y0 + (row + 1) * tile_m)), 0.0)
+                    near = max(np.hypot(gx, gy) - half_piece_m, 0.0)
+                    if near > max_m or near / walk_mps + tile_least[tile] > best:
+                        continue
+                    for j in range(tile_start[tile], tile_start[tile + 1]):
+                        p = tile_piece[j]
+                        k = piece_seg[p]
+                        rx, ry = x - start_x[k], y - start_y[k]
+                        s0 = rx * unit_x[k] + ry * unit_y[k]
+                        d = abs(rx * unit_y[k] - ry * unit_x[k])
+                        lo, hi = _reach(s0, d, piece_lo[p], piece_hi[p], max_m)
+                        if lo > hi:
+                            continue
+                        dist = np.hypot(d, min(max(s0, lo), hi) - s0)
+                        if dist / walk_mps + piece_least[p] > best:
+                            continue
+                        to_b, to_a = _leave_costs(
+                            s0, d, lo, hi, length[k], rate_ab[k], rate_ba[k], walk_mps
+                        )
+                        total, src = to_b + time_b[k], source_b[k]
+                        if total < best or (total == best and total < _INF and src < best_src):
+                            best, best_src, best_exit, best_way = total, src, seg_b[k], way_ab[k]
+                        total, src = to_a + time_a[k], source_a[k]
+                        if total < best or (total == best and total < _INF and src < best_src):
+                            best, best_src, best_exit, best_way = total, src, seg_a[k], way_ba[k]
+                        for r in range(arr_start[k], arr_start[k + 1]):
+                            total, forward = _one_segment(
+                                s0, d, lo, hi, arr_s0[r], arr_d[r], arr_lo[r], arr_hi[r],
+                                length[k], rate_ab[k], rate_ba[k], walk_mps,
+                            )  # fmt: skip
+                            src = arr_source[r]
+                            if total < best or (total == best and total < _INF and src < best_src):
+                                w = way_ab[k] if forward else way_ba[k]
+                                best, best_src, best_exit, best_way = total, src, -1, w
+        time_s[i], source[i], exit_node[i], way[i] = best, best_src, best_exit, best_way
+
+
+# --- the road segments and their pieces ----------------------------------------------------------
+
+
+def _tile_order(x: np.ndarray, y: np.ndarray, size_m: float) -> np.ndarray:
+    """The order of points by the row-major square tile of `size_m` they lie in (stable)."""
+    if len(x) == 0:
+        return np.zeros(0, np.int64)
+    col = ((x - x.min()) // size_m).astype(np.int64)
+    row = ((y - y.min()) // size_m).astype(np.int64)
+    return np.argsort(row * (col.max() + 1) + col, kind="stable")
+
+
+def _first_of_runs(sorted_keys: np.ndarray) -> np.ndarray:
+    """Mask of the first element of each run of equal values in a sorted array."""
+    first = np.ones(len(sorted_keys), dtype=bool)
+    first[1:] = sorted_keys[1:] != sorted_keys[:-1]
+    return first
+
+
+@dataclass(frozen=True)
+class _Segments:
+    """Joinable road segments, one per pair of vertices, their pieces and the tiles of pieces."""
+
+    a: np.ndarray  # end node with the lower index
+    b: np.ndarray
+    start_x: np.ndarray  # coordinates of a
+    start_y: np.ndarray
+    unit_x: np.ndarray  # unit vector a → b
+    unit_y: np.ndarray
+    length_m: np.ndarray  # planar
+    rate_ab: np.ndarray  # seconds per metre driving a → b (inf: not allowed)
+    rate_ba: np.ndarray
+    way_ab: np.ndarray  # OSM way of the fastest edge a → b (-1: none)
+    way_ba: np.ndarray
+    piece_seg: np.ndarray
+    piece_lo: np.ndarray  # a piece is [lo, hi] metres from a along its segment
+    piece_hi: np.ndarray
+    tree: cKDTree  # of the piece midpoints
+    half_piece_m: float  # every point of a piece lies this near its midpoint
+    tiles: _Tiles
+
+    @classmethod
+    def of(cls, graph: RoadGraph) -> _Segments:
+        join = np.flatnonzero((graph.flags() & FLAG_NO_JOIN) == 0)
+        u, v = graph.edge_u[join], graph.edge_v[join]
+        a, b = np.minimum(u, v), np.maximum(u, v)
+        # One key per (segment, direction); the fastest edge of each key counts.
+        key = (a * max(graph.n_nodes, 1) + b) * 2 + (u != a)
+        order = np.argsort(key, kind="stable")
+        key, edge = key[order], join[order]
+        starts = np.flatnonzero(_first_of_runs(key))
+        time_s = graph.edge_time_s[edge]
+        fastest = np.minimum.reduceat(time_s, starts) if len(starts) else time_s[:0]
+        is_min = time_s == np.repeat(fastest, np.diff(np.append(starts, len(key))))
+        pick = np.flatnonzero(is_min)[_first_of_runs(key[is_min])]
+        key, edge = key[pick], edge[pick]
+        first = _first_of_runs(key // 2)
+        seg = np.cumsum(first) - 1
+        n_seg = int(first.sum())
+        backward = (key % 2).astype(bool)
+        seg_a, seg_b = np.zeros(n_seg, np.int64), np.zeros(n_seg, np.int64)
+        seg_a[seg] = np.minimum(graph.edge_u[edge], graph.edge_v[edge])
+        seg_b[seg] = np.maximum(graph.edge_u[edge], graph.edge_v[edge])
+        time_ab, time_ba = np.full(n_seg, np.inf), np.full(n_seg, np.inf)
+        way_ab, way_ba = np.full(n_seg, -1, np.int64), np.full(n_seg, -1, np.int64)
+        time_ab[seg[~backward]] = graph.edge_time_s[edge[~backward]]
+        way_ab[seg[~backward]] = graph.edge_way[edge[~backward]]
+        time_ba[seg[backward]] = graph.edge_time_s[edge[backward]]
+        way_ba[seg[backward]] = graph.edge_way[edge[backward]]
+        x, y = graph.node_xy[:, 0], graph.node_xy[:, 1]
+        dx, dy = x[seg_b] - x[seg_a], y[seg_b] - y[seg_a]
+        length = np.hypot(dx, dy)
+        # Segments of zero planar length (nothing to walk to) are dropped; the rest are stored
+        # in the order of the tiles their midpoints fall in, so that the search around a point
+        # reads neighbouring memory (random access made it several times slower).
+        keep = np.flatnonzero(length > 0)
+        mid_x, mid_y = x[seg_a[keep]] + dx[keep] / 2, y[seg_a[keep]] + dy[keep] / 2
+        keep = keep[_tile_order(mid_x, mid_y, _TILE_M)]
+        seg_a, seg_b, dx, dy, length = (z[keep] for z in (seg_a, seg_b, dx, dy, length))
+        time_ab, time_ba, way_ab, way_ba = (z[keep] for z in (time_ab, time_ba, way_ab, way_ba))
+        count = np.maximum(1, np.ceil(length / PIECE_M).astype(np.int64))
+        piece_seg = np.repeat(np.arange(len(length)), count)
+        k = np.arange(len(piece_seg)) - np.repeat(np.cumsum(count) - count, count)
+        step = (length / count)[piece_seg]
+        lo = k * step
+        hi = np.minimum((k + 1) * step, length[piece_seg])  # never past the end by a rounding
+        unit_x, unit_y = dx / length, dy / length
+        along = (lo + hi) / 2
+        mid = np.column_stack(
+            [
+                x[seg_a][piece_seg] + unit_x[piece_seg] * along,
+                y[seg_a][piece_seg] + unit_y[piece_seg] * along,
+            ]
+        ).reshape(-1, 2)
+        by_tile = _tile_order(mid[:, 0], mid[:, 1], _TILE_M)  # pieces stored tile by tile too
+        piece_seg, lo, hi, mid, step = (z[by_tile] for z in (piece_seg, lo, hi, mid, step))
+        return cls(
+            a=seg_a,
+            b=seg_b,
+            start_x=x[seg_a],
+            start_y=y[seg_a],
+            unit_x=unit_x,
+            unit_y=unit_y,
+            length_m=length,
+            rate_ab=time_ab / length,
+            rate_ba=time_ba / length,
+            way_ab=way_ab,
+            way_ba=way_ba,
+            piece_seg=piece_seg,
+            piece_lo=lo,
+            piece_hi=hi,
+            tree=cKDTree(mid, balanced_tree=False, compact_nodes=False),  # quicker to build
+            half_piece_m=float(step.max() / 2) if len(step) else 0.0,
+            tiles=_Tiles.of(mid, _TILE_M),
+        )
+
+    @property
+    def n_pieces(self) -> int:
+        return len(self.piece_seg)
+
+    def foot(self, seg: np.ndarray, xy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(s0, d): where each point's perpendicular meets its segment's line, in metres from
+        the segment's start, and the point's distance from that line."""
+        rx, ry = xy[:, 0] - self.start_x[seg], xy[:, 1] - self.start_y[seg]
+        ux, uy = self.unit_x[seg], self.unit_y[seg]
+        return rx * ux + ry * uy, np.abs(rx * uy - ry * ux)
+
+
+@dataclass(frozen=True)
+class _Tiles:
+    """Pieces binned by their midpoint into square tiles (row-major, CSR-like)."""
+
+    x0: float
+    y0: float
+    size_m: float
+    n_cols: int
+    n_rows: int
+    start: np.ndarray  # pieces of tile t: piece[start[t]:start[t + 1]]
+    piece: np.ndarray
+    tile_of_piece: np.ndarray
+
+    @classmethod
+    def of(cls, mid: np.ndarray, size_m: float) -> _Tiles:
+        if len(mid) == 0:
+            empty = np.zeros(0, np.int64)
+            return cls(0.0, 0.0, size_m, 1, 1, np.zeros(2, np.int64), empty, empty)
+        x0, y0 = float(mid[:, 0].min()), float(mid[:, 1].min())
+        col = ((mid[:, 0] - x0) // size_m).astype(np.int64)
+        row = ((mid[:, 1] - y0) // size_m).astype(np.int64)
+        n_cols, n_rows = int(col.max()) + 1, int(row.max()) + 1
+        tile = row * n_cols + col
+        in_order = len(tile) < 2 or bool((tile[1:] >= tile[:-1]).all())  # as _Segments stores them
+        order = np.arange(len(tile)) if in_order else np.argsort(tile, kind="stable")
+        start = np.zeros(n_cols * n_rows + 1, np.int64)
+        np.cumsum(np.bincount(tile, minlength=n_cols * n_rows), out=start[1:])
+        return cls(x0, y0, size_m, n_cols, n_rows, start, order.astype(np.int64), tile)
+
+    def floor(self, tile_least: np.ndarray, reach_m: float) -> np.ndarray:
+        """Per tile, the least bound of every tile within `reach_m` (in whole tiles, Chebyshev,
+        one more for where in its tile a point lies): a floor for any trip from a point in it."""
+        from scipy import ndimage
+
+        reach = int(np.ceil(reach_m / self.size_m)) + 1
+        grid = tile_least.reshape(self.n_rows, self.n_cols)
+        return ndimage.minimum_filter(
+            grid, size=2 * reach + 1, mode="constant", cval=np.inf
+        ).ravel()
+
+    def slope(self, tile_least: np.ndarray, step_s: float, reach_m: float) -> np.ndarray:
+        """Per tile t, the least over tiles u within reach of tile_least[u] + step_s × the
+        Chebyshev distance from t to u, in tiles: one 3 × 3 minimum filter per step (a
+        Chebyshev distance transform weighted by the bounds)."""
+        from scipy import ndimage
+
+        grid = tile_least.reshape(self.n_rows, self.n_cols)
+        out = grid.copy()
+        for _ in range(int(np.ceil(reach_m / self.size_m)) + 1):
+            out = np.minimum(
+                out, ndimage.minimum_filter(out, size=3, mode="constant", cval=np.inf) + step_s
+            )
+        return out.ravel()
+
+    def least(self, piece_least: np.ndarray) -> np.ndarray:
+        """Per tile, the least of its pieces' bounds (inf: no piece)."""
+        out = np.full(self.n_cols * self.n_rows, np.inf)
+        np.minimum.at(out, self.tile_of_piece, piece_least)
+        return out
+
+
+# --- fields and trips ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Field:
+    """Seconds from every road node to its nearest source, which source, and how sources join.
+
+    `next_node` is the shortest-path tree: the next node on each node's way to its source
+    (n_nodes + source for the last step into a source; -9999 where unreached). `entry_*` are
+    the edges from road nodes into sources (the last stretch of segment and the walk), with
+    their OSM way. `arr_*` are the (source, piece) pairs within reach, grouped by segment
+    (``arr_start``), for trips that never reach a node.
+    """
+
+    node_time_s: np.ndarray
+    node_source: np.ndarray
+    next_node: np.ndarray
+    source_xy: np.ndarray
+    entry_node: np.ndarray
+    entry_source: np.ndarray
+    entry_time_s: np.ndarray
+    entry_way: np.ndarray
+    arr_start: np.ndarray
+    arr_source: np.ndarray
+    arr_s0: np.ndarray
+    arr_d: np.ndarray
+    arr_lo: np.ndarray
+    arr_hi: np.ndarray
+
+    @property
+    def n_sources(self) -> int:
+        """How many sources the field has.
+
+        Returns
+        -------
+        int
+            The number of rows of `source_xy`.
+        """
+        return len(self.source_xy)
+
+    @cached_property
+    def source_tree(self) -> cKDTree:
+        """KD-tree of the source points, built on first use (for the straight walks).
+
+        Returns
+        -------
+        scipy.spatial.cKDTree
+            Tree over `source_xy`; its indices are source indices.
+        """
+        return cKDTree(self.source_xy)
+
+    def only(self, source: int, node_time_s: np.ndarray) -> Field:
+        """The field of one of its sources alone, given that source's node times.
+
+        Parameters
+        ----------
+        source : int
+            Index of the source in this field (a row of `source_xy`).
+        node_time_s : np.ndarray
+            (n_nodes,) seconds from every road node to that source alone, inf where it is not
+            reached or past a search limit (a Dijkstra row from the source's virtual node, as
+            in :meth:`RoadAccess.times_within`).
+
+        Returns
+        -------
+        Field
+            A field with one source, numbered 0: `node_source` is 0 where `node_time_s` is
+            finite and NO_SOURCE (-1) elsewhere; `next_node` is -9999 everywhere (no
+            shortest-path tree is kept). The entries and arrivals are this source's only.
+        """
+        keep = self.arr_source == source
+        seg_of_arrival = np.repeat(np.arange(len(self.arr_start) - 1), np.diff(self.arr_start))
+        counts = np.bincount(seg_of_arrival[keep], minlength=len(self.arr_start) - 1)
+        arr_start = np.zeros(len(self.arr_start), np.int64)
+        np.cumsum(counts, out=arr_start[1:])
+        entry = self.entry_source == source
+        return Field(
+            node_time_s=node_time_s,
+            node_source=np.where(np.isfinite(node_time_s), 0, NO_SOURCE),
+            next_node=np.full(len(node_time_s), -9999),
+            source_xy=self.source_xy[source : source + 1],
+            entry_node=self.entry_node[entry],
+            entry_source=np.zeros(int(entry.sum()), np.int64),
+            entry_time_s=self.entry_time_s[entry],
+            entry_way=self.entry_way[entry],
+            arr_start=arr_start,
+            arr_source=np.zeros(int(keep.sum()), np.int64),
+            arr_s0=self.arr_s0[keep],
+            arr_d=self.arr_d[keep],
+            arr_lo=self.arr_lo[keep],
+            arr_hi=self.arr_hi[keep],
+        )
+
+
+@dataclass(frozen=True)
+class Trips:
+    """Per point: seconds to its nearest source (inf: none), that source (-1), the road node
+    the trip drives to first and the OSM way it joins (-1 for a straight walk; a trip that
+    stays on one segment has a way but no node)."""
+
+    time_s: np.ndarray
+    source: np.ndarray
+    exit_node: np.ndarray
+    depart_way: np.ndarray
+
+    @classmethod
+    def none(cls, n: int) -> Trips:
+        """Trips for `n` points that reach nothing yet: the start of every search.
+
+        Parameters
+        ----------
+        n : int
+            Number of points.
+
+        Returns
+        -------
+        Trips
+            `time_s` inf everywhere; `source`, `exit_node` and `depart_way` NO_SOURCE (-1),
+            int64. All arrays have shape (n,) and are separate copies, to be filled in place.
+        """
+        empty = np.full(n, NO_SOURCE, dtype=np.int64)
+        return cls(np.full(n, np.inf), empty.copy(), empty.copy(), empty.copy())
+
+
+@dataclass(frozen=True)
+class Walk:
+    """The walk to and from the road: speed and the longest leg."""
+
+    speed_mps: float
+    max_m: float
+
+
+class TravelModel(Protocol):
+    """What every stage needs of a travel model: the road model or the straight-line one."""
+
+    approximate: bool
+
+    def field(self, source_xy: np.ndarray):
+        """Prepare the sources at `source_xy` for :meth:`trips`.
+
+        Parameters
+        ----------
+        source_xy : np.ndarray
+            (m, 2) source points, metres in the region's projected CRS.
+
+        Returns
+        -------
+        object
+            The model's field of those sources (:class:`Field` for the road model), to pass
+            to :meth:`trips`.
+        """
+
+    def trips(self, xy: np.ndarray, fields: Sequence) -> list[Trips]:
+        """Each point's trip to the nearest source of each field.
+
+        Parameters
+        ----------
+        xy : np.ndarray
+            (n, 2) points, metres in the region's projected CRS.
+        fields : Sequence
+            Fields made by this model's :meth:`field`.
+
+        Returns
+        -------
+        list of Trips
+            One per field, in order, each with arrays of shape (n,); time inf and source -1
+            where no source is reached.
+        """
+
+    def road_distance_m(self, xy: np.ndarray) -> np.ndarray:
+        """Distance from each point to the nearest joinable road.
+
+        Parameters
+        ----------
+        xy : np.ndarray
+            (n, 2) points, metres in the region's projected CRS.
+
+        Returns
+        -------
+        np.ndarray
+            (n,) metres; inf where there is no road, NaN for a model without roads.
+        """
+
+    def times_within(self, source_xy, point_xy, limit_s: float):
+        """Every (source, point) pair whose trip to that source alone takes at most `limit_s`.
+
+        Parameters
+        ----------
+        source_xy : array-like
+            (m, 2) source points, metres in the region's projected CRS.
+        point_xy : array-like
+            (n, 2) points, metres in the same CRS.
+        limit_s : float
+            The longest trip kept, seconds (inclusive).
+
+        Returns
+        -------
+        tuple of np.ndarray
+            (source index int64, point index int64, seconds float), sorted by source then point.
+        """
+
+
+# --- the road model -----------------------------------------------------------------------------
+
+
+class RoadAccess:
+    """The road model: a graph, its joinable segments and the walk (see the module docstring).
+
+    Examples
+    --------
+    >>> access = RoadAccess.of(graph, offroad_speed_kph=5.0, snap_max_m=2000.0)  # doctest: +SKIP
+    >>> anchors = access.field(anchor_xy)  # doctest: +SKIP
+    >>> [trips] = access.trips(settlement_xy, [anchors])  # doctest: +SKIP
+    """
+
+    approximate = False
+
+    def __init__(self, graph: RoadGraph, walk: Walk) -> None:
+        self.graph = graph
+        self.walk = walk
+
+    @classmethod
+    def of(cls, graph: RoadGraph, offroad_speed_kph: float, snap_max_m: float) -> RoadAccess:
+        """The road model of a graph, from the network config's walking settings.
+
+        Parameters
+        ----------
+        graph : RoadGraph
+            The road graph (times in seconds, coordinates in metres).
+        offroad_speed_kph : float
+            Walking speed off the road, km/h (``network.offroad_speed_kph``).
+        snap_max_m : float
+            The longest walk to or from the road, or straight to a source, metres
+            (``network.snap_max_m``).
+
+        Returns
+        -------
+        RoadAccess
+            The model, walking at `offroad_speed_kph` converted to metres per second.
+        """
+        return cls(graph, Walk(float(kph_to_mps(offroad_speed_kph)), float(snap_max_m)))
+
+    @cached_property
+    def segments(self) -> _Segments:
+        """The graph's joinable segments, their pieces and tiles, built on first use.
+
+        Returns
+        -------
+        _Segments
+            One entry per pair of nodes joined by an edge that is not a ferry, motorway or
+            boarding edge (FLAG_NO_JOIN) and has a planar length above zero.
+        """
+        return _Segments.of(self.graph)
+
+    @cached_property
+    def _reversed(self) -> sparse.csr_matrix:
+        return self.graph.csr().T.tocsr()
+
+    def _pieces_within(self, xy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(point, piece) index pairs, the piece's midpoint within reach of the point."""
+        segs = self.segments
+        if len(xy) == 0 or segs.n_pieces == 0:
+            return np.zeros(0, np.int64), np.zeros(0, np.int64)
+        near = segs.tree.query_ball_point(xy, self.walk.max_m + segs.half_piece_m, workers=-1)
+        counts = np.fromiter(map(len, near), dtype=np.int64, count=len(near))
+        piece = np.fromiter((i for found in near for i in found), np.int64, int(counts.sum()))
+        return np.repeat(np.arange(len(xy)), counts), piece
+
+    # -- sources --
+
+    def field(self, source_xy: np.ndarray) -> Field:
+        """Time from every road node to the nearest of the sources at `source_xy`, in one
+        Dijkstra run.
+
+        Every piece within reach of a source gives an edge from each end of its segment into
+        the source: the best drive along the segment and walk (:func:`_enter_costs`).
+
+        Parameters
+        ----------
+        source_xy : np.ndarray
+            (m, 2) source points, metres in the region's projected CRS (reshaped to (m, 2)).
+
+        Returns
+        -------
+        Field
+            Per road node, seconds to its nearest source (inf: none reached) and that source's
+            index (NO_SOURCE, -1: none), with the entries and arrivals :meth:`trips` needs.
+        """
+        source_xy = np.asarray(source_xy, dtype=float).reshape(-1, 2)
+        n, m = self.graph.n_nodes, len(source_xy)
+        segs, v, max_m = self.segments, self.walk.speed_mps, self.walk.max_m
+        point, piece = self._pieces_within(source_xy)
+        seg = segs.piece_seg[piece]
+        s0, d = segs.foot(seg, source_xy[point])
+        half = np.sqrt(np.maximum(max_m * max_m - d * d, 0.0))
+        lo = np.maximum(segs.piece_lo[piece], s0 - half)
+        hi = np.minimum(segs.piece_hi[piece], s0 + half)
+        ok = (d <= max_m) & (lo <= hi)
+        point, seg, s0, d, lo, hi = (z[ok] for z in (point, seg, s0, d, lo, hi))
+        from_a, from_b = _entry_costs(
+            s0, d, lo, hi, seg, segs.length_m, segs.rate_ab, segs.rate_ba, v
+        )
+        node = np.concatenate([segs.a[seg], segs.b[seg]])
+        source = np.concatenate([point, point])
+        cost = np.concatenate([from_a, from_b])
+        way = np.concatenate([segs.way_ab[seg], segs.way_ba[seg]])
+        finite = np.isfinite(cost)
+        node, source, cost, way = node[finite], source[finite], cost[finite], way[finite]
+        order = np.lexsort((cost, source, node))  # one entry per (node, source): the cheapest
+        node, source, cost, way = node[order], source[order], cost[order], way[order]
+        first = _first_of_runs(node * (m + 1) + source)
+        node, source, way = node[first], source[first], way[first]
+        cost = np.maximum(cost[first], MIN_EDGE_TIME_S)
+        # Every entry goes in: they are few beside the graph's edges, and an entry far worse
+        # than its source's best can still be a node's only good way in (a one-way loop).
+        result = nearest_source_reversed(
+            sources_csr(self._reversed, node, source, cost, m), n + np.arange(m)
+        )
+        order = np.argsort(seg, kind="stable")
+        arr_start = np.zeros(len(segs.length_m) + 1, np.int64)
+        np.cumsum(np.bincount(seg, minlength=len(segs.length_m)), out=arr_start[1:])
+        return Field(
+            node_time_s=result.time_s[:n],
+            node_source=result.source[:n],
+            next_node=result.next_node[:n],
+            source_xy=source_xy,
+            entry_node=node,
+            entry_source=source,
+            entry_time_s=cost,
+            entry_way=way,
+            arr_start=arr_start,
+            arr_source=point[order],
+            arr_s0=s0[order],
+            arr_d=d[order],
+            arr_lo=lo[order],
+            arr_hi=hi[order],
+        )
+
+    # -- points --
+
+    def trips(self, xy: np.ndarray, fields: Sequence[Field]) -> list[Trips]:
+        """Each point's trip to the nearest source of each field (see the module docstring).
+
+        Parameters
+        ----------
+        xy : np.ndarray
+            (n, 2) points, metres in the region's projected CRS (reshaped to (n, 2)).
+        fields : Sequence of Field
+            Fields made by :meth:`field` on this model.
+
+        Returns
+        -------
+        list of Trips
+            One per field, in order, arrays of shape (n,): seconds (inf: no source within
+            reach), the source's index (-1: none), the road node the trip drives to first and
+            the OSM way it joins. `exit_node` is -1 for a straight walk and for a trip that
+            stays on one segment; `depart_way` is -1 for a straight walk. Ties go to the lower
+            source index.
+        """
+        xy = np.asarray(xy, dtype=float).reshape(-1, 2)
+        return [self._trips(xy, f) for f in fields]
+
+    def _trips(self, xy: np.ndarray, field: Field) -> Trips:
+        segs, walk = self.segments, self.walk
+        trips = Trips.none(len(xy))
+        if len(xy) == 0:
+            return trips
+        if field.n_sources:
+            dist, src = field.source_tree.query(
+                xy, k=1, distance_upper_bound=walk.max_m * (1 + 1e-12), workers=-1
+            )
+            walked = np.isfinite(dist)
+            trips.time_s[walked] = dist[walked] / walk.speed_mps
+            trips.source[walked] = src[walked]
+        own_walk = np.full(len(segs.length_m), np.inf)
+        if len(field.arr_d):
+            seg_of_arrival = np.repeat(np.arange(len(segs.length_m)), np.diff(field.arr_start))
+            nearest = np.hypot(
+                field.arr_d, np.clip(field.arr_s0, field.arr_lo, field.arr_hi) - field.arr_s0
+            )
+            np.minimum.at(own_walk, seg_of_arrival, nearest / walk.speed_mps)
+        piece_least = _piece_least(
+            field.node_time_s, segs.piece_seg, segs.piece_lo, segs.piece_hi, segs.a, segs.b,
+            segs.length_m, segs.rate_ab, segs.rate_ba, own_walk,
+        )  # fmt: skip
+        tiles = segs.tiles
+        tile_least = tiles.least(piece_least)
+        _point_trips(
+            np.ascontiguousarray(xy[:, 0]), np.ascontiguousarray(xy[:, 1]),
+            trips.time_s, trips.source, trips.exit_node, trips.depart_way,
+            tiles.x0, tiles.y0, tiles.size_m, tiles.n_cols, tiles.n_rows, tiles.start,
+            tiles.piece, tile_least, tiles.floor(tile_least, walk.max_m + segs.half_piece_m),
+            tiles.slope(tile_least, 0.5 * tiles.size_m / walk.speed_mps, walk.max_m + segs.half_piece_m),
+            segs.half_piece_m,
+            segs.piece_seg, segs.piece_lo, segs.piece_hi, piece_least,
+            segs.start_x, segs.start_y, segs.unit_x, segs.unit_y, segs.length_m,
+            segs.rate_ab, segs.rate_ba, segs.a, segs.b, segs.way_ab, segs.way_ba,
+            # (gathered per segment: segments are stored tile by tile, nodes are not)
+            field.node_time_s[segs.a], field.node_time_s[segs.b],
+            field.node_source[segs.a], field.node_source[segs.b],
+            field.arr_start, field.arr_source, field.arr_s0, field.arr_d, field.arr_lo,
+            field.arr_hi, walk.speed_mps, walk.max_m,
+        )  # fmt: skip
+        return trips
+
+    # -- other questions --
+
+    def road_distance_m(self, xy: np.ndarray) -> np.ndarray:
+        """Distance from each point to the nearest point of a joinable road (inf: no road).
+
+        Not capped at ``snap_max_m``: a point far from every road gets its true distance.
+
+        Parameters
+        ----------
+        xy : np.ndarray
+            (n, 2) points, metres in the region's projected CRS (reshaped to (n, 2)).
+
+        Returns
+        -------
+        np.ndarray
+            (n,) planar metres to the nearest joinable segment; inf for every point when the
+            graph has no joinable segment.
+        """
+        xy = np.asarray(xy, dtype=float).reshape(-1, 2)
+        segs = self.segments
+        out = np.full(len(xy), np.inf)
+        pending, k = np.arange(len(xy)), 8
+        while len(pending) and segs.n_pieces:
+            k = min(k, segs.n_pieces)
+            dist, piece = segs.tree.query(xy[pending], k=k, workers=-1)
+            dist, piece = dist.reshape(len(pending), k), piece.reshape(len(pending), k)
+            flat = piece.ravel()
+            s0, d = segs.foot(segs.piece_seg[flat], np.repeat(xy[pending], k, axis=0))
+            s = np.clip(s0, segs.piece_lo[flat], segs.piece_hi[flat])
+            near = np.hypot(d, s - s0).reshape(len(pending), k).min(axis=1)
+            # A piece not looked at is at least its midpoint's distance less half a piece away.
+            sure = (near <= dist[:, -1] - segs.half_piece_m) | (k == segs.n_pieces)
+            out[pending[sure]] = near[sure]
+            pending, k = pending[~sure], k * 4
+        return out
+
+    def times_within(self, source_xy, point_xy, limit_s: float) -> tuple[np.ndarray, ...]:
+        """Every (source, point) pair whose trip from the point to that source *alone* takes
+        at most `limit_s`: arrays (source, point, seconds). One Dijkstra run per source,
+        stopped at the limit, in batches.
+
+        Parameters
+        ----------
+        source_xy : array-like
+            (m, 2) source points, metres in the region's projected CRS.
+        point_xy : array-like
+            (n, 2) points, metres in the same CRS.
+        limit_s : float
+            The longest trip kept, seconds (inclusive).
+
+        Returns
+        -------
+        tuple of np.ndarray
+            (source index int64, point index int64, seconds float), one entry per pair within
+            the limit, sorted by source then point; all empty if there are no sources or no
+            points.
+        """
+        source_xy = np.asarray(source_xy, dtype=float).reshape(-1, 2)
+        point_xy = np.asarray(point_xy, dtype=float).reshape(-1, 2)
+        n, m = self.graph.n_nodes, len(source_xy)
+        if m == 0 or len(point_xy) == 0:
+            return _no_pairs()
+        whole = self.field(source_xy)
+        csr = sources_csr(
+            self._reversed, whole.entry_node, whole.entry_source, whole.entry_time_s, m
+        )
+        parts = []
+        batch = max(1, _BATCH_FLOATS // (n + m))
+        for start in range(0, m, batch):
+            ids = np.arange(start, min(start + batch, m))
+            rows = csgraph.dijkstra(csr, directed=True, indices=n + ids, limit=limit_s)
+            for j, row in zip(ids, np.atleast_2d(rows), strict=True):
+                trips = self._trips(point_xy, whole.only(int(j), row[:n]))
+                hit = np.flatnonzero(trips.time_s <= limit_s)
+                parts.append((np.full(len(hit), j), hit, trips.time_s[hit]))
+        return _concat_pairs(parts)
+
+
+# --- the straight-line model ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _StraightField:
+    source_xy: np.ndarray
+
+    @cached_property
+    def tree(self) -> cKDTree:
+        return cKDTree(self.source_xy)
+
+
+class StraightLineAccess:
+    """The offline model without roads: time = straight distance × detour ÷ speed."""
+
+    approximate = True
+
+    def __init__(self, detour_factor: float, speed_kph: float) -> None:
+        self.speed_mps = float(kph_to_mps(speed_kph)) / detour_factor
+
+    def field(self, source_xy: np.ndarray) -> _StraightField:
+        """The sources at `source_xy`, ready for :meth:`trips`.
+
+        Parameters
+        ----------
+        source_xy : np.ndarray
+            (m, 2) source points, metres in the region's projected CRS (reshaped to (m, 2)).
+
+        Returns
+        -------
+        _StraightField
+            The source points, with a KD-tree of them built on first use.
+        """
+        return _StraightField(np.asarray(source_xy, dtype=float).reshape(-1, 2))
+
+    def trips(self, xy: np.ndarray, fields: Sequence) -> list[Trips]:
+        """Each point's straight-line trip to the nearest source of each field.
+
+        Parameters
+        ----------
+        xy : np.ndarray
+            (n, 2) points, metres in the region's projected CRS (reshaped to (n, 2)).
+        fields : Sequence of _StraightField
+            Fields made by :meth:`field` on this model.
+
+        Returns
+        -------
+        list of Trips
+            One per field, in order, arrays of shape (n,): straight distance × detour ÷ speed
+            in seconds and the nearest source's index, with no distance limit. A field with no
+            sources gives inf and -1. `exit_node` and `depart_way` are always -1 (no roads).
+        """
+        xy = np.asarray(xy, dtype=float).reshape(-1, 2)
+        out = []
+        for f in fields:
+            trips = Trips.none(len(xy))
+            if len(f.source_xy) and len(xy):
+                dist, source = f.tree.query(xy, k=1, workers=-1)
+                trips.time_s[:] = dist / self.speed_mps
+                trips.source[:] = source
+            out.append(trips)
+        return out
+
+    def road_distance_m(self, xy: np.ndarray) -> np.ndarray:
+        """Distance to the nearest road, which this model does not know.
+
+        Parameters
+        ----------
+        xy : np.ndarray
+            (n, 2) points; only their number is used.
+
+        Returns
+        -------
+        np.ndarray
+            (n,) NaN.
+        """
+        return np.full(len(xy), np.nan)
+
+    def times_within(self, source_xy, point_xy, limit_s: float) -> tuple[np.ndarray, ...]:
+        """Every (source, point) pair whose straight-line trip takes at most `limit_s`.
+
+        Parameters
+        ----------
+        source_xy : array-like
+            (m, 2) source points, metres in the region's projected CRS.
+        point_xy : array-like
+            (n, 2) points, metres in the same CRS.
+        limit_s : float
+            The longest trip kept, seconds (inclusive).
+
+        Returns
+        -------
+        tuple of np.ndarray
+            (source index int64, point index int64, seconds float), sorted by source then point;
+            all empty if there are no sources or no points.
+        """
+        source_xy = np.asarray(source_xy, dtype=float).reshape(-1, 2)
+        point_xy = np.asarray(point_xy, dtype=float).reshape(-1, 2)
+        if len(source_xy) == 0 or len(point_xy) == 0:
+            return _no_pairs()
+        within = cKDTree(source_xy).sparse_distance_matrix(
+            cKDTree(point_xy), limit_s * self.speed_mps * (1 + 1e-9), output_type="ndarray"
+        )
+        time_s = within["v"] / self.speed_mps
+        keep = time_s <= limit_s
+        return _sorted_pairs(within["i"][keep], within["j"][keep], time_s[keep])
+
+
+def _no_pairs() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0)
+
+
+def _concat_pairs(parts) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    if not parts:
+        return _no_pairs()
+    source, point, time_s = (np.concatenate(p) for p in zip(*parts, strict=True))
+    return _sorted_pairs(source, point, time_s)
+
+
+def _sorted_pairs(source, point, time_s):
+    order = np.lexsort((point, source))
+    return (
+        np.asarray(source, np.int64)[order],
+        np.asarray(point, np.int64)[order],
+        np.asarray(time_s, float)[order],
+    )

@@ -1,0 +1,756 @@
+"""The road network: OSM road lines become a directed graph with a travel time on every edge.
+
+Nodes are the distinct vertices of the driveable road lines (OSM stores coordinates at 1e-7
+degree, so a node shared by two ways has identical coordinates in both). Every segment between
+consecutive vertices is an edge; its time comes from the speed profile in :mod:`pipeline.config`.
+Disconnected parts are kept: whoever cannot reach an anchor is reported unreachable later.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import os
+import re
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, replace
+from functools import cached_property
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+from pyproj import CRS, Geod, Transformer
+from scipy import sparse
+from scipy.sparse import csgraph
+
+from pipeline.config import NetworkConfig
+from pipeline.units import kph_to_mps
+
+__all__ = [
+    "CLOSING_ACCESS",
+    "FLAG_ADDED",
+    "FLAG_BOARDING",
+    "FLAG_FERRY",
+    "FLAG_GRAVEL",
+    "FLAG_NO_JOIN",
+    "FLAG_SOFT",
+    "FLAG_WINTER",
+    "RoadGraph",
+    "apply_season",
+    "build_graph",
+    "driveable",
+    "edge_speeds_kph",
+    "effective_surface",
+    "ferry_months",
+    "parse_duration_s",
+    "parse_maxspeed_kph",
+    "season_flags",
+]
+
+logger = logging.getLogger(__name__)
+
+_GEOD = Geod(ellps="WGS84")
+# access=* values that close a road to cars (as OSRM's car profile does; `delivery` too: a
+# villager does not deliver); `destination`, `permissive` and `customers` leave it open.
+CLOSING_ACCESS = frozenset({"no", "private", "agricultural", "forestry", "delivery", "emergency"})
+_ALLOWED = {"yes", "designated", "destination", "permissive"}
+_ONEWAY_FORWARD = {"yes", "true", "1"}
+_ONEWAY_REVERSE = {"-1", "reverse"}
+# Russian implicit limits (RU:*) and a few common words, km/h.
+_MAXSPEED_ZONES = {
+    "ru:urban": 60.0,
+    "ru:rural": 90.0,
+    "ru:motorway": 110.0,
+    "ru:living_street": 20.0,
+    "living_street": 20.0,
+    "walk": 5.0,
+}
+MIN_EDGE_TIME_S = 1e-3  # scipy's csgraph would read an explicit 0 as "no edge"
+
+# Edge flags: what a season may close or slow. A way can have several.
+FLAG_FERRY = 1
+FLAG_WINTER = 2  # winter_road=yes or ice_road=yes: a зимник or an ice crossing
+FLAG_SOFT = 4  # dirt-like surface, tracktype grade3-5, or an untagged track: impassable in the thaw
+FLAG_GRAVEL = 8  # gravel, compacted, fine_gravel, pebblestone: slower in the thaw
+FLAG_ADDED = 16  # added by a scenario
+FLAG_NO_JOIN = 32  # ferries and motorways: entered at their ends only, never walked onto
+FLAG_BOARDING = 64  # road → ferry: the wait for the ferry, paid once per crossing
+SOFT_SURFACES = frozenset({"unpaved", "dirt", "earth", "ground", "grass", "mud", "sand"})
+GRAVEL_SURFACES = frozenset({"gravel", "compacted", "fine_gravel", "pebblestone"})
+SOFT_TRACKTYPES = frozenset({"grade3", "grade4", "grade5"})
+NO_JOIN_HIGHWAYS = frozenset({"motorway", "motorway_link"})  # controlled access: junctions only
+ALL_MONTHS = 0xFFF
+_MONTHS = {
+    m: i
+    for i, m in enumerate(
+        ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"]
+    )
+}
+
+
+def _fastest(
+    u: np.ndarray, v: np.ndarray, t: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(u, v, t) sorted by (u, v), keeping only the fastest of parallel edges."""
+    n = max(int(u.max(initial=-1)), int(v.max(initial=-1))) + 1
+    pair = u.astype(np.int64) * n + v  # one sort key per (u, v): n² < 2⁶³ up to 3·10⁹ nodes
+    order = np.argsort(pair, kind="stable")  # stable: fast on the runs that ways leave
+    pair, t = pair[order], t[order]
+    first = np.ones(len(pair), dtype=bool)
+    first[1:] = pair[1:] != pair[:-1]
+    starts = np.flatnonzero(first)
+    fastest = np.minimum.reduceat(t, starts) if len(starts) < len(t) else t
+    return u[order[starts]], v[order[starts]], fastest
+
+
+@dataclass(frozen=True)
+class RoadGraph:
+    """A directed road graph in the region's projected CRS.
+
+    Edge arrays are parallel; `edge_way` indexes the roads table the graph was built from.
+    """
+
+    crs_wkt: str
+    node_xy: np.ndarray  # (n, 2) metres, projected
+    node_lonlat: np.ndarray  # (n, 2) degrees, EPSG:4326
+    edge_u: np.ndarray
+    edge_v: np.ndarray
+    edge_time_s: np.ndarray
+    edge_length_m: np.ndarray
+    edge_way: np.ndarray
+    edge_flags: np.ndarray | None = None  # FLAG_* bits (uint8); None: no flags
+    edge_wait_share: np.ndarray | None = None  # 1 on boarding edges (the ferry wait), else 0
+    edge_months: np.ndarray | None = None  # ferries: bit m-1 set if it runs in month m; 0: unknown
+
+    @property
+    def n_nodes(self) -> int:
+        """How many road nodes the graph has.
+
+        Returns
+        -------
+        int
+            The number of rows of `node_xy`.
+        """
+        return len(self.node_xy)
+
+    def csr(
+        self,
+        extra_u: np.ndarray | None = None,
+        extra_v: np.ndarray | None = None,
+        extra_time_s: np.ndarray | None = None,
+        extra_nodes: int = 0,
+    ) -> sparse.csr_matrix:
+        """Adjacency matrix u→v weighted by seconds; parallel edges keep the fastest.
+
+        `extra_*` add edges to `extra_nodes` virtual nodes numbered after the road nodes.
+
+        Parameters
+        ----------
+        extra_u, extra_v : np.ndarray, optional
+            Start and end node of each extra edge; an end is a virtual node, numbered from
+            `n_nodes` on. Parallel extra edges keep the fastest too.
+        extra_time_s : np.ndarray, optional
+            Seconds of each extra edge; must be above zero (an explicit 0 reads as no edge).
+        extra_nodes : int
+            How many virtual nodes to add.
+
+        Returns
+        -------
+        scipy.sparse.csr_matrix
+            Square, of side ``n_nodes + extra_nodes``; entry (u, v) is the fastest time u→v in
+            seconds, and a missing entry means no edge.
+        """
+        n = self.n_nodes + extra_nodes
+        u, v, t = self._fastest_edges
+        if extra_u is not None:
+            # Extra edges end at virtual nodes (>= n_nodes), so none is parallel to a road edge.
+            eu, ev, et = _fastest(
+                np.asarray(extra_u), np.asarray(extra_v), np.asarray(extra_time_s)
+            )
+            u, v, t = np.concatenate([u, eu]), np.concatenate([v, ev]), np.concatenate([t, et])
+        return sparse.csr_matrix((t, (u, v)), shape=(n, n))
+
+    def n_parts(self) -> int:
+        """How many weakly connected parts the graph has (from its structure, not its times).
+
+        Returns
+        -------
+        int
+            The number of parts, edge directions ignored; a node with no edge is a part of its
+            own.
+        """
+        n = self.n_nodes
+        structure = sparse.csr_matrix(
+            (np.ones(len(self.edge_u), dtype=bool), (self.edge_u, self.edge_v)), shape=(n, n)
+        )
+        return int(csgraph.connected_components(structure, directed=True, connection="weak")[0])
+
+    @cached_property
+    def _fastest_edges(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The road edges with parallel ones reduced to the fastest; sorted once, reused by csr()."""
+        return _fastest(self.edge_u, self.edge_v, self.edge_time_s)
+
+    def to_npz_dict(self) -> dict[str, np.ndarray]:
+        """The graph as named arrays, for ``np.savez`` (read back by :meth:`from_npz`).
+
+        Returns
+        -------
+        dict of str to np.ndarray
+            One entry per field; `crs_wkt` as a 0-d string array. The optional edge arrays
+            (`edge_flags`, `edge_wait_share`, `edge_months`) are left out when None.
+        """
+        optional = {
+            k: getattr(self, k)
+            for k in ("edge_flags", "edge_wait_share", "edge_months")
+            if getattr(self, k) is not None
+        }
+        return optional | {
+            "crs_wkt": np.array(self.crs_wkt),
+            "node_xy": self.node_xy,
+            "node_lonlat": self.node_lonlat,
+            "edge_u": self.edge_u,
+            "edge_v": self.edge_v,
+            "edge_time_s": self.edge_time_s,
+            "edge_length_m": self.edge_length_m,
+            "edge_way": self.edge_way,
+        }
+
+    @classmethod
+    def from_npz(cls, data) -> RoadGraph:
+        """The graph saved by :meth:`to_npz_dict`.
+
+        Parameters
+        ----------
+        data : mapping of str to np.ndarray
+            A loaded network.npz (``np.load``) or a dict of the same arrays. Names that are
+            not fields are ignored; optional arrays that are missing become None.
+
+        Returns
+        -------
+        RoadGraph
+            The graph, not checked (see :meth:`problems`).
+
+        Raises
+        ------
+        TypeError
+            If a required array (anything but the optional edge arrays) is missing.
+        """
+        fields = [k for k in cls.__dataclass_fields__ if k in data]
+        return cls(**{k: (str(data[k]) if k == "crs_wkt" else data[k]) for k in fields})
+
+    def problems(self, crs: CRS | None = None) -> list[str]:
+        """What is wrong with the graph's arrays (empty: nothing): lengths that differ, node
+        indices out of range, times that are not positive and finite, another CRS than the
+        region's. A damaged or stale network.npz shows here, not as a wrong answer.
+
+        Parameters
+        ----------
+        crs : CRS, optional
+            The region's projected CRS; None skips the CRS check, as does an empty `crs_wkt`.
+
+        Returns
+        -------
+        list of str
+            One plain-English line per problem found; empty if the graph is sound.
+
+        Raises
+        ------
+        pyproj.exceptions.CRSError
+            If `crs` is given and `crs_wkt` is not valid WKT.
+        """
+        n_edges = len(self.edge_u)
+        found = []
+        if self.node_xy.ndim != 2 or self.node_xy.shape[1:] != (2,):
+            found.append(f"node_xy has shape {self.node_xy.shape}, not (n, 2)")
+        if len(self.node_lonlat) != len(self.node_xy):
+            found.append(f"{len(self.node_lonlat)} node_lonlat for {len(self.node_xy)} nodes")
+        for name in ("edge_v", "edge_time_s", "edge_length_m", "edge_way", "edge_flags",
+                     "edge_wait_share", "edge_months"):  # fmt: skip
+            values = getattr(self, name)
+            if values is not None and len(values) != n_edges:
+                found.append(f"{len(values)} {name} for {n_edges} edges")
+        if not found and n_edges:
+            low = min(self.edge_u.min(), self.edge_v.min())
+            high = max(self.edge_u.max(), self.edge_v.max())
+            if low < 0 or high >= self.n_nodes:
+                found.append(f"edge ends {low}..{high} outside the {self.n_nodes} nodes")
+            if not (np.isfinite(self.edge_time_s).all() and (self.edge_time_s > 0).all()):
+                found.append("edge times that are not positive and finite")
+        if not np.isfinite(self.node_xy).all():
+            found.append("node coordinates that are not finite")
+        if crs is not None and self.crs_wkt and not CRS.from_wkt(self.crs_wkt).equals(crs):
+            found.append(
+                f"its CRS is {CRS.from_wkt(self.crs_wkt).name!r}, the region's {crs.name!r}"
+            )
+        return found
+
+    def flags(self) -> np.ndarray:
+        """The FLAG_* bits of every edge.
+
+        Returns
+        -------
+        np.ndarray
+            (n_edges,) `edge_flags`, or uint8 zeros when the graph has no flags.
+        """
+        return (
+            self.edge_flags if self.edge_flags is not None else np.zeros(len(self.edge_u), np.uint8)
+        )
+
+    def select(self, keep: np.ndarray, time_s: np.ndarray | None = None) -> RoadGraph:
+        """The same nodes with only the edges in `keep` (and, optionally, new edge times).
+
+        Parameters
+        ----------
+        keep : np.ndarray
+            Boolean mask of shape (n_edges,), or edge indices, of the edges to keep.
+        time_s : np.ndarray, optional
+            New seconds for every edge, shape (n_edges,) (before `keep` is applied); None
+            keeps `edge_time_s`.
+
+        Returns
+        -------
+        RoadGraph
+            A new graph with the same nodes and node numbers; every edge array, optional ones
+            included, reduced to the kept edges.
+        """
+        times = self.edge_time_s if time_s is None else time_s
+
+        def pick(a):
+            return None if a is None else a[keep]
+
+        return replace(
+            self,
+            edge_u=self.edge_u[keep],
+            edge_v=self.edge_v[keep],
+            edge_time_s=times[keep],
+            edge_length_m=self.edge_length_m[keep],
+            edge_way=self.edge_way[keep],
+            edge_flags=pick(self.edge_flags),
+            edge_wait_share=pick(self.edge_wait_share),
+            edge_months=pick(self.edge_months),
+        )
+
+
+def driveable(roads: pd.DataFrame, net: NetworkConfig) -> np.ndarray:
+    """Mask of roads a car may use: a known road class or a ferry, not closed by access tags
+    (:data:`CLOSING_ACCESS`, unless motorcar/motor_vehicle allows it) nor `smoothness=impassable`.
+
+    Winter roads and ice roads are kept (flagged); seasons decide when they are open.
+
+    Parameters
+    ----------
+    roads : pd.DataFrame
+        One row per OSM way, with columns `highway`, `ferry`, `access`, `motorcar`,
+        `motor_vehicle` and, optionally, `smoothness`.
+    net : NetworkConfig
+        The region's network settings (its road classes are those of the speed table).
+
+    Returns
+    -------
+    np.ndarray
+        Boolean, one per road: True where a car may use it.
+    """
+    known = roads["highway"].isin(list(net.speed_table())) | roads["ferry"].astype(bool)
+    vehicle = roads["motorcar"].fillna(roads["motor_vehicle"])  # the more specific tag wins
+    blocked = roads["access"].isin(CLOSING_ACCESS) & ~vehicle.isin(_ALLOWED)
+    blocked |= vehicle.isin(CLOSING_ACCESS)
+    if "smoothness" in roads:
+        blocked |= roads["smoothness"].eq("impassable")
+    return (known & ~blocked).to_numpy()
+
+
+def effective_surface(roads: pd.DataFrame, net: NetworkConfig) -> pd.Series:
+    """Each road's surface: its `surface` tag, or, for a minor road with neither `surface` nor
+    `tracktype` (`network.untagged_surface_classes`), what the region takes an untagged minor
+    road to be (`network.untagged_surface`; in the North most are dirt).
+
+    Parameters
+    ----------
+    roads : pd.DataFrame
+        One row per OSM way, with columns `surface`, `tracktype` and `highway`.
+    net : NetworkConfig
+        The region's network settings; with no `untagged_surface`, the tag is returned as is.
+
+    Returns
+    -------
+    pd.Series
+        The surface per road, on the index of `roads`; NaN where still unknown.
+    """
+    surface = roads["surface"]
+    if net.untagged_surface is None:
+        return surface
+    untagged = surface.isna() & roads["tracktype"].isna()
+    untagged &= roads["highway"].isin(net.untagged_surface_classes)
+    return surface.where(~untagged, net.untagged_surface)
+
+
+def parse_maxspeed_kph(values: pd.Series) -> np.ndarray:
+    """Tagged maxspeed in km/h (NaN where absent or unreadable); handles mph and RU:* zones.
+
+    Parameters
+    ----------
+    values : pd.Series
+        The `maxspeed` tag per road ('60', '40 mph', 'RU:rural', 'walk'...).
+
+    Returns
+    -------
+    np.ndarray
+        Float km/h, one per value. The leading number is read (in mph if the text says so);
+        otherwise a known zone word gives its implicit limit. '0' gives 0 (ignored by
+        :func:`edge_speeds_kph`).
+    """
+    text = values.fillna("").astype(str).str.strip().str.lower()
+    number = pd.to_numeric(text.str.extract(r"^(\d+(?:\.\d+)?)")[0], errors="coerce")
+    mph = text.str.contains("mph")
+    kph = number.where(~mph, number * 1.609344)
+    zones = text.map(_MAXSPEED_ZONES)
+    return kph.fillna(zones).to_numpy(dtype=float)
+
+
+def parse_duration_s(values: pd.Series) -> np.ndarray:
+    """OSM `duration` (HH:MM, HH:MM:SS, minutes, or ISO 8601 PT1H30M) in seconds; NaN if absent.
+
+    Parameters
+    ----------
+    values : pd.Series
+        The `duration` tag per ferry way; a value that is not a string counts as absent.
+
+    Returns
+    -------
+    np.ndarray
+        Float seconds, one per value; a plain number is minutes. NaN where absent or
+        unreadable.
+    """
+    return np.array([_duration_s(v) for v in values], dtype=float)  # one value per ferry way
+
+
+def _duration_s(value) -> float:
+    if not isinstance(value, str):
+        return np.nan
+    value = value.strip()
+    if m := re.fullmatch(r"(\d+):(\d{1,2})(?::(\d{1,2}))?", value):
+        h, mi, s = (int(g or 0) for g in m.groups())
+        return h * 3600.0 + mi * 60.0 + s
+    if m := re.fullmatch(r"PT(?:(\d+)H)?(?:(\d+)M)?(?:(\d+)S)?", value.upper()):
+        h, mi, s = (int(g or 0) for g in m.groups())
+        return h * 3600.0 + mi * 60.0 + s
+    if re.fullmatch(r"\d+(\.\d+)?", value):
+        return float(value) * 60.0
+    return np.nan
+
+
+def edge_speeds_kph(roads: pd.DataFrame, net: NetworkConfig) -> np.ndarray:
+    """Speed of each road, km/h: class speed, capped by a lower maxspeed, times the smallest of
+    its surface, tracktype and smoothness factors (see :mod:`pipeline.config` for the tables).
+
+    Parameters
+    ----------
+    roads : pd.DataFrame
+        One row per OSM way, with columns `highway`, `maxspeed`, `surface`, `tracktype` and,
+        optionally, `smoothness`.
+    net : NetworkConfig
+        The region's speed profile: class speeds and surface, tracktype and smoothness factors.
+
+    Returns
+    -------
+    np.ndarray
+        Float km/h, one per road. A maxspeed of 0 or below, or unreadable, is ignored; a
+        missing factor counts as 1. NaN where the class is not in the speed table, as for a
+        ferry with no `highway` tag (ferries are timed from their duration or the ferry speed,
+        not from this).
+    """
+    base = roads["highway"].map(net.speed_table()).to_numpy(dtype=float)
+    tagged = parse_maxspeed_kph(roads["maxspeed"])
+    speed = np.where(np.isfinite(tagged) & (tagged > 0), np.fmin(base, tagged), base)
+    factors = [
+        effective_surface(roads, net).map(net.surface_table()),
+        roads["tracktype"].map(net.tracktype_table()),
+    ]
+    if "smoothness" in roads:
+        factors.append(roads["smoothness"].map(net.smoothness_table()))
+    factor = np.min([f.fillna(1.0).to_numpy(dtype=float) for f in factors], axis=0)
+    return speed * factor
+
+
+def _direction_flags(roads: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """(forward allowed, backward allowed) per road."""
+    oneway = roads["oneway"].fillna("").astype(str).str.lower()
+    implied = roads["junction"].isin(["roundabout", "circular"]) | roads["highway"].eq("motorway")
+    reverse_only = oneway.isin(_ONEWAY_REVERSE)
+    forward_only = oneway.isin(_ONEWAY_FORWARD) | (implied & ~oneway.eq("no") & ~reverse_only)
+    ferry = roads["ferry"].astype(bool)
+    forward = (~reverse_only | ferry).to_numpy()
+    backward = (~forward_only | ferry).to_numpy()
+    return forward, backward
+
+
+def build_graph(roads: gpd.GeoDataFrame, net: NetworkConfig, crs: CRS) -> RoadGraph:
+    """Build the directed road graph from the extract's roads (EPSG:4326 lines).
+
+    Ferries get nodes of their own, one per ferry vertex, joined to the road node at the same
+    place by a boarding edge that costs the wait (and a free one back): a crossing drawn as
+    several ferry ways end to end waits once, as a passenger who stays on board does.
+
+    Parameters
+    ----------
+    roads : gpd.GeoDataFrame
+        Roads layer of the extract, one row per OSM way.
+    net : NetworkConfig
+        The region's speed profile and ferry settings.
+    crs : CRS
+        The region's projected CRS (node coordinates in metres).
+    """
+    roads = roads[driveable(roads, net)].reset_index(drop=True)
+    coords, way = shapely.get_coordinates(roads.geometry.values, return_index=True)
+    on_ferry = roads["ferry"].to_numpy(dtype=bool)[way]
+    # Ferry vertices are keyed apart from road vertices (the last bit), so they get own nodes.
+    node_keys, node_of_vertex, first_vertex = _nodes(_coord_key(coords) * 2 + on_ferry)
+    node_lonlat = coords[first_vertex]
+
+    # A segment joins consecutive vertices of one way at two different nodes.
+    step_m = _geodesic_steps_m(coords)
+    seg = np.flatnonzero((way[1:] == way[:-1]) & (node_of_vertex[1:] != node_of_vertex[:-1]))
+    u, v, seg_way, length_m = node_of_vertex[seg], node_of_vertex[seg + 1], way[seg], step_m[seg]
+    del step_m, node_of_vertex
+
+    time_s = _segment_times_s(roads, net, seg_way, length_m)
+    forward, backward = _direction_flags(roads)
+    fw, bw = np.flatnonzero(forward[seg_way]), np.flatnonzero(backward[seg_way])
+    pick = np.concatenate([fw, bw])  # the segments driven forward, then those driven backward
+    pick_way = seg_way[pick]
+    board_u, board_v = _boarding(node_keys)
+    n_board = len(board_u)
+    wait_s = net.ferry_wait_min * 60.0
+    return RoadGraph(
+        crs_wkt=crs.to_wkt(),
+        node_xy=_project(node_lonlat, crs),
+        node_lonlat=node_lonlat,
+        edge_u=np.concatenate([u[fw], v[bw], board_u, board_v]),
+        edge_v=np.concatenate([v[fw], u[bw], board_v, board_u]),
+        edge_time_s=np.maximum(
+            np.concatenate([time_s[pick], np.full(n_board, wait_s), np.zeros(n_board)]),
+            MIN_EDGE_TIME_S,
+        ),
+        edge_length_m=np.concatenate([length_m[pick], np.zeros(2 * n_board)]),
+        edge_way=np.concatenate(
+            [roads["osm_id"].to_numpy(dtype=np.int64)[pick_way], np.zeros(2 * n_board, np.int64)]
+        ),
+        edge_flags=np.concatenate(
+            [season_flags(roads, net)[pick_way], np.full(2 * n_board, FLAG_BOARDING | FLAG_NO_JOIN)]
+        ).astype(np.uint8),
+        edge_wait_share=np.concatenate([np.zeros(len(pick)), np.ones(n_board), np.zeros(n_board)]),
+        edge_months=np.concatenate(
+            [ferry_months(roads)[pick_way], np.full(2 * n_board, ALL_MONTHS)]
+        ).astype(np.uint16),
+    )
+
+
+def _nodes(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(sorted distinct keys, node of each vertex, first vertex of each node) of vertex keys."""
+    order = np.argsort(keys, kind="stable")  # stable: a node's first vertex comes first
+    sorted_keys = keys[order]
+    new = np.ones(len(keys), dtype=bool)
+    new[1:] = sorted_keys[1:] != sorted_keys[:-1]
+    node_of_vertex = np.empty(len(keys), dtype=np.int64)
+    node_of_vertex[order] = np.cumsum(new) - 1
+    return sorted_keys[new], node_of_vertex, order[new]
+
+
+def _geodesic_steps_m(lonlat: np.ndarray) -> np.ndarray:
+    """Length on the WGS84 ellipsoid of each step between consecutive points (n - 1 values),
+    metres; one chunk per core, as pyproj computes without the GIL."""
+    if len(lonlat) < 2:
+        return np.zeros(0)
+    bounds = np.linspace(0, len(lonlat) - 1, _workers() + 1).astype(int)
+    chunks = [lonlat[a : b + 1] for a, b in itertools.pairwise(bounds) if b > a]
+    with ThreadPoolExecutor(len(chunks)) as pool:
+        return np.concatenate(
+            list(pool.map(lambda c: _GEOD.line_lengths(c[:, 0], c[:, 1]), chunks))
+        )
+
+
+def _project(lonlat: np.ndarray, crs: CRS) -> np.ndarray:
+    """(n, 2) EPSG:4326 points in the projected `crs`, one chunk per core."""
+    to_xy = Transformer.from_crs("EPSG:4326", crs, always_xy=True)
+    xy = np.empty_like(lonlat)
+    bounds = np.linspace(0, len(lonlat), _workers() + 1).astype(int)
+
+    def part(a: int, b: int) -> None:
+        xy[a:b, 0], xy[a:b, 1] = to_xy.transform(lonlat[a:b, 0], lonlat[a:b, 1])
+
+    with ThreadPoolExecutor(_workers()) as pool:
+        list(pool.map(part, bounds[:-1], bounds[1:]))
+    return xy
+
+
+def _workers() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def _boarding(layer_keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(road node, ferry node) pairs at the same place: where a ferry can be boarded.
+
+    `layer_keys` are the sorted node keys (coordinate key × 2 + 1 for ferry vertices).
+    """
+    place = layer_keys // 2
+    ferry = np.flatnonzero(layer_keys % 2 == 1)
+    road = ferry - 1  # sorted keys: a road node at the same place comes just before
+    ok = (road >= 0) & (place[np.maximum(road, 0)] == place[ferry]) & (layer_keys[road] % 2 == 0)
+    return road[ok], ferry[ok]
+
+
+def _coord_key(coords: np.ndarray) -> np.ndarray:
+    """One int64 per coordinate at OSM's 1e-7 degree precision."""
+    lon = np.rint(coords[:, 0] * 1e7).astype(np.int64) + (1 << 31)
+    lat = np.rint(coords[:, 1] * 1e7).astype(np.int64) + (1 << 31)
+    return (lon << 32) | lat
+
+
+def _segment_times_s(
+    roads: pd.DataFrame, net: NetworkConfig, seg_way: np.ndarray, length_m: np.ndarray
+) -> np.ndarray:
+    """Seconds per segment. A ferry's duration (tagged, or its length at ferry speed) is shared
+    among its segments by length, so the whole way costs exactly that; the wait is paid on
+    boarding (:func:`build_graph`)."""
+    speed_mps = kph_to_mps(edge_speeds_kph(roads, net))
+    time_s = length_m / speed_mps[seg_way]
+    ferry = roads["ferry"].to_numpy(dtype=bool)
+    if ferry.any():
+        way_length = np.bincount(seg_way, weights=length_m, minlength=len(roads))
+        tagged = np.full(len(roads), np.nan)
+        tagged[ferry] = parse_duration_s(roads.loc[ferry, "duration"])
+        at_speed = way_length / kph_to_mps(net.ferry_speed_kph)
+        total = np.where(np.isfinite(tagged), tagged, at_speed)
+        share = length_m / np.maximum(way_length[seg_way], 1e-9)
+        on_ferry = ferry[seg_way]
+        time_s[on_ferry] = (total[seg_way] * share)[on_ferry]
+    return time_s
+
+
+def season_flags(roads: pd.DataFrame, net: NetworkConfig | None = None) -> np.ndarray:
+    """FLAG_* bits per road: ferry, winter road, soft or gravel surface (the region's
+    `untagged_surface` counting for untagged minor roads).
+
+    Ferries and motorways also get FLAG_NO_JOIN.
+
+    Parameters
+    ----------
+    roads : pd.DataFrame
+        One row per OSM way, with columns `surface`, `tracktype`, `highway`, `winter_road`,
+        `ice_road` and `ferry`.
+    net : NetworkConfig, optional
+        The region's network settings, for :func:`effective_surface`; None uses the
+        `surface` tag alone.
+
+    Returns
+    -------
+    np.ndarray
+        uint8, one per road: FLAG_FERRY, FLAG_NO_JOIN, FLAG_WINTER, FLAG_SOFT and FLAG_GRAVEL
+        bits (a soft road is never also gravel).
+    """
+    surface = (roads["surface"] if net is None else effective_surface(roads, net)).fillna("")
+    tracktype = roads["tracktype"].fillna("")
+    untagged_track = roads["highway"].eq("track") & surface.eq("") & tracktype.eq("")
+    soft = surface.isin(SOFT_SURFACES) | tracktype.isin(SOFT_TRACKTYPES) | untagged_track
+    gravel = surface.isin(GRAVEL_SURFACES) & ~soft
+    winter = roads["winter_road"].eq("yes") | roads["ice_road"].eq("yes")
+    ferry = roads["ferry"].astype(bool).to_numpy()
+    no_join = ferry | roads["highway"].isin(NO_JOIN_HIGHWAYS).to_numpy()
+    flags = (
+        ferry * FLAG_FERRY
+        + no_join * FLAG_NO_JOIN
+        + winter.to_numpy() * FLAG_WINTER
+        + soft.to_numpy() * FLAG_SOFT
+        + gravel.to_numpy() * FLAG_GRAVEL
+    )
+    return flags.astype(np.uint8)
+
+
+def ferry_months(roads: pd.DataFrame) -> np.ndarray:
+    """Months a ferry runs (bit m-1 for month m) from `opening_hours` month ranges or `seasonal`;
+    0 where unknown (the region's navigation months apply).
+
+    Parameters
+    ----------
+    roads : pd.DataFrame
+        One row per OSM way, with columns `ferry`, `seasonal` and, optionally,
+        `opening_hours`.
+
+    Returns
+    -------
+    np.ndarray
+        uint16 month bits, one per road; 0 for every road that is not a ferry. Month ranges
+        in `opening_hours` (or '24/7') come first; without them, ``seasonal=no`` means every
+        month and ``seasonal=winter`` November to March.
+    """
+    hours = (
+        roads["opening_hours"] if "opening_hours" in roads else pd.Series(None, index=roads.index)
+    )
+    seasonal = roads["seasonal"].fillna("").str.lower()
+    ferry = roads["ferry"].astype(bool).to_numpy()
+    months = np.zeros(len(roads), dtype=np.uint16)
+    months[ferry] = [_months_of(h) for h in hours[ferry]]  # ferries: a handful of ways
+    months = np.where((months == 0) & seasonal.eq("no").to_numpy(), ALL_MONTHS, months)
+    winter_only = 0b1100_0000_0111  # Nov–Mar
+    months = np.where((months == 0) & seasonal.eq("winter").to_numpy(), winter_only, months)
+    return np.where(ferry, months, 0).astype(np.uint16)
+
+
+def _months_of(opening_hours) -> int:
+    """Month bits from the month ranges of an opening_hours value ('May-Oct', 'Jun 01-Sep 30')."""
+    if not isinstance(opening_hours, str):
+        return 0
+    text = opening_hours.lower()
+    if text.strip() == "24/7":
+        return ALL_MONTHS
+    bits = 0
+    for first, last in re.findall(r"\b([a-z]{3})(?:\s*\d{1,2})?\s*-\s*([a-z]{3})\b", text):
+        if first in _MONTHS and last in _MONTHS:
+            a, b = _MONTHS[first], _MONTHS[last]
+            span = range(a, b + 1) if a <= b else [*range(a, 12), *range(b + 1)]
+            for m in span:
+                bits |= 1 << m
+    return bits
+
+
+def apply_season(
+    graph: RoadGraph, season, navigation_months: list[int], ferry_wait_min: float
+) -> RoadGraph:
+    """The graph as it is in one season: closed ways dropped, slowed ways re-timed.
+
+    Parameters
+    ----------
+    season : a :class:`pipeline.config.SeasonConfig`.
+    navigation_months : months ferries run when their tags say nothing.
+    ferry_wait_min : the network's ferry wait, which a season may replace.
+    """
+    flags = graph.flags()
+    time_s = graph.edge_time_s.copy()
+    keep = np.ones(len(time_s), dtype=bool)
+
+    soft = (flags & FLAG_SOFT) != 0
+    keep &= ~soft | season.soft_unpaved_open
+    time_s[soft] /= season.soft_unpaved_factor
+    gravel = (flags & FLAG_GRAVEL) != 0
+    time_s[gravel] /= season.gravel_factor
+
+    winter = (flags & FLAG_WINTER) != 0
+    keep &= ~winter | season.winter_roads
+    time_s[winter] = graph.edge_length_m[winter] / kph_to_mps(season.winter_road_speed_kph)
+
+    boarding = (flags & FLAG_BOARDING) != 0
+    keep &= ~boarding | season.ferries
+    ferry = (flags & FLAG_FERRY) != 0
+    if ferry.any():
+        default_bits = sum(1 << (m - 1) for m in navigation_months)
+        months = (
+            graph.edge_months if graph.edge_months is not None else np.zeros(len(time_s), np.uint16)
+        )
+        months = np.where(months == 0, default_bits, months).astype(np.int64)
+        runs = ((months >> (season.mid_month() - 1)) & 1).astype(bool)
+        keep &= ~ferry | (season.ferries & runs)
+    if season.ferry_wait_min is not None and graph.edge_wait_share is not None:
+        delta_s = (season.ferry_wait_min - ferry_wait_min) * 60.0 * graph.edge_wait_share
+        time_s = np.where(boarding, time_s + delta_s, time_s)
+    return graph.select(keep, np.maximum(time_s, MIN_EDGE_TIME_S))

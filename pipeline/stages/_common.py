@@ -1,0 +1,139 @@
+"""What several stages share: the summary line, the fetch record, the region's CRS, the
+network file, the inputs of the catchments, seasons and plan stages, and the map pages'
+layers and links. Reading and writing only."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+import zipfile
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import geopandas as gpd
+import numpy as np
+from pyproj import CRS
+
+if TYPE_CHECKING:
+    from pipeline.network.graph import RoadGraph
+
+from pipeline._io import RegionPaths
+from pipeline.config import RegionConfig
+from pipeline.crs import region_crs
+from pipeline.errors import ExtractError, InputDataError
+
+__all__ = [
+    "Inputs",
+    "json_or_empty",
+    "load_inputs",
+    "load_network",
+    "read_sources",
+    "region_and_crs",
+    "summary_line",
+]
+
+# The summary line of every stage comes from the stages' own logger, `pipeline.stages`: the
+# logs (and tests/test_stage_logs.py) find it by that name.
+logger = logging.getLogger(__package__)
+
+
+def summary_line(stage: str, started: float, counts: str, output: Path) -> None:
+    """Log the stage's one summary line: its counts, the seconds since `started`, its output."""
+    logger.info("%s: %s in %.1f s -> %s", stage, counts, time.perf_counter() - started, output)
+
+
+def read_sources(paths: RegionPaths) -> dict:
+    """The fetch stage's record (SOURCES.json), checked: missing or damaged is one clear line."""
+    if not paths.sources.is_file():
+        raise ExtractError(f"{paths.sources} not found; run `make fetch` first")
+    try:
+        record = json.loads(paths.sources.read_text(encoding="utf-8"))
+    except ValueError as exc:
+        record = f"{type(exc).__name__}: {exc}"
+    if not isinstance(record, dict) or "mode" not in record:
+        raise ExtractError(
+            f"{paths.sources} is damaged ({str(record)[:100]}); delete it and run `make fetch` again"
+        )
+    return record
+
+
+def json_or_empty(path: Path) -> dict:
+    """A JSON file written by an earlier stage, or {} when that stage has not run."""
+    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+
+
+def region_and_crs(cfg: RegionConfig, boundaries: gpd.GeoDataFrame) -> tuple[gpd.GeoSeries, CRS]:
+    """The region polygon in its projected CRS, and that CRS."""
+    region = boundaries[boundaries["role"] == "region"].geometry
+    crs = region_crs(cfg, region.iloc[0])
+    return region.to_crs(crs), crs
+
+
+def load_network(path: Path, crs: CRS | None = None) -> tuple[str, RoadGraph | None]:
+    """The network stage's graph, checked: a damaged or stale file is one clear line."""
+    from pipeline.network.graph import RoadGraph
+
+    try:
+        with path.open("rb") as fh, np.load(fh, allow_pickle=False) as data:
+            mode = str(data["mode"])
+            graph = RoadGraph.from_npz(data) if mode == "road" else None
+    except FileNotFoundError:
+        raise InputDataError(
+            f"{path} not found; run the earlier stages first (`make` runs every stage in order)"
+        ) from None
+    except (
+        OSError,
+        ValueError,
+        KeyError,
+        TypeError,
+        EOFError,
+        zipfile.BadZipFile,
+        zlib.error,
+    ) as exc:
+        raise InputDataError(
+            f"{path} is damaged ({type(exc).__name__}: {exc}); delete it and run `make` again"
+        ) from None
+    problems = graph.problems(crs) if graph is not None else []
+    if problems:
+        raise InputDataError(
+            f"{path} is damaged or out of date ({'; '.join(problems[:3])}); delete it and run "
+            "`make` again to rebuild it"
+        )
+    return mode, graph
+
+
+@dataclass
+class Inputs:
+    """What the catchments stage (and the seasons and plan stages) read before computing."""
+
+    meta: dict
+    approximate: bool
+    region: gpd.GeoSeries
+    crs: CRS
+    districts: gpd.GeoDataFrame
+    places: gpd.GeoDataFrame
+    mode: str
+    graph: RoadGraph | None
+
+
+def load_inputs(cfg: RegionConfig, paths: RegionPaths) -> Inputs:
+    """The extract's boundaries and places (projected, with their districts) and the graph."""
+    from pipeline.access.catchments import assign_districts
+    from pipeline.outputs.export import read_layer, read_metadata
+
+    meta = read_metadata(paths.osm_gpkg)
+    boundaries = read_layer(paths.osm_gpkg, "boundaries")
+    region, crs = region_and_crs(cfg, boundaries)
+    districts = boundaries[boundaries["role"] == "district"].to_crs(crs).reset_index(drop=True)
+    places = read_layer(paths.osm_gpkg, "places").to_crs(crs)
+    assigned = assign_districts(places, districts)
+    if "district" in places:  # a border village the coarse polygons miss keeps its own
+        assigned = assigned.fillna(places["district"])
+    places["district"] = assigned.to_numpy()
+    places["population"] = places["population"].astype("Int64")
+    mode, graph = load_network(paths.network, crs)
+    approximate = meta.get("mode") == "straight_line"
+    return Inputs(meta, approximate, region, crs, districts, places, mode, graph)
