@@ -68,7 +68,6 @@ __all__ = [
 
 HEADLINE_MINUTES = (30.0, 60.0)  # the headline thresholds, whatever the region's bands
 LARGEST_GAPS = 20
-_CSV_FORMAT = {"ru": {"sep": ";", "decimal": ","}, "en": {"sep": ",", "decimal": "."}}
 
 
 @dataclass(frozen=True)
