@@ -10,7 +10,6 @@ winter default season.
 
 from __future__ import annotations
 
-import inspect
 import json
 import os
 import shutil
@@ -42,6 +41,7 @@ from pipeline.network.graph import (
 from pipeline.outputs.export import read_layer
 from pipeline.stages._common import load_network, region_and_crs
 from tests.helpers.fake_overpass import TESTLAND_TOML, build_testland, serve
+from tests.helpers.stage_trace import makefile_list, trace_stage
 
 MAKE = shutil.which("make")
 VOLOGDA_DIR = PROJECT_ROOT / "regions" / "vologda"
@@ -189,37 +189,11 @@ def test_the_stage_reads_what_its_stamp_and_code_list_name(network) -> None:
     from pipeline import cli
 
     cfg, paths = network
-    read: set[str] = set()
-
-    class Recording(RegionConfig):
-        def __getattribute__(self, name):
-            if name in RegionConfig.model_fields:
-                read.add(name)
-            return super().__getattribute__(name)
-
-    called: set[str] = set()
-    pipeline_dir = str(PROJECT_ROOT / "pipeline")
-
-    def profile(frame, event, _arg):
-        code = frame.f_code
-        function = code.co_flags & inspect.CO_NEWLOCALS
-        if event == "call" and function and code.co_filename.startswith(pipeline_dir):
-            called.add(str(Path(code.co_filename).relative_to(PROJECT_ROOT)))
-
-    recording = Recording.model_construct(**dict(cfg))
-    sys.setprofile(profile)
-    try:
-        stages.run_graphml(recording, paths)
-    finally:
-        sys.setprofile(None)
-    assert read - {"name", "region_file"} <= cli._sections("graphml")
-    listed = subprocess.run(
-        [MAKE, "-s", "--no-print-directory", "region=andorra",
-         "--eval", "print-list: ; @echo $(CODE_graphml)", "print-list"],
-        cwd=PROJECT_ROOT, capture_output=True, text=True, check=True,
-    ).stdout.split()  # fmt: skip
+    read, called = trace_stage(stages.run_graphml, cfg, paths)
+    assert read <= cli._sections("graphml")
+    listed = makefile_list("CODE_graphml")
     assert "pipeline/network/graphml.py" in called
-    assert called <= set(listed), sorted(called - set(listed))
+    assert called <= listed, sorted(called - listed)
 
 
 @pytest.mark.skipif(MAKE is None, reason="needs GNU make")

@@ -25,7 +25,6 @@ complete earlier run, so each test starts from an up-to-date project.
 from __future__ import annotations
 
 import hashlib
-import inspect
 import os
 import shutil
 import signal
@@ -43,6 +42,7 @@ from rasterio.transform import Affine
 from shapely.geometry import Point, box
 
 from tests.helpers.osm_builder import OsmBuilder
+from tests.helpers.stage_trace import make_env, makefile_list, trace_stage
 
 MAKE = shutil.which("make")
 pytestmark = [
@@ -54,11 +54,6 @@ PROJECT = Path(__file__).resolve().parent.parent
 ANDORRA_PBF = PROJECT / "regions" / "andorra" / "andorra-2023-05-02.osm.pbf"
 FOLDER = "регионы с пробелом"  # where the region files live: spaces and Cyrillic
 OUTPUTS = ("data_raw", "data_processed", "maps")
-# A parent make (`make test`) must not leak its settings into the makes run here.
-_MAKE_ENV = (
-    "MAKEFLAGS", "MFLAGS", "MAKELEVEL", "MAKEOVERRIDES", "GNUMAKEFLAGS", "PIPELINE_ROOT",
-    "regions", "region", "config", "season", "scenario", "k", "a", "b",
-)  # fmt: skip
 ANCHORS = (
     "name;district\r\n"
     "Andorra la Vella;Andorra la Vella\r\n"
@@ -74,19 +69,12 @@ ANCHORS = (
 # --- the project copy and its runs ----------------------------------------------------------
 
 
-def _env(root: Path | None) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in _MAKE_ENV}
-    if root is not None:
-        env["PIPELINE_ROOT"] = str(root)
-    return env
-
-
 def make(project: Path, *args: str, root: Path | None = None) -> subprocess.CompletedProcess:
     """`make ARGS` in the project copy (this interpreter: no venv is built)."""
     return subprocess.run(
         [MAKE, "--no-print-directory", *args, f"PYTHON={sys.executable}"],
         cwd=project,
-        env=_env(root),
+        env=make_env(root),
         capture_output=True,
         text=True,
         timeout=600,
@@ -194,7 +182,7 @@ class Copy:
             return subprocess.Popen(
                 [MAKE, "--no-print-directory", *args, f"config={self.region}",
                  f"PYTHON={sys.executable}"],
-                cwd=self.project, env=_env(self.root), stdout=out, stderr=subprocess.STDOUT,
+                cwd=self.project, env=make_env(self.root), stdout=out, stderr=subprocess.STDOUT,
                 start_new_session=True,
             )  # fmt: skip
 
@@ -589,16 +577,6 @@ def test_a_vologda_extract_at_the_readme_path_gives_road_based_results(project, 
 # --- each stage's code and sections -----------------------------------------------------------
 
 
-def _makefile_list(variable: str) -> set[str]:
-    """A variable of the project's Makefile, as make expands it."""
-    result = subprocess.run(
-        [MAKE, "-s", "--no-print-directory", "region=andorra",
-         "--eval", f"print-list: ; @echo $({variable})", "print-list"],
-        cwd=PROJECT, env=_env(None), capture_output=True, text=True, check=True,
-    )  # fmt: skip
-    return set(result.stdout.split())
-
-
 def test_each_stage_depends_on_the_code_it_runs_and_the_sections_it_reads(tmp_path):
     """Every stage, in-process on synthetic Testland (with services, an anchors CSV with a
     district column and a population grid): the pipeline modules whose functions it calls
@@ -606,7 +584,7 @@ def test_each_stage_depends_on_the_code_it_runs_and_the_sections_it_reads(tmp_pa
     stamp (pipeline/cli.py STAGE_SECTIONS)."""
     from pipeline import cli, stages
     from pipeline._io import region_paths
-    from pipeline.config import RegionConfig, load_region
+    from pipeline.config import load_region
 
     folder = tmp_path / FOLDER
     region = _testland_offline(folder)
@@ -623,15 +601,6 @@ def test_each_stage_depends_on_the_code_it_runs_and_the_sections_it_reads(tmp_pa
     text = text.replace('names = ["Alpha", "Gamma"]', 'csv = "testland/anchors.csv"')
     region.write_text(text + 'population_grid = "testland/people.tif"\n', encoding="utf-8")
 
-    read: set[str] = set()
-
-    class Recording(RegionConfig):
-        def __getattribute__(self, name):
-            if name in RegionConfig.model_fields:
-                read.add(name)
-            return super().__getattribute__(name)
-
-    pipeline_dir = str(PROJECT / "pipeline")
     offline = tmp_path / "offline" / FOLDER
     runs = [  # (region file, stages): with the OSM extract; offline, with the bundled data
         (region, ("fetch", "extract", "network", "catchments", "maps", "report", "qgis",
@@ -640,26 +609,11 @@ def test_each_stage_depends_on_the_code_it_runs_and_the_sections_it_reads(tmp_pa
                                       "report", "plan")),
     ]  # fmt: skip
     for region_file, stage_names in runs:
-        cfg = Recording.model_construct(**dict(load_region(config=region_file)))
+        cfg = load_region(config=region_file)
         paths = region_paths(cfg, root=region_file.parent.parent / "out")
         for stage in stage_names:
-            called: set[str] = set()
-
-            def profile(frame, event, _arg, called=called):
-                code = frame.f_code  # functions only: not a module's or a class's body
-                function = code.co_flags & inspect.CO_NEWLOCALS
-                if event == "call" and function and code.co_filename.startswith(pipeline_dir):
-                    called.add(code.co_filename)
-
-            read.clear()
-            sys.setprofile(profile)
-            try:
-                getattr(stages, f"run_{stage}")(cfg, paths)
-            finally:
-                sys.setprofile(None)
-            sections = read - {"name", "region_file"}
+            sections, modules = trace_stage(getattr(stages, f"run_{stage}"), cfg, paths)
             assert sections <= cli._sections(stage), (stage, sections - cli._sections(stage))
             if stage in ("fetch", "extract", "network", "catchments", "plan"):
-                modules = {str(Path(f).relative_to(PROJECT)) for f in called}
-                listed = _makefile_list(f"CODE_{stage}")
+                listed = makefile_list(f"CODE_{stage}")
                 assert modules <= listed, (stage, sorted(modules - listed))

@@ -10,7 +10,6 @@ same settlement times, with its services.
 from __future__ import annotations
 
 import hashlib
-import inspect
 import json
 import logging
 import os
@@ -41,6 +40,7 @@ from tests.helpers.fake_overpass import (
     serve,
 )
 from tests.helpers.osm_builder import OsmBuilder
+from tests.helpers.stage_trace import makefile_list, trace_stage
 
 VOLOGDA_DIR = PROJECT_ROOT / "regions" / "vologda"
 BY_ID = f"relation_id = {TESTLAND_RELATION}\nadmin_level = 4"
@@ -384,37 +384,11 @@ def test_fetch_reads_what_its_stamp_and_code_list_name(fake, tmp_path: Path) -> 
     from pipeline import cli
 
     cfg, paths = _overpass_region(tmp_path, fake)
-    read: set[str] = set()
-
-    class Recording(RegionConfig):
-        def __getattribute__(self, name):
-            if name in RegionConfig.model_fields:
-                read.add(name)
-            return super().__getattribute__(name)
-
-    cfg = Recording.model_construct(**dict(cfg))
-    called: set[str] = set()
-    pipeline_dir = str(PROJECT_ROOT / "pipeline")
-
-    def profile(frame, event, _arg):
-        code = frame.f_code
-        function = code.co_flags & inspect.CO_NEWLOCALS
-        if event == "call" and function and code.co_filename.startswith(pipeline_dir):
-            called.add(str(Path(code.co_filename).relative_to(PROJECT_ROOT)))
-
-    sys.setprofile(profile)
-    try:
-        stages.run_fetch(cfg, paths)
-    finally:
-        sys.setprofile(None)
-    assert read - {"name", "region_file"} <= cli._sections("fetch")
-    listed = subprocess.run(
-        ["make", "-s", "--no-print-directory", "region=andorra",
-         "--eval", "print-list: ; @echo $(CODE_fetch)", "print-list"],
-        cwd=PROJECT_ROOT, capture_output=True, text=True, check=True,
-    ).stdout.split()  # fmt: skip
+    read, called = trace_stage(stages.run_fetch, cfg, paths)
+    assert read <= cli._sections("fetch")
+    listed = makefile_list("CODE_fetch")
     assert "pipeline/inputs/overpass.py" in called
-    assert called <= set(listed), sorted(called - set(listed))
+    assert called <= listed, sorted(called - listed)
 
 
 def test_written_pbf_is_the_same_for_the_same_answers(tmp_path: Path) -> None:
