@@ -97,10 +97,11 @@ def resolve_names(
             for pos in order[::-1]:  # most important last, so it wins
                 value = values[pos]
                 if isinstance(value, str) and value:
-                    lookup[_norm(value)] = pos
-                    by_district[(in_district[pos], _norm(value))] = pos
-                    loose[normalise_name(value)] = pos
-                    loose_by_district[(in_district[pos], normalise_name(value))] = pos
+                    exact, loose_key = _norm(value), normalise_name(value)
+                    lookup[exact] = pos
+                    by_district[(in_district[pos], exact)] = pos
+                    loose[loose_key] = pos
+                    loose_by_district[(in_district[pos], loose_key)] = pos
     known_districts = (
         dict(zip(in_district, settlements["district"], strict=True))
         if "district" in settlements
@@ -113,12 +114,13 @@ def resolve_names(
         pos = by_district.get((key, _norm(name))) if key else None
         if pos is None:
             pos = lookup.get(_norm(name))
-            if pos is None and normalise_name(name):
-                pos = loose_by_district.get((key, normalise_name(name))) if key else None
+            loose_key = normalise_name(name)
+            if pos is None and loose_key:
+                pos = loose_by_district.get((key, loose_key)) if key else None
                 if pos is not None:
                     key = ""  # found in its district: nothing to say about the district
                 else:
-                    pos = loose.get(normalise_name(name))
+                    pos = loose.get(loose_key)
                 if pos is not None:
                     logger.info(
                         "%s %r: no settlement of exactly that name; took %r",
