@@ -16,11 +16,12 @@ The parts (seconds of their own, a part nested in another is not counted twice):
 * ``fields_s``: ``RoadAccess.field`` for anchors and cores — the pieces within reach of each
   source, their entry edges, and the multi-source Dijkstra, of which ``dijkstra_s`` is the
   Dijkstra itself (``routing.nearest_source_reversed``);
-* ``settlement_trips_s``: ``RoadAccess.trips`` for the settlements (first call in the step;
-  ``trips_by_field`` splits each trips call into the anchors' and the cores' field);
+* ``trips_s``: ``RoadAccess.trips`` for the settlements and every raster cell centre, in one
+  call (each field's bounds are built once and one search serves both fields), of which
+  ``bounds_s`` is the fields' lower bounds (``RoadAccess._bounds``) and ``search_s`` the
+  compiled point search itself (``access._point_trips``);
 * ``road_distance_s``: ``RoadAccess.road_distance_m`` (settlements, and the anchor check);
 * ``grid_s``: the raster grid and its cell centres;
-* ``cell_trips_s``: ``RoadAccess.trips`` for every raster cell centre (second call);
 * ``polygons_s``: catchment, isochrone, gap and agglomeration-zone polygons (each also apart);
 * ``other_s``: the rest of the step (settlement columns, the anchor table).
 
@@ -62,7 +63,6 @@ class _Clock:
         self.own: dict[str, float] = {}
         self.outside: dict[str, float] = {}
         self.in_step = False
-        self.trips_calls = 0
         self._stack: list[list[float]] = []  # per open call: seconds of its timed children
 
     def wrap(self, name, fn):
@@ -82,22 +82,6 @@ class _Clock:
                 store[key] = store.get(key, 0.0) + spent - (children if key != STEP else 0.0)
 
         return wrapper
-
-    def trips_name(self) -> str:
-        if not self.in_step:
-            return "trips_s"
-        self.trips_calls += 1  # compute_accessibility asks for settlements first, then cells
-        self.kind = "settlement" if self.trips_calls == 1 else "cell"
-        self.field_index = 0
-        return f"{self.kind}_trips_s"
-
-    def field_trips_name(self) -> str:
-        """One field's trips inside a trips call: the anchors' first, then the cores'."""
-        if not self.in_step:
-            return "trips_s"
-        which = ("anchors", "cores")[min(self.field_index, 1)]
-        self.field_index += 1
-        return f"{self.kind}_trips_{which}_s"
 
 
 STEP = "compute_accessibility_s"
@@ -146,8 +130,9 @@ def time_catchments(config: Path) -> dict:
             "nearest_source_reversed",
             clock.wrap("dijkstra_s", access.nearest_source_reversed),
         ),
-        (road, "trips", clock.wrap(clock.trips_name, road.trips)),
-        (road, "_trips", clock.wrap(clock.field_trips_name, road._trips)),
+        (road, "trips", clock.wrap("trips_s", road.trips)),
+        (road, "_bounds", clock.wrap("bounds_s", road._bounds)),
+        (access, "_point_trips", clock.wrap("search_s", access._point_trips)),
         (road, "road_distance_m", clock.wrap("road_distance_s", road.road_distance_m)),
         (ca, "make_grid", clock.wrap("grid_s", ca.make_grid)),
         (ca, "cell_centres", clock.wrap("grid_s", ca.cell_centres)),
@@ -170,14 +155,16 @@ def time_catchments(config: Path) -> dict:
         "reversed_csr_s": own.get("reversed_csr_s", 0.0),
         "fields_s": own.get("fields_s", 0.0) + own.get("dijkstra_s", 0.0),
         "dijkstra_s": own.get("dijkstra_s", 0.0),
-        "settlement_trips_s": sum(v for k, v in own.items() if k.startswith("settlement_trips")),
+        "trips_s": sum(own.get(k, 0.0) for k in ("trips_s", "bounds_s", "search_s")),
+        "bounds_s": own.get("bounds_s", 0.0),
+        "search_s": own.get("search_s", 0.0),
         "road_distance_s": own.get("road_distance_s", 0.0),
         "grid_s": own.get("grid_s", 0.0),
-        "cell_trips_s": sum(v for k, v in own.items() if k.startswith("cell_trips")),
         "polygons_s": sum(polygons.values()),
     }
     step_s = own.get(STEP, 0.0)
-    named = sum(v for k, v in parts.items() if k not in ("tiles_s", "dijkstra_s"))
+    nested = ("tiles_s", "dijkstra_s", "bounds_s", "search_s")
+    named = sum(v for k, v in parts.items() if k not in nested)
     parts["other_s"] = step_s - named
     return _rounded(
         {
@@ -185,9 +172,6 @@ def time_catchments(config: Path) -> dict:
             "run_catchments_s (in process, with I/O)": run_s,
             "parts": parts,
             "polygons": polygons,
-            "trips_by_field": {  # a trips call's own seconds less its fields' (the overhead)
-                k: v for k, v in own.items() if k.startswith(("settlement_trips_", "cell_trips_"))
-            },
             "outside_step": clock.outside,
             "counts": counts,
         }

@@ -392,10 +392,9 @@ STEP_PARTS = (
     ("segments_s", "segments + tiles"),
     ("reversed_csr_s", "reversed CSR"),
     ("fields_s", "fields (Dijkstra)"),
-    ("settlement_trips_s", "settlement trips"),
+    ("trips_s", "settlement and raster-cell trips (bounds / search)"),
     ("road_distance_s", "road distance"),
     ("grid_s", "grid"),
-    ("cell_trips_s", "raster-cell trips"),
     ("polygons_s", "polygons"),
     ("other_s", "other"),
 )
@@ -407,8 +406,9 @@ def _step_lines(runs: list[dict]) -> list[str]:
         "",
         "**Catchment step** (`compute_accessibility`, timed inside the catchments stage by "
         "`bench/inprocess.py`), seconds: the road model's segments and tiles, anchor and core fields "
-        "(in brackets the Dijkstra runs themselves), settlement trips, road distance, raster grid, "
-        "raster-cell trips (trips in brackets: to the anchors / to the cores), polygons "
+        "(in brackets the Dijkstra runs themselves), the trips of the settlements and raster cells "
+        "(one search for both fields; in brackets the fields' bounds / the search itself), road "
+        "distance, raster grid, polygons "
         "(catchments, isochrones, gaps, zones), the rest:",
         "",
         "| size | step s | "
@@ -424,12 +424,8 @@ def _step_lines(runs: list[dict]) -> list[str]:
             cell = f"{parts.get(key, 0.0):.2f}"
             if key == "fields_s":
                 cell += f" ({parts.get('dijkstra_s', 0.0):.2f})"
-            by_field = st.get("trips_by_field", {})
-            if key in ("settlement_trips_s", "cell_trips_s") and by_field:
-                kind = key.removesuffix("_trips_s")
-                anchors = by_field.get(f"{kind}_trips_anchors_s", 0.0)
-                cores = by_field.get(f"{kind}_trips_cores_s", 0.0)
-                cell += f" ({anchors:.2f} / {cores:.2f})"
+            if key == "trips_s":
+                cell += f" ({parts.get('bounds_s', 0.0):.2f} / {parts.get('search_s', 0.0):.2f})"
             cells.append(cell)
         lines.append(
             f"| {r['size']} | {st['compute_accessibility_s']:.2f} | "

@@ -330,7 +330,12 @@ def compute_accessibility(
     anchor_field = model.field(xy_all[anchor_pos])
     core_field = model.field(xy_all[core_pos]) if len(core_pos) else None
     fields = [anchor_field] + ([core_field] if core_field is not None else [])
-    trips = model.trips(xy, fields)
+    grid = make_grid(region.iloc[0], places.crs, cfg.surface.cell_m)
+    (rows, cols), centres = cell_centres(grid)
+    # Settlements and raster cells in one search: each field's bounds are built once.
+    both = model.trips(np.vstack([xy, centres]), fields)
+    trips = [t.take(slice(0, len(xy))) for t in both]
+    cell_trips = [t.take(slice(len(xy), None)) for t in both]
     near_m = model.road_distance_m(xy)
     _warn_stranded(places, anchor_pos, model, cfg)
     _put_source(s, "anchor", trips[0], places.iloc[anchor_pos])
@@ -352,13 +357,10 @@ def compute_accessibility(
     if "population_source" not in s:
         s["population_source"] = np.where(s["population"].notna(), "osm", None)
 
-    grid = make_grid(region.iloc[0], places.crs, cfg.surface.cell_m)
-    (rows, cols), centres = cell_centres(grid)
     rasters = {
         name: np.full((grid.height, grid.width), np.nan)
         for name in ("anchor_time_min", "core_time_min", "anchor_id", "core_id")
     }
-    cell_trips = model.trips(centres, fields)
     for name, found in zip(("anchor", "core"), cell_trips, strict=False):
         rasters[f"{name}_time_min"][rows, cols] = found.time_s / 60.0
         rasters[f"{name}_id"][rows, cols] = np.where(found.source >= 0, found.source, np.nan)

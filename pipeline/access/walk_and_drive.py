@@ -68,6 +68,7 @@ logger = logging.getLogger(__name__)
 
 PIECE_M = 100.0  # longest piece of a segment: a long northern segment is cut into several
 _TILE_M = 500.0  # side of the tiles pieces are binned in (250 m: 1 s slower on the bench oblast)
+_POINT_BLOCK_M = 2000.0  # points are searched block by block of this side (cache locality)
 _BATCH_FLOATS = 1 << 23  # one batch of bounded Dijkstra rows holds at most this many times
 _INF = np.inf
 
@@ -192,60 +193,78 @@ def _entry_costs(s0, d, lo, hi, seg, length, rate_ab, rate_ba, walk_mps):
 
 
 @_jit
-def _piece_least(node_time, piece_seg, piece_lo, piece_hi, seg_a, seg_b, length, rate_ab,
-                 rate_ba, own_walk):  # fmt: skip
-    """Per piece: a lower bound of a trip from its points on: the drive to a segment end plus
-    that end's time, or (segments a source joins) that source's walk from the segment."""
-    out = np.empty(len(piece_seg))
+def _field_bounds(node_time, node_source, own_walk, f, seg_a, seg_b, length, rate_ab, rate_ba,
+                  piece_seg, piece_lo, piece_hi, tile_start, tile_piece,
+                  time_a, time_b, source_a, source_b, piece_least, tile_least):  # fmt: skip
+    """Column `f` of the point search's per-field arrays: each segment's end times and sources
+    (gathered: segments are stored tile by tile, nodes are not); per piece a lower bound of a
+    trip from its points on (the drive to a segment end plus that end's time, or, on a segment a
+    source joins, that source's walk from the segment); per tile the least of its pieces'."""
+    for k in range(len(seg_a)):
+        time_a[k, f], time_b[k, f] = node_time[seg_a[k]], node_time[seg_b[k]]
+        source_a[k, f], source_b[k, f] = node_source[seg_a[k]], node_source[seg_b[k]]
     for p in range(len(piece_seg)):
         k = piece_seg[p]
         best = own_walk[k]
         if rate_ab[k] < _INF:
-            best = min(best, node_time[seg_b[k]] + (length[k] - piece_hi[p]) * rate_ab[k])
+            best = min(best, time_b[k, f] + (length[k] - piece_hi[p]) * rate_ab[k])
         if rate_ba[k] < _INF:
-            best = min(best, node_time[seg_a[k]] + piece_lo[p] * rate_ba[k])
-        out[p] = best
-    return out
+            best = min(best, time_a[k, f] + piece_lo[p] * rate_ba[k])
+        piece_least[p, f] = best
+    for t in range(len(tile_start) - 1):
+        least = _INF
+        for j in range(tile_start[t], tile_start[t + 1]):
+            least = min(least, piece_least[tile_piece[j], f])
+        tile_least[t, f] = least
 
 
 @numba.njit(cache=True, nogil=True, parallel=True)
 def _point_trips(
-    px, py, time_s, source, exit_node, way,  # per point; time_s/source hold the straight walks
+    xy, order, time_s, source, exit_node, way,  # time_s … way: (fields, points), in place
     x0, y0, tile_m, n_cols, n_rows, tile_start, tile_piece, tile_least, tile_floor, tile_slope,
     half_piece_m,
     piece_seg, piece_lo, piece_hi, piece_least,
     start_x, start_y, unit_x, unit_y, length, rate_ab, rate_ba, seg_a, seg_b, way_ab, way_ba,
-    time_a, time_b, source_a, source_b,  # per segment: its ends' times and sources
-    arr_start, arr_source, arr_s0, arr_d, arr_lo, arr_hi,
+    time_a, time_b, source_a, source_b,  # (segments, fields): its ends' times and sources
+    arr_start, arr_field, arr_source, arr_s0, arr_d, arr_lo, arr_hi,
     walk_mps, max_m,
 ):  # fmt: skip
-    """The best trip of every point, updating the arrays in place (see the module docstring).
+    """The best trip of every point to each field's sources, updating the arrays in place
+    (see the module docstring). The per-field bounds (tile_*, piece_least) are (…, fields).
 
-    Tiles are visited ring by ring (Chebyshev distance from the point's tile); a tile, a piece
-    or a ring is skipped only when its lower bound exceeds the best trip so far, so ties are
-    still seen and go to the lower source index, whatever the order of the search. The search
-    stops at the first ring that cannot beat the best, by either of two bounds of every tile
-    from that ring on: its distance walked plus `tile_floor` (the least bound of the tiles within
-    reach), or half that distance plus `tile_slope` (the least of each tile's bound plus half the
-    walk to it: nearby low bounds cannot hide farther ones). See :meth:`_Tiles.slope`.
+    Points are searched in `order` (nearby points one after the other, so the tiles they read
+    stay in the cache). Tiles are visited ring by ring (Chebyshev distance from the point's
+    tile); for each field, a tile, a piece or a ring is skipped only when its lower bound
+    exceeds that field's best trip so far, so ties are still seen and go to the lower source
+    index, whatever the order of the search, and each field gets exactly the answer it would
+    get searched alone. The geometry of a piece (where the point meets it, the drive to its
+    ends) is computed once for every field. A field stops at the first ring that cannot beat
+    its best, by either of two bounds of every tile from that ring on: its distance walked plus
+    `tile_floor` (the least bound of the tiles within reach), or half that distance plus
+    `tile_slope` (the least of each tile's bound plus half the walk to it: nearby low bounds
+    cannot hide farther ones). See :meth:`_Tiles.slope`.
     """
+    n_fields = time_s.shape[0]
     reach_tiles = int(np.ceil((max_m + half_piece_m) / tile_m)) + 1
-    for i in numba.prange(len(px)):
-        x, y = px[i], py[i]
-        best, best_src = time_s[i], source[i]
-        best_exit, best_way = exit_node[i], way[i]
+    step_s = tile_m / walk_mps
+    half_s = half_piece_m / walk_mps
+    for t in numba.prange(len(order)):
+        i = order[t]
+        x, y = xy[i, 0], xy[i, 1]
         col0 = int(np.floor((x - x0) / tile_m))
         row0 = int(np.floor((y - y0) / tile_m))
         own = min(max(row0, 0), n_rows - 1) * n_cols + min(max(col0, 0), n_cols - 1)
-        floor, slope = tile_floor[own], tile_slope[own]
-        step_s = tile_m / walk_mps
-        half_s = half_piece_m / walk_mps
+        searching = (1 << n_fields) - 1  # bit f: field f may still improve
         for ring in range(reach_tiles + 1):
-            if ring > 0 and (
-                (ring - 1) * step_s - half_s + floor > best
-                or 0.5 * (ring - 2) * step_s - half_s + slope > best
-            ):
-                break  # every tile from here on is too far to help
+            if ring > 0:
+                for f in range(n_fields):
+                    if searching >> f & 1 and (
+                        (ring - 1) * step_s - half_s + tile_floor[own, f] > time_s[f, i]
+                        or 0.5 * (ring - 2) * step_s - half_s + tile_slope[own, f] > time_s[f, i]
+                    ):
+                        searching &= ~(1 << f)  # every tile from here on is too far to help
+                if searching == 0:
+                    break
             for dr in range(-ring, ring + 1):
                 row = row0 + dr
                 if row < 0 or row >= n_rows:
@@ -261,7 +280,13 @@ def _point_trips(
                     gx = max(max(x0 + col * tile_m - x, x - (x0 + (col + 1) * tile_m)), 0.0)
                     gy = max(max(y0 + row * tile_m - y, y - (y0 + (row + 1) * tile_m)), 0.0)
                     near = max(np.hypot(gx, gy) - half_piece_m, 0.0)
-                    if near > max_m or near / walk_mps + tile_least[tile] > best:
+                    if near > max_m:
+                        continue
+                    in_tile = 0  # the fields this tile can help
+                    for f in range(n_fields):
+                        if searching >> f & 1 and near / walk_mps + tile_least[tile, f] <= time_s[f, i]:
+                            in_tile |= 1 << f
+                    if in_tile == 0:
                         continue
                     for j in range(tile_start[tile], tile_start[tile + 1]):
                         p = tile_piece[j]
@@ -272,28 +297,42 @@ def _point_trips(
                         lo, hi = _reach(s0, d, piece_lo[p], piece_hi[p], max_m)
                         if lo > hi:
                             continue
-                        dist = np.hypot(d, min(max(s0, lo), hi) - s0)
-                        if dist / walk_mps + piece_least[p] > best:
+                        walk_s = np.hypot(d, min(max(s0, lo), hi) - s0) / walk_mps
+                        in_piece = 0  # the fields this piece can help
+                        for f in range(n_fields):
+                            if in_tile >> f & 1 and walk_s + piece_least[p, f] <= time_s[f, i]:
+                                in_piece |= 1 << f
+                        if in_piece == 0:
                             continue
                         to_b, to_a = _leave_costs(
                             s0, d, lo, hi, length[k], rate_ab[k], rate_ba[k], walk_mps
                         )
-                        total, src = to_b + time_b[k], source_b[k]
-                        if total < best or (total == best and total < _INF and src < best_src):
-                            best, best_src, best_exit, best_way = total, src, seg_b[k], way_ab[k]
-                        total, src = to_a + time_a[k], source_a[k]
-                        if total < best or (total == best and total < _INF and src < best_src):
-                            best, best_src, best_exit, best_way = total, src, seg_a[k], way_ba[k]
+                        for f in range(n_fields):
+                            if in_piece >> f & 1 == 0:
+                                continue
+                            best, best_src = time_s[f, i], source[f, i]
+                            total, src = to_b + time_b[k, f], source_b[k, f]
+                            if total < best or (total == best and total < _INF and src < best_src):
+                                time_s[f, i], source[f, i] = total, src
+                                exit_node[f, i], way[f, i] = seg_b[k], way_ab[k]
+                                best, best_src = total, src
+                            total, src = to_a + time_a[k, f], source_a[k, f]
+                            if total < best or (total == best and total < _INF and src < best_src):
+                                time_s[f, i], source[f, i] = total, src
+                                exit_node[f, i], way[f, i] = seg_a[k], way_ba[k]
                         for r in range(arr_start[k], arr_start[k + 1]):
+                            f = arr_field[r]
+                            if in_piece >> f & 1 == 0:
+                                continue
                             total, forward = _one_segment(
                                 s0, d, lo, hi, arr_s0[r], arr_d[r], arr_lo[r], arr_hi[r],
                                 length[k], rate_ab[k], rate_ba[k], walk_mps,
                             )  # fmt: skip
                             src = arr_source[r]
+                            best, best_src = time_s[f, i], source[f, i]
                             if total < best or (total == best and total < _INF and src < best_src):
-                                w = way_ab[k] if forward else way_ba[k]
-                                best, best_src, best_exit, best_way = total, src, -1, w
-        time_s[i], source[i], exit_node[i], way[i] = best, best_src, best_exit, best_way
+                                time_s[f, i], source[f, i], exit_node[f, i] = total, src, -1
+                                way[f, i] = way_ab[k] if forward else way_ba[k]
 
 
 # --- the road segments and their pieces ----------------------------------------------------------
@@ -306,6 +345,58 @@ def _tile_order(x: np.ndarray, y: np.ndarray, size_m: float) -> np.ndarray:
     col = ((x - x.min()) // size_m).astype(np.int64)
     row = ((y - y.min()) // size_m).astype(np.int64)
     return np.argsort(row * (col.max() + 1) + col, kind="stable")
+
+
+@_jit
+def _block_order(xy, size_m):
+    """An order of points that visits them square block by block, row by row (a counting
+    sort; points keep their order within a block)."""
+    n = len(xy)
+    order = np.empty(n, np.int64)
+    if n == 0:
+        return order
+    x0, y0 = xy[:, 0].min(), xy[:, 1].min()
+    n_cols = int((xy[:, 0].max() - x0) // size_m) + 1
+    n_rows = int((xy[:, 1].max() - y0) // size_m) + 1
+    block = np.empty(n, np.int64)
+    start = np.zeros(n_cols * n_rows + 1, np.int64)
+    for i in range(n):
+        block[i] = int((xy[i, 1] - y0) // size_m) * n_cols + int((xy[i, 0] - x0) // size_m)
+        start[block[i] + 1] += 1
+    for b in range(n_cols * n_rows):
+        start[b + 1] += start[b]
+    for i in range(n):
+        order[start[block[i]]] = i
+        start[block[i]] += 1
+    return order
+
+
+@_jit
+def _in_marked_square(xy, x0, y0, size_m, marked):
+    """Per point, whether the square of side `size_m` it lies in is marked (grid from x0, y0;
+    points outside the grid are not)."""
+    out = np.zeros(len(xy), np.bool_)
+    n_rows, n_cols = marked.shape
+    for i in range(len(xy)):
+        col = int(np.floor((xy[i, 0] - x0) / size_m))
+        row = int(np.floor((xy[i, 1] - y0) / size_m))
+        out[i] = 0 <= row < n_rows and 0 <= col < n_cols and marked[row, col]
+    return out
+
+
+def _maybe_within(xy: np.ndarray, source_xy: np.ndarray, reach_m: float) -> np.ndarray:
+    """Mask of the points that may lie within `reach_m` of a source: those in the square of
+    side `reach_m` of a source, or in one of its eight neighbours (most raster cells are far
+    from every source; this is much cheaper than asking a KD-tree about each)."""
+    if len(xy) == 0 or len(source_xy) == 0 or not 0 < reach_m < np.inf:
+        return np.ones(len(xy), dtype=bool)
+    lo = source_xy.min(axis=0) - reach_m
+    near = ((source_xy - lo) // reach_m).astype(np.int64)  # every source at least one square in
+    marked = np.zeros(tuple(near.max(axis=0)[::-1] + 2), dtype=bool)
+    for dx in (-1, 0, 1):
+        for dy in (-1, 0, 1):
+            marked[near[:, 1] + dy, near[:, 0] + dx] = True
+    return _in_marked_square(xy, lo[0], lo[1], reach_m, marked)
 
 
 def _first_of_runs(sorted_keys: np.ndarray) -> np.ndarray:
@@ -478,11 +569,6 @@ class _Tiles:
             )
         return out.ravel()
 
-    def least(self, piece_least: np.ndarray) -> np.ndarray:
-        """Per tile, the least of its pieces' bounds (inf: no piece)."""
-        out = np.full(self.n_cols * self.n_rows, np.inf)
-        np.minimum.at(out, self.tile_of_piece, piece_least)
-        return out
 
 
 # --- fields and trips ---------------------------------------------------------------------------
@@ -607,6 +693,23 @@ class Trips:
         """
         empty = np.full(n, NO_SOURCE, dtype=np.int64)
         return cls(np.full(n, np.inf), empty.copy(), empty.copy(), empty.copy())
+
+    def take(self, rows) -> Trips:
+        """The trips of some of the points.
+
+        Parameters
+        ----------
+        rows : slice or array-like
+            Which points, as for NumPy indexing.
+
+        Returns
+        -------
+        Trips
+            The same four arrays indexed by `rows` (views for a slice).
+        """
+        return Trips(
+            self.time_s[rows], self.source[rows], self.exit_node[rows], self.depart_way[rows]
+        )
 
 
 @dataclass(frozen=True)
@@ -845,50 +948,83 @@ class RoadAccess:
             source index.
         """
         xy = np.asarray(xy, dtype=float).reshape(-1, 2)
-        return [self._trips(xy, f) for f in fields]
-
-    def _trips(self, xy: np.ndarray, field: Field) -> Trips:
+        fields = list(fields)
         segs, walk = self.segments, self.walk
-        trips = Trips.none(len(xy))
-        if len(xy) == 0:
-            return trips
-        if field.n_sources:
-            dist, src = field.source_tree.query(
-                xy, k=1, distance_upper_bound=walk.max_m * (1 + 1e-12), workers=-1
-            )
-            walked = np.isfinite(dist)
-            trips.time_s[walked] = dist[walked] / walk.speed_mps
-            trips.source[walked] = src[walked]
-        own_walk = np.full(len(segs.length_m), np.inf)
-        if len(field.arr_d):
-            seg_of_arrival = np.repeat(np.arange(len(segs.length_m)), np.diff(field.arr_start))
-            nearest = np.hypot(
-                field.arr_d, np.clip(field.arr_s0, field.arr_lo, field.arr_hi) - field.arr_s0
-            )
-            np.minimum.at(own_walk, seg_of_arrival, nearest / walk.speed_mps)
-        piece_least = _piece_least(
-            field.node_time_s, segs.piece_seg, segs.piece_lo, segs.piece_hi, segs.a, segs.b,
-            segs.length_m, segs.rate_ab, segs.rate_ba, own_walk,
-        )  # fmt: skip
+        n_fields, n_seg = len(fields), len(segs.length_m)
+        time_s = np.full((n_fields, len(xy)), np.inf)
+        source, exit_node, way = (np.full((n_fields, len(xy)), NO_SOURCE) for _ in range(3))
+        if len(xy) == 0 or n_fields == 0:
+            return [Trips(time_s[f], source[f], exit_node[f], way[f]) for f in range(n_fields)]
+        reach_m = walk.max_m * (1 + 1e-12)
+        for f, field in enumerate(fields):
+            if field.n_sources:  # the straight walks, asked only where a source may be near
+                near = np.flatnonzero(_maybe_within(xy, field.source_xy, reach_m))
+                dist, src = field.source_tree.query(
+                    xy[near], k=1, distance_upper_bound=reach_m, workers=-1
+                )
+                walked = np.isfinite(dist)
+                time_s[f, near[walked]] = dist[walked] / walk.speed_mps
+                source[f, near[walked]] = src[walked]
+        # The fields' (source, piece) arrivals in one list grouped by segment, each field's in
+        # its own order.
+        arr_seg = np.concatenate(
+            [np.repeat(np.arange(n_seg), np.diff(f.arr_start)) for f in fields]
+        )
+        arr_field = np.repeat(np.arange(n_fields), [len(f.arr_source) for f in fields])
+        by_seg = np.argsort(arr_seg, kind="stable")
+        arr_start = np.zeros(n_seg + 1, np.int64)
+        np.cumsum(np.bincount(arr_seg, minlength=n_seg), out=arr_start[1:])
+        arrivals = (
+            np.concatenate([getattr(f, name) for f in fields])[by_seg]
+            for name in ("arr_source", "arr_s0", "arr_d", "arr_lo", "arr_hi")
+        )
+        time_a, time_b, source_a, source_b, piece_least, tile_least, tile_floor, tile_slope = (
+            self._bounds(fields)
+        )
         tiles = segs.tiles
-        tile_least = tiles.least(piece_least)
         _point_trips(
-            np.ascontiguousarray(xy[:, 0]), np.ascontiguousarray(xy[:, 1]),
-            trips.time_s, trips.source, trips.exit_node, trips.depart_way,
+            xy, _block_order(xy, _POINT_BLOCK_M),
+            time_s, source, exit_node, way,
             tiles.x0, tiles.y0, tiles.size_m, tiles.n_cols, tiles.n_rows, tiles.start,
-            tiles.piece, tile_least, tiles.floor(tile_least, walk.max_m + segs.half_piece_m),
-            tiles.slope(tile_least, 0.5 * tiles.size_m / walk.speed_mps, walk.max_m + segs.half_piece_m),
-            segs.half_piece_m,
+            tiles.piece, tile_least, tile_floor, tile_slope, segs.half_piece_m,
             segs.piece_seg, segs.piece_lo, segs.piece_hi, piece_least,
             segs.start_x, segs.start_y, segs.unit_x, segs.unit_y, segs.length_m,
             segs.rate_ab, segs.rate_ba, segs.a, segs.b, segs.way_ab, segs.way_ba,
-            # (gathered per segment: segments are stored tile by tile, nodes are not)
-            field.node_time_s[segs.a], field.node_time_s[segs.b],
-            field.node_source[segs.a], field.node_source[segs.b],
-            field.arr_start, field.arr_source, field.arr_s0, field.arr_d, field.arr_lo,
-            field.arr_hi, walk.speed_mps, walk.max_m,
+            time_a, time_b, source_a, source_b,
+            arr_start, arr_field[by_seg], *arrivals, walk.speed_mps, walk.max_m,
         )  # fmt: skip
-        return trips
+        return [Trips(time_s[f], source[f], exit_node[f], way[f]) for f in range(n_fields)]
+
+    def _bounds(self, fields: Sequence[Field]) -> tuple[np.ndarray, ...]:
+        """The point search's per-field arrays, one column per field (:func:`_field_bounds`):
+        segment end times and sources, piece and tile bounds, and per tile the floor around it
+        and the slope (:class:`_Tiles`)."""
+        segs, walk, tiles = self.segments, self.walk, self.segments.tiles
+        n_seg, n_fields, n_tiles = len(segs.length_m), len(fields), len(tiles.start) - 1
+        time_a, time_b = np.empty((n_seg, n_fields)), np.empty((n_seg, n_fields))
+        source_a, source_b = (np.empty((n_seg, n_fields), np.int64) for _ in range(2))
+        piece_least = np.empty((segs.n_pieces, n_fields))
+        tile_least, tile_floor, tile_slope = (np.empty((n_tiles, n_fields)) for _ in range(3))
+        reach_m = walk.max_m + segs.half_piece_m
+        for f, field in enumerate(fields):
+            own_walk = np.full(n_seg, np.inf)
+            if len(field.arr_d):
+                seg_of_arrival = np.repeat(np.arange(n_seg), np.diff(field.arr_start))
+                nearest = np.hypot(
+                    field.arr_d, np.clip(field.arr_s0, field.arr_lo, field.arr_hi) - field.arr_s0
+                )
+                np.minimum.at(own_walk, seg_of_arrival, nearest / walk.speed_mps)
+            _field_bounds(
+                field.node_time_s, field.node_source, own_walk, f, segs.a, segs.b,
+                segs.length_m, segs.rate_ab, segs.rate_ba, segs.piece_seg, segs.piece_lo,
+                segs.piece_hi, tiles.start, tiles.piece,
+                time_a, time_b, source_a, source_b, piece_least, tile_least,
+            )  # fmt: skip
+            tile_floor[:, f] = tiles.floor(tile_least[:, f], reach_m)
+            tile_slope[:, f] = tiles.slope(
+                tile_least[:, f], 0.5 * tiles.size_m / walk.speed_mps, reach_m
+            )
+        return time_a, time_b, source_a, source_b, piece_least, tile_least, tile_floor, tile_slope
 
     # -- other questions --
 
@@ -962,7 +1098,7 @@ class RoadAccess:
             ids = np.arange(start, min(start + batch, m))
             rows = csgraph.dijkstra(csr, directed=True, indices=n + ids, limit=limit_s)
             for j, row in zip(ids, np.atleast_2d(rows), strict=True):
-                trips = self._trips(point_xy, whole.only(int(j), row[:n]))
+                [trips] = self.trips(point_xy, [whole.only(int(j), row[:n])])
                 hit = np.flatnonzero(trips.time_s <= limit_s)
                 parts.append((np.full(len(hit), j), hit, trips.time_s[hit]))
         return _concat_pairs(parts)
