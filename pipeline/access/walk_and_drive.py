@@ -284,7 +284,10 @@ def _point_trips(
                         continue
                     in_tile = 0  # the fields this tile can help
                     for f in range(n_fields):
-                        if searching >> f & 1 and near / walk_mps + tile_least[tile, f] <= time_s[f, i]:
+                        if (
+                            searching >> f & 1
+                            and near / walk_mps + tile_least[tile, f] <= time_s[f, i]
+                        ):
                             in_tile |= 1 << f
                     if in_tile == 0:
                         continue
@@ -568,7 +571,6 @@ class _Tiles:
                 out, ndimage.minimum_filter(out, size=3, mode="constant", cval=np.inf) + step_s
             )
         return out.ravel()
-
 
 
 # --- fields and trips ---------------------------------------------------------------------------
