@@ -506,12 +506,19 @@ def build_graph(roads: gpd.GeoDataFrame, net: NetworkConfig, crs: CRS) -> RoadGr
     on_ferry = roads["ferry"].to_numpy(dtype=bool)[way]
     # Ferry vertices are keyed apart from road vertices (the last bit), so they get own nodes.
     node_keys, node_of_vertex, first_vertex = _nodes(_coord_key(coords) * 2 + on_ferry)
-    node_lonlat = coords[first_vertex]
+    # Nodes are numbered in a space-filling order, so that nodes near each other on the map are
+    # near each other in memory: a Dijkstra run, whose frontier is a ring on the map, then reads
+    # neighbouring memory (about 3 times faster on the bench oblast than in coordinate order).
+    order = _z_order(coords[first_vertex], _Z_CELL_DEG)
+    rank = np.empty(len(order), np.int64)
+    rank[order] = np.arange(len(order))
+    node_lonlat = coords[first_vertex[order]]
 
     # A segment joins consecutive vertices of one way at two different nodes.
     step_m = _geodesic_steps_m(coords)
     seg = np.flatnonzero((way[1:] == way[:-1]) & (node_of_vertex[1:] != node_of_vertex[:-1]))
-    u, v, seg_way, length_m = node_of_vertex[seg], node_of_vertex[seg + 1], way[seg], step_m[seg]
+    u, v = rank[node_of_vertex[seg]], rank[node_of_vertex[seg + 1]]
+    seg_way, length_m = way[seg], step_m[seg]
     del step_m, node_of_vertex
 
     time_s = _segment_times_s(roads, net, seg_way, length_m)
@@ -519,7 +526,7 @@ def build_graph(roads: gpd.GeoDataFrame, net: NetworkConfig, crs: CRS) -> RoadGr
     fw, bw = np.flatnonzero(forward[seg_way]), np.flatnonzero(backward[seg_way])
     pick = np.concatenate([fw, bw])  # the segments driven forward, then those driven backward
     pick_way = seg_way[pick]
-    board_u, board_v = _boarding(node_keys)
+    board_u, board_v = (rank[nodes] for nodes in _boarding(node_keys))
     n_board = len(board_u)
     wait_s = net.ferry_wait_min * 60.0
     return RoadGraph(
@@ -544,6 +551,28 @@ def build_graph(roads: gpd.GeoDataFrame, net: NetworkConfig, crs: CRS) -> RoadGr
             [ferry_months(roads)[pick_way], np.full(2 * n_board, ALL_MONTHS)]
         ).astype(np.uint16),
     )
+
+
+_Z_CELL_DEG = 1e-3  # cell of the space-filling order of nodes (about 110 × 50 m at 60° N)
+
+
+def _z_order(xy: np.ndarray, cell: float) -> np.ndarray:
+    """The order of points along the Z curve (Morton order) of square cells of side `cell`:
+    the bits of a cell's column and row interleaved; stable within a cell."""
+    if len(xy) == 0:
+        return np.zeros(0, np.int64)
+    cell = ((xy - xy.min(axis=0)) // cell).astype(np.uint64)
+
+    def spread(bits: np.ndarray) -> np.ndarray:  # 32 bits → the even bits of 64
+        bits = bits & np.uint64(0xFFFFFFFF)
+        for shift, mask in (
+            (16, 0x0000FFFF0000FFFF), (8, 0x00FF00FF00FF00FF), (4, 0x0F0F0F0F0F0F0F0F),
+            (2, 0x3333333333333333), (1, 0x5555555555555555),
+        ):  # fmt: skip
+            bits = (bits | (bits << np.uint64(shift))) & np.uint64(mask)
+        return bits
+
+    return np.argsort(spread(cell[:, 0]) | (spread(cell[:, 1]) << np.uint64(1)), kind="stable")
 
 
 def _nodes(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
