@@ -13,11 +13,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import geopandas as gpd
 import numpy as np
 from pyproj import CRS
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # geopandas only in annotations: `make fetch` need not import it (0.3 s)
+    import geopandas as gpd
+
     from pipeline.network.graph import RoadGraph
 
 from pipeline._io import RegionPaths
