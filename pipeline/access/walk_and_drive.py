@@ -193,6 +193,33 @@ def _entry_costs(s0, d, lo, hi, seg, length, rate_ab, rate_ba, walk_mps):
 
 
 @_jit
+def _fastest_both_ways(order, u, v, time_s, way):
+    """Segments from edges (u, v, seconds, OSM way) taken in `order`, which groups them by
+    segment (the pair of end nodes, lower first) and direction: per segment its ends and, in
+    each direction, the fastest edge's time and way (inf and -1: no edge that way); of equally
+    fast edges, the first in `order`."""
+    n = len(order)
+    seg_a, seg_b = np.empty(n, np.int64), np.empty(n, np.int64)
+    time_ab, time_ba = np.full(n, _INF), np.full(n, _INF)
+    way_ab, way_ba = np.full(n, -1, np.int64), np.full(n, -1, np.int64)
+    seen_ab, seen_ba = np.zeros(n, np.bool_), np.zeros(n, np.bool_)
+    m = -1
+    for j in range(n):
+        e = order[j]
+        a, b = min(u[e], v[e]), max(u[e], v[e])
+        if m < 0 or a != seg_a[m] or b != seg_b[m]:
+            m += 1
+            seg_a[m], seg_b[m] = a, b
+        if u[e] == a:
+            if not seen_ab[m] or time_s[e] < time_ab[m]:
+                seen_ab[m], time_ab[m], way_ab[m] = True, time_s[e], way[e]
+        elif not seen_ba[m] or time_s[e] < time_ba[m]:
+            seen_ba[m], time_ba[m], way_ba[m] = True, time_s[e], way[e]
+    m += 1
+    return seg_a[:m], seg_b[:m], time_ab[:m], time_ba[:m], way_ab[:m], way_ba[:m]
+
+
+@_jit
 def _field_bounds(node_time, node_source, own_walk, f, seg_a, seg_b, length, rate_ab, rate_ba,
                   piece_seg, piece_lo, piece_hi, tile_start, tile_piece,
                   time_a, time_b, source_a, source_b, piece_least, tile_least):  # fmt: skip
@@ -435,30 +462,11 @@ class _Segments:
     def of(cls, graph: RoadGraph) -> _Segments:
         join = np.flatnonzero((graph.flags() & FLAG_NO_JOIN) == 0)
         u, v = graph.edge_u[join], graph.edge_v[join]
-        a, b = np.minimum(u, v), np.maximum(u, v)
         # One key per (segment, direction); the fastest edge of each key counts.
-        key = (a * max(graph.n_nodes, 1) + b) * 2 + (u != a)
-        order = np.argsort(key, kind="stable")
-        key, edge = key[order], join[order]
-        starts = np.flatnonzero(_first_of_runs(key))
-        time_s = graph.edge_time_s[edge]
-        fastest = np.minimum.reduceat(time_s, starts) if len(starts) else time_s[:0]
-        is_min = time_s == np.repeat(fastest, np.diff(np.append(starts, len(key))))
-        pick = np.flatnonzero(is_min)[_first_of_runs(key[is_min])]
-        key, edge = key[pick], edge[pick]
-        first = _first_of_runs(key // 2)
-        seg = np.cumsum(first) - 1
-        n_seg = int(first.sum())
-        backward = (key % 2).astype(bool)
-        seg_a, seg_b = np.zeros(n_seg, np.int64), np.zeros(n_seg, np.int64)
-        seg_a[seg] = np.minimum(graph.edge_u[edge], graph.edge_v[edge])
-        seg_b[seg] = np.maximum(graph.edge_u[edge], graph.edge_v[edge])
-        time_ab, time_ba = np.full(n_seg, np.inf), np.full(n_seg, np.inf)
-        way_ab, way_ba = np.full(n_seg, -1, np.int64), np.full(n_seg, -1, np.int64)
-        time_ab[seg[~backward]] = graph.edge_time_s[edge[~backward]]
-        way_ab[seg[~backward]] = graph.edge_way[edge[~backward]]
-        time_ba[seg[backward]] = graph.edge_time_s[edge[backward]]
-        way_ba[seg[backward]] = graph.edge_way[edge[backward]]
+        key = (np.minimum(u, v) * max(graph.n_nodes, 1) + np.maximum(u, v)) * 2 + (u > v)
+        seg_a, seg_b, time_ab, time_ba, way_ab, way_ba = _fastest_both_ways(
+            np.argsort(key, kind="stable"), u, v, graph.edge_time_s[join], graph.edge_way[join]
+        )
         x, y = graph.node_xy[:, 0], graph.node_xy[:, 1]
         dx, dy = x[seg_b] - x[seg_a], y[seg_b] - y[seg_a]
         length = np.hypot(dx, dy)
