@@ -50,9 +50,34 @@ def test_pipeline_code_never_evaluates_data() -> None:
         text = path.read_text(encoding="utf-8")
         for pattern, what in FORBIDDEN.items():
             assert not re.search(pattern, text), f"{path.name} uses {what}"
-    # The only array loader refuses pickled objects.
-    stages_py = (PROJECT / "pipeline" / "stages" / "_common.py").read_text(encoding="utf-8")
-    assert "allow_pickle=False" in stages_py
+
+
+class _Planted:
+    """Unpickling this writes a file: the proof that a loader ran code from the data."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self):
+        return (Path.write_text, (self.marker, "ran"))
+
+
+def test_a_network_file_with_pickled_objects_is_refused_unread(tmp_path) -> None:
+    """network.npz is read by the pipeline's own reader: an array of Python objects (which
+    np.load would unpickle with allow_pickle=True) is a damaged file, and never unpickled."""
+    import numpy as np
+
+    from pipeline.errors import InputDataError
+    from pipeline.stages._common import load_network
+
+    marker = tmp_path / "PWNED"
+    path = tmp_path / "network.npz"
+    planted = np.empty(1, dtype=object)
+    planted[0] = _Planted(marker)
+    np.savez(path, mode=np.array("road"), node_xy=planted)
+    with pytest.raises(InputDataError, match="damaged"):
+        load_network(path)
+    assert not marker.exists()
 
 
 def test_region_file_strings_stay_strings(tmp_path) -> None:

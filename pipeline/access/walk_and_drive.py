@@ -1012,7 +1012,8 @@ class RoadAccess:
         segs, walk, tiles = self.segments, self.walk, self.segments.tiles
         n_seg, n_fields, n_tiles = len(segs.length_m), len(fields), len(tiles.start) - 1
         time_a, time_b = np.empty((n_seg, n_fields)), np.empty((n_seg, n_fields))
-        source_a, source_b = (np.empty((n_seg, n_fields), np.int64) for _ in range(2))
+        # int32: a source index is small, and at macro size this saves 160 MB of the peak
+        source_a, source_b = (np.empty((n_seg, n_fields), np.int32) for _ in range(2))
         piece_least = np.empty((segs.n_pieces, n_fields))
         tile_least, tile_floor, tile_slope = (np.empty((n_tiles, n_fields)) for _ in range(3))
         reach_m = walk.max_m + segs.half_piece_m

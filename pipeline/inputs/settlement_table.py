@@ -101,16 +101,18 @@ class TableReport:
 def normalise_name(name: object) -> str:
     """A name reduced for matching: lower case, ё → е, no accents, hyphens or type words
     («д. Малое Село» and «Малое-Село» match)."""
-    text = "".join(_without_accent(ch) for ch in str(name).casefold().replace("ё", "е"))
+    text = _without_accents(str(name).casefold().replace("ё", "е"))
     text = _TYPE_WORDS.sub(" ", text.replace("-", " "))
     return " ".join(re.sub(r"[^\w\s]", " ", text).split())
 
 
-def _without_accent(letter: str) -> str:
-    """«é» → «e»; «й» is a letter of its own, not «и» with an accent (Кадуй is not Кадуи)."""
-    if letter == "й":
-        return letter
-    return "".join(c for c in unicodedata.normalize("NFKD", letter) if not unicodedata.combining(c))
+def _without_accents(text: str) -> str:
+    """«é» → «e»; «й» is a letter of its own, not «и» with an accent (Кадуй is not Кадуи), so
+    the text is decomposed piece by piece between its «й»."""
+    return "й".join(
+        "".join(c for c in unicodedata.normalize("NFKD", piece) if not unicodedata.combining(c))
+        for piece in text.split("й")
+    )
 
 
 def _read_csv(path: Path) -> pd.DataFrame:

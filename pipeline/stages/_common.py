@@ -4,6 +4,7 @@ layers and links. Reading and writing only."""
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 import time
@@ -73,14 +74,36 @@ def region_and_crs(cfg: RegionConfig, boundaries: gpd.GeoDataFrame) -> tuple[gpd
     return region.to_crs(crs), crs
 
 
+def _read_npz(path: Path) -> dict[str, np.ndarray]:
+    """Every array of an uncompressed .npz, each member read in one piece (np.load copies a
+    zip member 256 KB at a time: 0.9 s against 0.25 s for the bench oblast's network)."""
+    arrays = {}
+    with zipfile.ZipFile(path) as archive:
+        for member in archive.namelist():
+            raw = io.BytesIO(archive.read(member))
+            version = np.lib.format.read_magic(raw)
+            if version == (1, 0):
+                shape, fortran, dtype = np.lib.format.read_array_header_1_0(raw)
+            else:
+                shape, fortran, dtype = np.lib.format.read_array_header_2_0(raw)
+            if dtype.hasobject:
+                raise ValueError(f"{member} holds Python objects")
+            count = int(np.prod(shape, dtype=np.int64))
+            values = np.frombuffer(bytearray(raw.getbuffer()[raw.tell() :]), dtype, count)
+            arrays[member.removesuffix(".npy")] = values.reshape(
+                shape, order="F" if fortran else "C"
+            )
+    return arrays
+
+
 def load_network(path: Path, crs: CRS | None = None) -> tuple[str, RoadGraph | None]:
     """The network stage's graph, checked: a damaged or stale file is one clear line."""
     from pipeline.network.graph import RoadGraph
 
     try:
-        with path.open("rb") as fh, np.load(fh, allow_pickle=False) as data:
-            mode = str(data["mode"])
-            graph = RoadGraph.from_npz(data) if mode == "road" else None
+        data = _read_npz(path)
+        mode = str(data["mode"])
+        graph = RoadGraph.from_npz(data) if mode == "road" else None
     except FileNotFoundError:
         raise InputDataError(
             f"{path} not found; run the earlier stages first (`make` runs every stage in order)"
