@@ -10,7 +10,7 @@ The parts (seconds of their own, a part nested in another is not counted twice):
 
 * ``segments_s``: building the road model's joinable segments and their pieces
   (``access._Segments.of``: one per vertex pair, pieces of at most 100 m, a KD-tree of piece
-  midpoints), of which ``tiles_s`` binning the pieces in 250 m tiles (``access._Tiles.of``);
+  midpoints), of which ``tiles_s`` binning the pieces in 500 m tiles (``access._Tiles.of``);
   built once, on the first question asked of the model;
 * ``reversed_csr_s``: the reversed road graph as a CSR matrix (``RoadGraph.csr``, once);
 * ``fields_s``: ``RoadAccess.field`` for anchors and cores — the pieces within reach of each
@@ -26,7 +26,7 @@ The parts (seconds of their own, a part nested in another is not counted twice):
 * ``other_s``: the rest of the step (settlement columns, the anchor table).
 
 The numba kernels are cached on disk (``cache=True``); a first run after an edit of
-``pipeline/access.py`` compiles them, which shows in ``fields_s`` and the trips. ``counts``
+``pipeline/access/walk_and_drive.py`` compiles them, which shows in ``fields_s`` and the trips. ``counts``
 gives the sizes (nodes, segments, pieces, tiles, settlements, cells).
 
 Usage::

@@ -34,6 +34,9 @@ How it is computed, exactly:
   to help (:func:`_point_trips`). Skipping is proven harmless, so this is the exact minimum over
   every road point within reach; it is compiled with numba because it is a branch-and-bound
   search per point, which NumPy cannot express without looking at every piece in reach.
+  Several fields (anchors and cores) are searched in one pass: the geometry of a point and a
+  piece is worked out once, and each field keeps its own bounds and its own best trip, so each
+  gets exactly the answer it would get alone.
 """
 
 from __future__ import annotations
