@@ -113,3 +113,54 @@ def test_road_distance_is_to_the_nearest_point_of_a_road():
     access = RoadAccess.of(g, WALK_KPH, 1000.0)
     got = access.road_distance_m(np.array([[1500.0, 100.0], [-300.0, 400.0], [1000.0, 0.0]]))
     assert got == pytest.approx([100.0, 500.0, 0.0])
+
+
+def test_several_fields_searched_together_each_get_their_own_answer():
+    """Anchors and cores are searched in one pass; each field's trips must be what that field
+    gets searched alone, and the hand-worked times hold (200 m at 10 s / km = 2 s)."""
+    g = graph(
+        [[0, 0], [1000, 0], [2000, 0]], [(0, 1, 10.0), (1, 0, 10.0), (1, 2, 10.0), (2, 1, 10.0)]
+    )
+    access = RoadAccess.of(g, WALK_KPH, 2000.0)
+    points = np.array([[1800.0, 0.0], [200.0, 0.0], [1000.0, 50.0]])
+    near_ends = access.field(np.array([[0.0, 0.0], [2000.0, 0.0]]))
+    middle = access.field(np.array([[1000.0, 0.0]]))
+    together = access.trips(points, [near_ends, middle])
+    for field, got in zip([near_ends, middle], together, strict=True):
+        [alone] = access.trips(points, [field])
+        for name in ("time_s", "source", "exit_node", "depart_way"):
+            assert np.array_equal(getattr(got, name), getattr(alone, name)), name
+    assert together[0].source.tolist() == [1, 0, 0]
+    assert together[0].time_s[:2] == pytest.approx([2.0, 2.0])
+    assert together[1].time_s[:2] == pytest.approx([8.0, 8.0])  # 800 m of road to the middle
+    assert together[1].time_s[2] == pytest.approx(50.0)  # walks 50 m straight to it
+
+
+def test_search_bounds_kept_in_float32_never_rise_above_the_float64_value():
+    from pipeline.access.walk_and_drive import _float32_below
+
+    values = np.concatenate(
+        [np.random.default_rng(0).uniform(0, 1e6, 10_000), [0.0, 1 / 3, np.inf, 1e39]]
+    )
+    single = _float32_below(values)
+    assert single.dtype == np.float32
+    assert (single.astype(np.float64) <= values).all()
+    # and no lower than needed: the next float32 up is above the value; inf stays inf
+    finite = np.isfinite(values)
+    with np.errstate(over="ignore"):  # the float32 max (1e39 rounded down) goes up to inf
+        above = np.nextafter(single[finite], np.float32(np.inf)).astype(np.float64)
+    assert (above > values[finite]).all()
+    assert single[~finite].tolist() == [np.inf]
+
+
+def test_the_straight_walk_prefilter_never_drops_a_point_within_reach():
+    from pipeline.access.walk_and_drive import _maybe_within
+
+    rng = np.random.default_rng(1)
+    points = rng.uniform(-5000, 5000, (20_000, 2))
+    sources = np.array([[0.0, 0.0], [4990.0, -4990.0], [-5400.0, 100.0]])  # one beyond the points
+    reach = 700.0
+    within = (np.hypot(*(points[:, None, :] - sources[None]).transpose(2, 0, 1)) <= reach).any(1)
+    kept = _maybe_within(points, sources, reach)
+    assert within.any() and kept[within].all()
+    assert kept.mean() < 0.2  # it does filter
