@@ -164,3 +164,11 @@ def test_the_straight_walk_prefilter_never_drops_a_point_within_reach():
     kept = _maybe_within(points, sources, reach)
     assert within.any() and kept[within].all()
     assert kept.mean() < 0.2  # it does filter
+
+
+def test_a_point_without_coordinates_gets_no_time_and_spoils_no_other():
+    g = graph([[0, 0], [1000, 0]], [(0, 1, 10.0), (1, 0, 10.0)])
+    trips = times(g, [[0, 0]], [[np.nan, np.nan], [1000, 0], [np.nan, 5.0]])
+    assert trips.source.tolist() == [-1, 0, -1]
+    assert np.isinf(trips.time_s[[0, 2]]).all()
+    assert trips.time_s[1] == pytest.approx(10.0)

@@ -388,13 +388,17 @@ def _block_order(xy, size_m):
     order = np.empty(n, np.int64)
     if n == 0:
         return order
-    x0, y0 = xy[:, 0].min(), xy[:, 1].min()
-    n_cols = int((xy[:, 0].max() - x0) // size_m) + 1
-    n_rows = int((xy[:, 1].max() - y0) // size_m) + 1
+    x0, y0 = np.nanmin(xy[:, 0]), np.nanmin(xy[:, 1])
+    n_cols = int((np.nanmax(xy[:, 0]) - x0) // size_m) + 1 if np.isfinite(x0) else 1
+    n_rows = int((np.nanmax(xy[:, 1]) - y0) // size_m) + 1 if np.isfinite(y0) else 1
     block = np.empty(n, np.int64)
     start = np.zeros(n_cols * n_rows + 1, np.int64)
     for i in range(n):
-        block[i] = int((xy[i, 1] - y0) // size_m) * n_cols + int((xy[i, 0] - x0) // size_m)
+        col, row = (xy[i, 0] - x0) // size_m, (xy[i, 1] - y0) // size_m
+        # a point without coordinates (NaN) goes in the first block, not past the array
+        col = int(col) if 0 <= col < n_cols else 0
+        row = int(row) if 0 <= row < n_rows else 0
+        block[i] = row * n_cols + col
         start[block[i] + 1] += 1
     for b in range(n_cols * n_rows):
         start[b + 1] += start[b]
