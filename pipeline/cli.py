@@ -471,6 +471,7 @@ def _check_names(cfg: RegionConfig, paths: RegionPaths) -> tuple[str, list[str]]
     cores, planning names and scenario anchors, against the extracted settlements — every
     misspelt name of a list in one message."""
     from pipeline.access import catchments as ca
+    from pipeline.access.anchors import anchor_sources
     from pipeline.network.scenarios import load_scenario, scenario_dir
 
     loaded = _settlements(cfg, paths)
@@ -479,18 +480,15 @@ def _check_names(cfg: RegionConfig, paths: RegionPaths) -> tuple[str, list[str]]
     places, approximate = loaded
     errors = []
     lists: list[tuple[str, list[str], str]] = []
-    # As pipeline/access/anchors.py chooses anchors: offline, [offline] anchor_rule/cores replace them.
-    off = cfg.offline if approximate else None
-    if not (off is not None and getattr(off, "anchor_rule", None) is not None):
-        if cfg.anchors.names:
-            lists.append(("anchor", cfg.anchors.names, "the region file"))
-        elif cfg.anchors.csv is not None and cfg.resolve(cfg.anchors.csv).is_file():
-            try:
-                ca.read_anchor_csv(cfg.resolve(cfg.anchors.csv), places)
-            except PipelineError as exc:
-                errors.append(str(exc))
-    cores = off.cores if off is not None and off.cores else cfg.cores.names
-    lists.append(("core", cores, "the region file"))
+    sources = anchor_sources(cfg, approximate)  # the lists the run itself will use
+    if sources.names:
+        lists.append(("anchor", sources.names, "the region file"))
+    elif sources.csv is not None and sources.csv.is_file():
+        try:
+            ca.read_anchor_csv(sources.csv, places)
+        except PipelineError as exc:
+            errors.append(str(exc))
+    lists.append(("core", sources.core_names, "the region file"))
     plan = cfg.planning
     lists += [
         ("candidate", plan.candidates, "[planning] candidates"),

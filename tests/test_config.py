@@ -214,3 +214,22 @@ def test_a_region_crs_that_stretches_distances_is_refused():
         region_crs(cfg, shapely.Point(40.0, 60.0))
     ok = load_region("vologda")
     assert region_crs(ok, shapely.Point(40.0, 60.0)).to_epsg() == 32637
+
+
+def test_offline_anchor_rule_and_cores_replace_the_region_lists_offline_only(tmp_path):
+    """The one anchor policy (pipeline/access/anchors.anchor_sources), which both the run and
+    `make check` follow: offline, [offline] anchor_rule and cores replace [anchors] and [cores];
+    with an extract, the region file's own lists count."""
+    from pipeline.access.anchors import anchor_sources
+
+    body = MINIMAL + (
+        '[cores]\nnames = ["A"]\n'
+        '[offline]\ndistricts = "d.geojson"\nsettlements = "s.csv"\n'
+        'anchor_rule = { places = ["town"] }\ncores = ["B"]\n'
+    )
+    cfg = load_region(config=_write(tmp_path, body))
+    offline, online = anchor_sources(cfg, approximate=True), anchor_sources(cfg, approximate=False)
+    assert offline.names == [] and offline.rule.places == ["town"] and offline.offline_rule
+    assert offline.core_names == ["B"]
+    assert online.names == ["A"] and online.rule is None and not online.offline_rule
+    assert online.core_names == ["A"]

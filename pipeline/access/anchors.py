@@ -8,17 +8,59 @@ scenario adds and removes anchors by name.
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
+from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
 
 from pipeline.access import catchments as ca
-from pipeline.config import RegionConfig
+from pipeline.config import AnchorRule, RegionConfig
 from pipeline.errors import InputDataError
 
-__all__ = ["choose_anchors", "scenario_anchors"]
+__all__ = ["AnchorSources", "anchor_sources", "choose_anchors", "scenario_anchors"]
 
 logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class AnchorSources:
+    """Where a run's anchors and cores come from: a rule, a list of names or a planners' CSV
+    (exactly one), and the cores' names. `make check` checks the same lists the run uses."""
+
+    rule: AnchorRule | None
+    names: list[str]
+    csv: Path | None
+    core_names: list[str]
+    offline_rule: bool  # the rule is [offline] anchor_rule, not [anchors] rule
+
+
+def anchor_sources(cfg: RegionConfig, approximate: bool) -> AnchorSources:
+    """The region file's anchor policy for a run: offline (`approximate`), ``[offline]
+    anchor_rule`` and ``cores`` replace ``[anchors]`` and ``[cores]`` where given; otherwise
+    ``[anchors]`` names, else its CSV, else its rule.
+
+    Parameters
+    ----------
+    cfg : RegionConfig
+        The region.
+    approximate : bool
+        True offline (the bundled settlements, no roads).
+
+    Returns
+    -------
+    AnchorSources
+        The one source of the anchors, and the cores' names (possibly none).
+    """
+    a, off = cfg.anchors, cfg.offline if approximate else None
+    cores = list(off.cores) if off is not None and off.cores else list(cfg.cores.names)
+    if off is not None and off.anchor_rule is not None:
+        return AnchorSources(off.anchor_rule, [], None, cores, offline_rule=True)
+    if a.names:
+        return AnchorSources(None, list(a.names), None, cores, offline_rule=False)
+    if a.csv:
+        return AnchorSources(None, [], cfg.resolve(a.csv), cores, offline_rule=False)
+    return AnchorSources(a.rule, [], None, cores, offline_rule=False)
 
 
 def choose_anchors(
@@ -50,30 +92,27 @@ def choose_anchors(
         raise InputDataError(f"no settlements found in {cfg.display_name}; check settlement_places")
     level = cfg.boundary.district_admin_level
     beyond = cfg.anchors.beyond_border
-    a = cfg.anchors
-    off = cfg.offline if approximate else None
-    if off is not None and off.anchor_rule is not None:
-        anchor_pos = ca.rule_anchors(places, off.anchor_rule, level, beyond)
-    elif a.names:
-        anchor_pos = ca.resolve_names(places, a.names, "anchor")
-    elif a.csv:
-        path = cfg.resolve(a.csv)
-        if not path.is_file():
+    sources = anchor_sources(cfg, approximate)
+    if sources.names:
+        anchor_pos = ca.resolve_names(places, sources.names, "anchor")
+    elif sources.csv is not None:
+        if not sources.csv.is_file():
             raise InputDataError(
-                f"anchors.csv {str(path)!r} not found; fix the path in the region file"
+                f"anchors.csv {str(sources.csv)!r} not found; fix the path in the region file"
             )
-        anchor_pos = ca.read_anchor_csv(path, places)
+        anchor_pos = ca.read_anchor_csv(sources.csv, places)
     else:
-        if approximate and a.rule.admin_centres:
+        if approximate and not sources.offline_rule and sources.rule.admin_centres:
             logger.warning(
                 "anchors.rule asks for administrative centres, which the bundled data does not "
                 "mark; offline only the rule's place classes count — list the centres in an "
                 "anchors CSV (anchors.csv) to use them offline"
             )
-        anchor_pos = ca.rule_anchors(places, a.rule, level, beyond)
-    core_names = off.cores if off is not None and off.cores else cfg.cores.names
+        anchor_pos = ca.rule_anchors(places, sources.rule, level, beyond)
     core_pos = (
-        ca.resolve_names(places, core_names, "core") if core_names else np.array([], dtype=np.int64)
+        ca.resolve_names(places, sources.core_names, "core")
+        if sources.core_names
+        else np.array([], dtype=np.int64)
     )
     # An agglomeration core is always an anchor as well: it hosts every service an anchor does.
     anchor_pos = np.union1d(anchor_pos, core_pos)
