@@ -34,6 +34,7 @@ from pipeline._io import region_paths
 from pipeline.config import load_region
 from tests.helpers import forked_cli
 from tests.helpers.osm_builder import OsmBuilder
+from tests.helpers.testland import SETTINGS as TESTLAND_SETTINGS
 
 PROJECT = Path(__file__).resolve().parent.parent
 REGION_DIR = "regions с пробелом"  # where the region file and its inputs live, inside the root
@@ -66,7 +67,8 @@ def synthetic_region(
     return b
 
 
-REGION = """\
+REGION = (
+    """\
 name = "testland"
 display_name = "Testland"
 crs = "EPSG:32637"
@@ -79,23 +81,9 @@ relation_id = 900
 admin_level = 4
 district_admin_level = 6
 
-[anchors]
-names = ["Alpha", "Gamma"]
-
-[cores]
-names = ["Alpha"]
-zone_min = [10, 20]
-
-[thresholds]
-bands_min = [5, 10, 20]
-gap_min = 15
-
-[network]
-snap_max_m = 1000
-
-[surface]
-cell_m = 500
 """
+    + TESTLAND_SETTINGS
+)
 CSV_ANCHORS = ('names = ["Alpha", "Gamma"]', 'csv = "опорные пункты.csv"')
 CSV = "опорные пункты.csv"
 

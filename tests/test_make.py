@@ -43,6 +43,7 @@ from shapely.geometry import Point, box
 
 from tests.helpers.osm_builder import OsmBuilder
 from tests.helpers.stage_trace import make_env, makefile_list, trace_stage
+from tests.helpers.testland import SETTINGS as TESTLAND_SETTINGS
 
 MAKE = shutil.which("make")
 pytestmark = [
@@ -420,7 +421,8 @@ def test_help_lists_the_targets_and_variables(project):
 
 # --- an extract placed at the README's path ---------------------------------------------------
 
-TESTLAND = """\
+TESTLAND = (
+    """\
 name = "testland"
 display_name = "Testland"
 language = "ru"
@@ -434,28 +436,15 @@ relation_id = 900
 admin_level = 4
 district_admin_level = 6
 
-[anchors]
-names = ["Alpha", "Gamma"]
-
-[cores]
-names = ["Alpha"]
-zone_min = [10, 20]
-
-[thresholds]
-bands_min = [5, 10, 20]
-gap_min = 15
-
-[network]
-snap_max_m = 1000
-
-[surface]
-cell_m = 500
-
+"""
+    + TESTLAND_SETTINGS
+    + """
 [offline]
 districts = "testland/districts.geojson"
 district_name_field = "district"
 settlements = "testland/settlements.geojson"
 """
+)
 PLACES = {  # name: (lon, lat, place, population)
     "Alpha": (39.00, 60.00, "town", 5000),
     "Beta": (39.10, 60.00, "village", 300),

@@ -27,6 +27,7 @@ import shapely
 from shapely.geometry import LineString, Point, Polygon
 
 from tests.helpers.osm_builder import OsmBuilder
+from tests.helpers.testland import SETTINGS as TESTLAND_SETTINGS
 
 __all__ = ["ERROR_PAGE", "FakeOverpass", "serve"]
 
@@ -266,7 +267,8 @@ def serve(builder: OsmBuilder) -> Iterator[FakeOverpass]:
 
 TESTLAND_BBOX = (38.90, 59.95, 39.20, 60.10)
 TESTLAND_RELATION = 900
-TESTLAND_TOML = """\
+TESTLAND_TOML = (
+    """\
 name = "testland"
 display_name = "Testland"
 crs = "EPSG:32637"
@@ -279,23 +281,9 @@ crs = "EPSG:32637"
 district_admin_level = 6
 clip_buffer_m = 5000
 
-[anchors]
-names = ["Alpha", "Gamma"]
-
-[cores]
-names = ["Alpha"]
-zone_min = [10, 20]
-
-[thresholds]
-bands_min = [5, 10, 20]
-gap_min = 15
-
-[network]
-snap_max_m = 1000
-
-[surface]
-cell_m = 500
 """
+    + TESTLAND_SETTINGS
+)
 
 
 def _boundary(b: OsmBuilder, bbox, level: int, name: str, *, rid=None, centre=None, **tags):
