@@ -554,13 +554,12 @@ class _Tiles:
     n_rows: int
     start: np.ndarray  # pieces of tile t: piece[start[t]:start[t + 1]]
     piece: np.ndarray
-    tile_of_piece: np.ndarray
 
     @classmethod
     def of(cls, mid: np.ndarray, size_m: float) -> _Tiles:
         if len(mid) == 0:
             empty = np.zeros(0, np.int64)
-            return cls(0.0, 0.0, size_m, 1, 1, np.zeros(2, np.int64), empty, empty)
+            return cls(0.0, 0.0, size_m, 1, 1, np.zeros(2, np.int64), empty)
         x0, y0 = float(mid[:, 0].min()), float(mid[:, 1].min())
         col = ((mid[:, 0] - x0) // size_m).astype(np.int64)
         row = ((mid[:, 1] - y0) // size_m).astype(np.int64)
@@ -570,7 +569,7 @@ class _Tiles:
         order = np.arange(len(tile)) if in_order else np.argsort(tile, kind="stable")
         start = np.zeros(n_cols * n_rows + 1, np.int64)
         np.cumsum(np.bincount(tile, minlength=n_cols * n_rows), out=start[1:])
-        return cls(x0, y0, size_m, n_cols, n_rows, start, order.astype(np.int64), tile)
+        return cls(x0, y0, size_m, n_cols, n_rows, start, order.astype(np.int64))
 
     def floor(self, tile_least: np.ndarray, reach_m: float) -> np.ndarray:
         """Per tile, the least bound of every tile within `reach_m` (in whole tiles, Chebyshev,
@@ -639,6 +638,17 @@ class Field:
         return len(self.source_xy)
 
     @cached_property
+    def arrival_segment(self) -> np.ndarray:
+        """The segment of each (source, piece) arrival, from `arr_start`.
+
+        Returns
+        -------
+        np.ndarray
+            int64, one per row of the `arr_*` arrays, in their order (grouped by segment).
+        """
+        return np.repeat(np.arange(len(self.arr_start) - 1), np.diff(self.arr_start))
+
+    @cached_property
     def source_tree(self) -> cKDTree:
         """KD-tree of the source points, built on first use (for the straight walks).
 
@@ -669,8 +679,7 @@ class Field:
             shortest-path tree is kept). The entries and arrivals are this source's only.
         """
         keep = self.arr_source == source
-        seg_of_arrival = np.repeat(np.arange(len(self.arr_start) - 1), np.diff(self.arr_start))
-        counts = np.bincount(seg_of_arrival[keep], minlength=len(self.arr_start) - 1)
+        counts = np.bincount(self.arrival_segment[keep], minlength=len(self.arr_start) - 1)
         arr_start = np.zeros(len(self.arr_start), np.int64)
         np.cumsum(counts, out=arr_start[1:])
         entry = self.entry_source == source
@@ -994,9 +1003,7 @@ class RoadAccess:
                 source[f, near[walked]] = src[walked]
         # The fields' (source, piece) arrivals in one list grouped by segment, each field's in
         # its own order.
-        arr_seg = np.concatenate(
-            [np.repeat(np.arange(n_seg), np.diff(f.arr_start)) for f in fields]
-        )
+        arr_seg = np.concatenate([f.arrival_segment for f in fields])
         arr_field = np.repeat(np.arange(n_fields), [len(f.arr_source) for f in fields])
         by_seg = np.argsort(arr_seg, kind="stable")
         arr_start = np.zeros(n_seg + 1, np.int64)
@@ -1041,11 +1048,10 @@ class RoadAccess:
         for f, field in enumerate(fields):
             own_walk = np.full(n_seg, np.inf)
             if len(field.arr_d):
-                seg_of_arrival = np.repeat(np.arange(n_seg), np.diff(field.arr_start))
                 nearest = np.hypot(
                     field.arr_d, np.clip(field.arr_s0, field.arr_lo, field.arr_hi) - field.arr_s0
                 )
-                np.minimum.at(own_walk, seg_of_arrival, nearest / walk.speed_mps)
+                np.minimum.at(own_walk, field.arrival_segment, nearest / walk.speed_mps)
             _field_bounds(
                 field.node_time_s, field.node_source, own_walk, f, segs.a, segs.b,
                 segs.length_m, segs.rate_ab, segs.rate_ba, segs.piece_seg, segs.piece_lo,
