@@ -216,13 +216,10 @@ def atomic_path(target: Path) -> Iterator[Path]:
                 tmp.unlink()
 
 
-def sha256_of(path: Path, chunk_bytes: int = 1 << 20) -> str:
+def sha256_of(path: Path) -> str:
     """Hex sha256 of a file, read in chunks."""
-    digest = hashlib.sha256()
     with path.open("rb") as fh:
-        while chunk := fh.read(chunk_bytes):
-            digest.update(chunk)
-    return digest.hexdigest()
+        return hashlib.file_digest(fh, "sha256").hexdigest()
 
 
 def write_if_changed(path: Path, text: str) -> bool:

@@ -22,6 +22,12 @@ __all__ = ["Grid", "band_labels", "cell_centres", "make_grid", "polygonise", "wr
 
 NODATA = -9999.0
 
+# GDAL's polygonizer traces 4-connected patches into OGC-valid polygons since GDAL 3.7 (its
+# two-arm chains algorithm, OSGeo/gdal#7344; self-touching rings were split since 3.3, #3337),
+# so GEOS's make_valid, which costs as much as the tracing, is needed only with an older GDAL.
+# tests/test_surface.py checks the polygons of random rasters with GEOS.
+_POLYGONIZE_VALID = tuple(map(int, rasterio.__gdal_version__.split(".")[:2])) >= (3, 7)
+
 
 @dataclass(frozen=True)
 class Grid:
@@ -161,12 +167,12 @@ def polygonise(classes: np.ndarray, grid: Grid, valid: np.ndarray) -> gpd.GeoDat
     order = np.argsort(values, kind="stable")
     unique, start = np.unique(values[order], return_index=True)
     parts = np.split(np.asarray(geoms, dtype=object)[order], start[1:])
-    merged = [p[0] if len(p) == 1 else shapely.multipolygons(list(p)) for p in parts]
-    return gpd.GeoDataFrame(
-        {"value": unique.astype(int)},
-        geometry=shapely.make_valid(np.asarray(merged, dtype=object)),
-        crs=grid.crs,
+    merged = np.asarray(
+        [p[0] if len(p) == 1 else shapely.multipolygons(list(p)) for p in parts], dtype=object
     )
+    if not _POLYGONIZE_VALID:
+        merged = shapely.make_valid(merged)
+    return gpd.GeoDataFrame({"value": unique.astype(int)}, geometry=merged, crs=grid.crs)
 
 
 def write_geotiff(path, grid: Grid, bands: dict[str, np.ndarray]) -> None:

@@ -17,7 +17,6 @@ import numpy as np
 import pandas as pd
 import pyogrio
 import shapely
-from scipy.spatial import cKDTree
 
 from pipeline.config import OfflineConfig, RegionConfig
 from pipeline.errors import InputDataError
@@ -127,6 +126,8 @@ def _apply_towns(places: gpd.GeoDataFrame, path, crs) -> gpd.GeoDataFrame:
     town_xy = gpd.GeoSeries(gpd.points_from_xy(towns["geo_lon"], towns["geo_lat"]), crs="EPSG:4326")
     town_xy = town_xy.to_crs(crs)
     place_xy = places.geometry.to_crs(crs)
+    from scipy.spatial import cKDTree  # here: an extract from OSM never needs it
+
     tree = cKDTree(np.column_stack([place_xy.x, place_xy.y]))
     dist, nearest = tree.query(np.column_stack([town_xy.x, town_xy.y]), k=1)
     matched = dist <= TOWN_MATCH_M

@@ -15,17 +15,19 @@ import re
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
 from pyproj import CRS, Geod, Transformer
-from scipy import sparse
-from scipy.sparse import csgraph
 
 from pipeline.config import NetworkConfig
 from pipeline.units import kph_to_mps
+
+if TYPE_CHECKING:  # scipy is imported where a graph is solved: the map and QGIS stages never do
+    from scipy import sparse
 
 __all__ = [
     "CLOSING_ACCESS",
@@ -161,6 +163,8 @@ class RoadGraph:
             Square, of side ``n_nodes + extra_nodes``; entry (u, v) is the fastest time u→v in
             seconds, and a missing entry means no edge.
         """
+        from scipy import sparse
+
         n = self.n_nodes + extra_nodes
         u, v, t = self._fastest_edges
         if extra_u is not None:
@@ -180,6 +184,9 @@ class RoadGraph:
             The number of parts, edge directions ignored; a node with no edge is a part of its
             own.
         """
+        from scipy import sparse
+        from scipy.sparse import csgraph
+
         n = self.n_nodes
         structure = sparse.csr_matrix(
             (np.ones(len(self.edge_u), dtype=bool), (self.edge_u, self.edge_v)), shape=(n, n)

@@ -43,7 +43,6 @@ import pyogrio
 import shapely
 from pydantic import Field, ValidationError
 from pyproj import CRS, Geod, Transformer
-from scipy.spatial import cKDTree
 
 from pipeline.config import RegionConfig, StrictModel, did_you_mean
 from pipeline.errors import ConfigError, InputDataError, PipelineError
@@ -454,6 +453,8 @@ def _add_roads(graph: RoadGraph, scenario: Scenario, cfg: RegionConfig, crs: CRS
 def _leaders(xy: np.ndarray, radius_m: float) -> np.ndarray:
     """Per point, the first point within `radius_m` that is not itself within reach of an
     earlier first point (itself if none): clusters that never chain beyond `radius_m`."""
+    from scipy.spatial import cKDTree  # (here: the map stage reads scenarios, never solves them)
+
     leader = np.arange(len(xy))
     pairs = cKDTree(xy).query_pairs(radius_m, output_type="ndarray")
     claimed = np.zeros(len(xy), dtype=bool)
@@ -485,6 +486,8 @@ def _nearest_segments(
         return seg, dist
     # A segment end is at most as near as the nearest segment, so only segments whose box
     # comes that close to a point can be the nearest: a small tree for a local scenario.
+    from scipy.spatial import cKDTree
+
     ends = np.unique(np.concatenate([seg_a, seg_b]))
     reach, _ = cKDTree(graph.node_xy[ends]).query(xy, k=1)
     lo, hi = (xy - reach[:, None]).min(axis=0), (xy + reach[:, None]).max(axis=0)
