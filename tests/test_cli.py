@@ -165,3 +165,21 @@ def test_regions_lists_shipped_regions(tmp_path):
     result = _run("regions", root=tmp_path)
     assert result.returncode == 0
     assert result.stdout.split() == ["andorra", "vologda"]
+
+
+def test_a_profiler_still_gets_its_results(tmp_path):
+    """`python -m pipeline` skips the interpreter's teardown, but not under a profiler, which
+    writes its results at a normal exit (bench/README.md profiles the stages this way)."""
+    stats = tmp_path / "regions.prof"
+    result = subprocess.run(
+        [sys.executable, "-m", "cProfile", "-o", str(stats), "-m", "pipeline", "regions"],
+        cwd=PROJECT,
+        env={**os.environ, "PIPELINE_ROOT": str(tmp_path)},
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["andorra", "vologda"]
+    assert stats.stat().st_size > 0

@@ -425,3 +425,32 @@ def test_a_ferry_without_a_highway_tag_is_drawn():
     )
     merged = _merged_roads(roads, _road_kind(roads))
     assert sorted(merged["kind"]) == ["ferry", "major"]
+
+
+def test_area_simplification_ring_by_ring():
+    """Each ring is simplified on its own, stays within the tolerance of its original, and a
+    ring that collapses is dropped: a hole alone, a part with its shell (and its holes)."""
+    from pipeline.outputs.maps import _simplified_rings
+
+    rng = np.random.default_rng(3)
+    angles = np.sort(rng.uniform(0, 2 * np.pi, 400))
+    radius = 1000 + rng.uniform(-30, 30, 400)  # a wobbly circle: DP has work to do
+    wobbly = np.column_stack([radius * np.cos(angles), radius * np.sin(angles)])
+    hole = [(-100, -100), (100, -100), (100, 100), (-100, 100)]
+    speck_hole = [(500, 0), (501, 0), (501, 1)]  # collapses at 50 m
+    speck = shapely.Polygon(
+        [(5000, 0), (5001, 0), (5001, 1)], [[(5000.2, 0.1), (5000.5, 0.1), (5000.5, 0.2)]]
+    )
+    whole = shapely.Polygon(wobbly, [hole, speck_hole])
+    geoms = np.array([shapely.MultiPolygon([whole, speck]), whole, speck], dtype=object)
+
+    same = _simplified_rings(geoms, 0.0)
+    assert all(shapely.equals(a, b) for a, b in zip(same, geoms, strict=True))
+
+    got = _simplified_rings(geoms, 50.0)
+    for g in got[:2]:
+        assert g.geom_type == "Polygon" and len(g.interiors) == 1  # speck and its hole gone
+        assert shapely.get_num_coordinates(g) < 100
+        assert shapely.hausdorff_distance(g.exterior, whole.exterior) <= 50.0
+        assert shapely.equals(shapely.Polygon(g.interiors[0]), shapely.Polygon(hole))
+    assert got[2].is_empty  # nothing left to draw

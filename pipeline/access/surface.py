@@ -196,7 +196,11 @@ def write_geotiff(path, grid: Grid, bands: dict[str, np.ndarray]) -> None:
         "crs": grid.crs,
         "transform": grid.transform,
         "nodata": NODATA,
+        # Deflate at its fastest level after the floating-point predictor: twice as quick as
+        # the default level 6 and a smaller file (oblast: 0.42 -> 0.19 s, 14.3 -> 13.4 MB).
         "compress": "deflate",
+        "zlevel": 1,
+        "predictor": 3,
         "tiled": True,
         "blockxsize": 256,
         "blockysize": 256,
