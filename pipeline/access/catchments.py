@@ -10,6 +10,7 @@ OSM identity, never by name.
 from __future__ import annotations
 
 import difflib
+import functools
 import logging
 import unicodedata
 from dataclasses import dataclass
@@ -46,6 +47,7 @@ CATCHMENT_COLUMNS = (
 # --- choosing anchors and cores ------------------------------------------------------------
 
 
+@functools.lru_cache(maxsize=1 << 16)  # anchors and cores look up the same settlements
 def _norm(name: object) -> str:
     text = unicodedata.normalize("NFC", str(name)).casefold().replace("ё", "е").strip()
     return " ".join(text.split())

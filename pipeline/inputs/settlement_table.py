@@ -29,6 +29,7 @@ other settlement a village, or a hamlet below 100 people, as OSM's Russian pract
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 import unicodedata
@@ -38,7 +39,6 @@ from pathlib import Path
 import geopandas as gpd
 import numpy as np
 import pandas as pd
-from scipy.spatial import cKDTree
 
 from pipeline.config import RegionConfig
 from pipeline.errors import InputDataError
@@ -98,6 +98,7 @@ class TableReport:
         }
 
 
+@functools.lru_cache(maxsize=1 << 16)  # a name is reduced once, however often it is matched
 def normalise_name(name: object) -> str:
     """A name reduced for matching: lower case, ё → е, no accents, hyphens or type words
     («д. Малое Село» and «Малое-Село» match)."""
@@ -252,6 +253,8 @@ def census_population(
         return population, source, figures
     place_xy = np.column_stack([places.geometry.x, places.geometry.y])[wanted]
     row_xy = np.column_stack([table.geometry.x, table.geometry.y])
+    from scipy.spatial import cKDTree  # (here: only a region with a settlement table gets here)
+
     pairs = cKDTree(place_xy).sparse_distance_matrix(cKDTree(row_xy), max_m, output_type="ndarray")
     place_name = places["name"].map(normalise_name).to_numpy()[wanted]
     row_name = table["name"].map(normalise_name).to_numpy()

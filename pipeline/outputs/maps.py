@@ -31,6 +31,7 @@ numbers folium's element ids in order, so two runs give byte-identical pages.
 from __future__ import annotations
 
 import base64
+import gc
 import html
 import itertools
 import json
@@ -808,7 +809,23 @@ def build_map(
 ) -> str:
     """The map page as HTML text, from the result layers of ``<region>.gpkg`` (see
     :func:`result_map`)."""
-    return page_html(result_map(layers, cfg, meta, extra, hidden, **page))
+    with _collector_paused():
+        return page_html(result_map(layers, cfg, meta, extra, hidden, **page))
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Python's cycle collector off: a page is millions of small lists and dicts (GeoJSON
+    coordinates, feature properties) that form no cycles, and the collector would walk them
+    over and over as they are made (a fifth of a macro-region's map stage). What they leave
+    behind is freed by reference counting as usual."""
+    was_on = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_on:
+            gc.enable()
 
 
 def region_map(region: str | RegionConfig, root: Path | None = None, **page) -> folium.Map:
