@@ -371,30 +371,21 @@ def _point_trips(
 # --- the road segments and their pieces ----------------------------------------------------------
 
 
-def _tile_order(x: np.ndarray, y: np.ndarray, size_m: float) -> np.ndarray:
-    """The order of points by the row-major square tile of `size_m` they lie in (stable)."""
-    if len(x) == 0:
-        return np.zeros(0, np.int64)
-    col = ((x - x.min()) // size_m).astype(np.int64)
-    row = ((y - y.min()) // size_m).astype(np.int64)
-    return np.argsort(row * (col.max() + 1) + col, kind="stable")
-
-
 @_jit
-def _block_order(xy, size_m):
-    """An order of points that visits them square block by block, row by row (a counting
-    sort; points keep their order within a block)."""
-    n = len(xy)
+def _block_order(x, y, size_m):
+    """An order of points that visits them square block by block, row by row: a counting sort,
+    so points keep their order within a block (a stable sort by block, in linear time)."""
+    n = len(x)
     order = np.empty(n, np.int64)
     if n == 0:
         return order
-    x0, y0 = np.nanmin(xy[:, 0]), np.nanmin(xy[:, 1])
-    n_cols = int((np.nanmax(xy[:, 0]) - x0) // size_m) + 1 if np.isfinite(x0) else 1
-    n_rows = int((np.nanmax(xy[:, 1]) - y0) // size_m) + 1 if np.isfinite(y0) else 1
+    x0, y0 = np.nanmin(x), np.nanmin(y)
+    n_cols = int((np.nanmax(x) - x0) // size_m) + 1 if np.isfinite(x0) else 1
+    n_rows = int((np.nanmax(y) - y0) // size_m) + 1 if np.isfinite(y0) else 1
     block = np.empty(n, np.int64)
     start = np.zeros(n_cols * n_rows + 1, np.int64)
     for i in range(n):
-        col, row = (xy[i, 0] - x0) // size_m, (xy[i, 1] - y0) // size_m
+        col, row = (x[i] - x0) // size_m, (y[i] - y0) // size_m
         # a point without coordinates (NaN) goes in the first block, not past the array
         col = int(col) if 0 <= col < n_cols else 0
         row = int(row) if 0 <= row < n_rows else 0
@@ -492,7 +483,7 @@ class _Segments:
         # reads neighbouring memory (random access made it several times slower).
         keep = np.flatnonzero(length > 0)
         mid_x, mid_y = x[seg_a[keep]] + dx[keep] / 2, y[seg_a[keep]] + dy[keep] / 2
-        keep = keep[_tile_order(mid_x, mid_y, _TILE_M)]
+        keep = keep[_block_order(mid_x, mid_y, _TILE_M)]
         seg_a, seg_b, dx, dy, length = (z[keep] for z in (seg_a, seg_b, dx, dy, length))
         time_ab, time_ba, way_ab, way_ba = (z[keep] for z in (time_ab, time_ba, way_ab, way_ba))
         count = np.maximum(1, np.ceil(length / PIECE_M).astype(np.int64))
@@ -509,7 +500,7 @@ class _Segments:
                 y[seg_a][piece_seg] + unit_y[piece_seg] * along,
             ]
         ).reshape(-1, 2)
-        by_tile = _tile_order(mid[:, 0], mid[:, 1], _TILE_M)  # pieces stored tile by tile too
+        by_tile = _block_order(mid[:, 0], mid[:, 1], _TILE_M)  # pieces stored tile by tile too
         piece_seg, lo, hi, mid, step = (z[by_tile] for z in (piece_seg, lo, hi, mid, step))
         return cls(
             a=seg_a,
@@ -1017,7 +1008,7 @@ class RoadAccess:
         )
         tiles = segs.tiles
         _point_trips(
-            xy, _block_order(xy, _POINT_BLOCK_M),
+            xy, _block_order(xy[:, 0], xy[:, 1], _POINT_BLOCK_M),
             time_s, source, exit_node, way,
             tiles.x0, tiles.y0, tiles.size_m, tiles.n_cols, tiles.n_rows, tiles.start,
             tiles.piece, tile_least, tile_floor, tile_slope, segs.half_piece_m,
