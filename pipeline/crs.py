@@ -3,12 +3,17 @@ region, from the region file or an equal-area CRS centred on the region."""
 
 from __future__ import annotations
 
-from pyproj import CRS
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import shapely
+from pyproj import CRS, Transformer
 
 from pipeline.config import RegionConfig
 from pipeline.errors import ConfigError
+from pipeline.machine import CORES
 
-__all__ = ["MAX_SCALE_ERROR", "region_crs"]
+__all__ = ["MAX_SCALE_ERROR", "project_geometries", "project_xy", "region_crs"]
 
 MAX_SCALE_ERROR = 0.01  # a CRS that stretches distances at the region's centre more is refused
 
@@ -43,3 +48,27 @@ def _check_scale(cfg: RegionConfig, crs: CRS, lon: float, lat: float) -> None:
             f'area; use a UTM zone (crs = "EPSG:{utm}") or leave crs out for an equal-area '
             "CRS centred on the region"
         )
+
+
+def project_xy(xy: np.ndarray, source, target) -> np.ndarray:
+    """(n, 2) coordinates from CRS `source` to `target` (x, y: longitude first), one chunk per
+    core: PROJ runs without the GIL, so two cores take half the time."""
+    to_target = Transformer.from_crs(source, target, always_xy=True)
+    out = np.empty_like(xy, dtype=float)
+    bounds = np.linspace(0, len(xy), CORES + 1).astype(int)
+
+    def part(a: int, b: int) -> None:
+        out[a:b, 0], out[a:b, 1] = to_target.transform(xy[a:b, 0], xy[a:b, 1])
+
+    with ThreadPoolExecutor(CORES) as pool:
+        list(pool.map(part, bounds[:-1], bounds[1:]))
+    return out
+
+
+def project_geometries(geoms: np.ndarray, source, target) -> np.ndarray:
+    """Shapely geometries from CRS `source` to `target`: what GeoSeries.to_crs gives (the same
+    coordinates), on every core (:func:`project_xy`). The input array is left as it was."""
+    geoms = np.asarray(geoms, dtype=object)
+    return shapely.set_coordinates(
+        geoms.copy(), project_xy(shapely.get_coordinates(geoms), source, target)
+    )

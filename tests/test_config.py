@@ -233,3 +233,34 @@ def test_offline_anchor_rule_and_cores_replace_the_region_lists_offline_only(tmp
     assert offline.core_names == ["B"]
     assert online.names == ["A"] and online.rule is None and not online.offline_rule
     assert online.core_names == ["A"]
+
+
+def test_projecting_on_every_core_gives_what_to_crs_gives():
+    """pipeline.crs.project_geometries splits the coordinates among the cores; the result must
+    be geopandas' to_crs exactly, for points, lines and polygons with holes, and the input
+    array must be left as it was."""
+    import geopandas as gpd
+    import numpy as np
+    import shapely
+
+    from pipeline.crs import project_geometries
+
+    rng = np.random.default_rng(5)
+    lines = [shapely.LineString(rng.uniform([35, 58], [46, 61], (n, 2))) for n in (2, 7, 300)]
+    ring = shapely.Point(40, 60).buffer(0.5)
+    geoms = np.array(
+        [
+            *lines,
+            shapely.Point(39.9, 59.2),
+            shapely.Polygon(ring.exterior, [ring.buffer(-0.2).exterior]),
+            None,
+        ],
+        dtype=object,
+    )
+    before = geoms.copy()
+    crs = "+proj=laea +lat_0=60 +lon_0=40 +datum=WGS84 +units=m +no_defs"
+    got = project_geometries(geoms, "EPSG:4326", crs)
+    want = gpd.GeoSeries(geoms, crs="EPSG:4326").to_crs(crs).to_numpy()
+    assert got[-1] is None
+    assert all(shapely.equals_exact(a, b, 0) for a, b in zip(got[:-1], want[:-1], strict=True))
+    assert all(a is b for a, b in zip(geoms, before, strict=True))

@@ -14,7 +14,7 @@ from pathlib import Path
 PROJECT = Path(__file__).resolve().parent.parent
 PACKAGE = PROJECT / "pipeline"
 
-FOUNDATION = {"pipeline.errors", "pipeline.units", "pipeline.people"}
+FOUNDATION = {"pipeline.errors", "pipeline.units", "pipeline.people", "pipeline.machine"}
 CONFIG = FOUNDATION | {"pipeline.config"}
 BASE = CONFIG | {"pipeline._io", "pipeline.crs"}
 
@@ -24,6 +24,7 @@ MAY_IMPORT: dict[str, set[str]] = {
     "pipeline.errors": set(),
     "pipeline.units": set(),
     "pipeline.people": set(),
+    "pipeline.machine": set(),
     "pipeline.config": FOUNDATION,
     "pipeline._io": CONFIG,
     "pipeline.crs": CONFIG,

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import itertools
 import logging
-import os
 import re
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
@@ -21,9 +20,11 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
-from pyproj import CRS, Geod, Transformer
+from pyproj import CRS, Geod
 
 from pipeline.config import NetworkConfig
+from pipeline.crs import project_xy
+from pipeline.machine import CORES
 from pipeline.units import kph_to_mps
 
 if TYPE_CHECKING:  # scipy is imported where a graph is solved: the map and QGIS stages never do
@@ -538,7 +539,7 @@ def build_graph(roads: gpd.GeoDataFrame, net: NetworkConfig, crs: CRS) -> RoadGr
     wait_s = net.ferry_wait_min * 60.0
     return RoadGraph(
         crs_wkt=crs.to_wkt(),
-        node_xy=_project(node_lonlat, crs),
+        node_xy=project_xy(node_lonlat, "EPSG:4326", crs),
         node_lonlat=node_lonlat,
         edge_u=np.concatenate([u[fw], v[bw], board_u, board_v]),
         edge_v=np.concatenate([v[fw], u[bw], board_v, board_u]),
@@ -598,30 +599,12 @@ def _geodesic_steps_m(lonlat: np.ndarray) -> np.ndarray:
     metres; one chunk per core, as pyproj computes without the GIL."""
     if len(lonlat) < 2:
         return np.zeros(0)
-    bounds = np.linspace(0, len(lonlat) - 1, _workers() + 1).astype(int)
+    bounds = np.linspace(0, len(lonlat) - 1, CORES + 1).astype(int)
     chunks = [lonlat[a : b + 1] for a, b in itertools.pairwise(bounds) if b > a]
     with ThreadPoolExecutor(len(chunks)) as pool:
         return np.concatenate(
             list(pool.map(lambda c: _GEOD.line_lengths(c[:, 0], c[:, 1]), chunks))
         )
-
-
-def _project(lonlat: np.ndarray, crs: CRS) -> np.ndarray:
-    """(n, 2) EPSG:4326 points in the projected `crs`, one chunk per core."""
-    to_xy = Transformer.from_crs("EPSG:4326", crs, always_xy=True)
-    xy = np.empty_like(lonlat)
-    bounds = np.linspace(0, len(lonlat), _workers() + 1).astype(int)
-
-    def part(a: int, b: int) -> None:
-        xy[a:b, 0], xy[a:b, 1] = to_xy.transform(lonlat[a:b, 0], lonlat[a:b, 1])
-
-    with ThreadPoolExecutor(_workers()) as pool:
-        list(pool.map(part, bounds[:-1], bounds[1:]))
-    return xy
-
-
-def _workers() -> int:
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 def _boarding(layer_keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -14,6 +14,7 @@ import pandas as pd
 from pyproj import CRS
 
 from pipeline.config import RegionConfig
+from pipeline.crs import project_geometries
 from pipeline.network.graph import driveable, edge_speeds_kph
 from pipeline.outputs.export import layer_names, read_layer
 
@@ -84,7 +85,10 @@ def roads_layer(roads: gpd.GeoDataFrame, cfg: RegionConfig, crs: CRS) -> gpd.Geo
         ["osm_id", "highway", "name", "ref", "surface", "ferry", "winter_road", "geometry"]
     ].copy()
     out["speed_kph"] = np.where(out["ferry"].astype(bool), cfg.network.ferry_speed_kph, speed)
-    return out.to_crs(crs)
+    if out.crs is None or not out.crs.equals("EPSG:4326"):
+        return out.to_crs(crs)
+    # Millions of vertices: projected on every core (the same coordinates as to_crs gives).
+    return out.set_geometry(project_geometries(out.geometry.to_numpy(), out.crs, crs), crs=crs)
 
 
 def empty_roads(crs: CRS) -> gpd.GeoDataFrame:

@@ -35,7 +35,6 @@ import gc
 import html
 import itertools
 import json
-import os
 import re
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -56,6 +55,7 @@ from folium.template import Template
 from folium.utilities import JsCode
 
 from pipeline.config import RegionConfig
+from pipeline.machine import CORES
 from pipeline.outputs import palette
 from pipeline.outputs.i18n import (
     ACCESS_CLASSES,
@@ -96,7 +96,6 @@ __all__ = [
 ]
 
 _HERE = Path(__file__).resolve().parent
-_CORES = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 _VENDOR = _HERE / "vendor"
 _COORD_DECIMALS = 5  # about 1 m: finer than any OSM node needs here
 _AREA_DECIMALS = 4  # about 10 m: polygons simplified by about a raster cell need no more
@@ -769,7 +768,7 @@ def result_map(
     # The area layers are mostly GEOS simplifying polygons, which runs without the GIL: they
     # are built on other threads (the costliest first) while this one builds the roads and
     # the settlements.
-    with ThreadPoolExecutor(_CORES) as pool:
+    with ThreadPoolExecutor(CORES) as pool:
         areas = {
             "isochrones": pool.submit(_isochrones, layers["isochrones"], cfg),
             "gaps": pool.submit(_gaps, layers["gaps"], cfg),
