@@ -871,7 +871,7 @@ class RoadAccess:
 
     @cached_property
     def _reversed(self) -> sparse.csr_matrix:
-        return self.graph.csr().T.tocsr()
+        return self.graph.csr(reverse=True)
 
     def _pieces_within(self, xy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(point, piece) index pairs, the piece's midpoint within reach of the point."""

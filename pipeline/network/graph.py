@@ -143,10 +143,13 @@ class RoadGraph:
         extra_v: np.ndarray | None = None,
         extra_time_s: np.ndarray | None = None,
         extra_nodes: int = 0,
+        reverse: bool = False,
     ) -> sparse.csr_matrix:
         """Adjacency matrix u→v weighted by seconds; parallel edges keep the fastest.
 
         `extra_*` add edges to `extra_nodes` virtual nodes numbered after the road nodes.
+        `reverse`: the matrix of v→u instead (a search for the way *to* a place runs on it),
+        built directly rather than by transposing.
 
         Parameters
         ----------
@@ -157,6 +160,8 @@ class RoadGraph:
             Seconds of each extra edge; must be above zero (an explicit 0 reads as no edge).
         extra_nodes : int
             How many virtual nodes to add.
+        reverse : bool
+            Entry (v, u) for each edge u→v.
 
         Returns
         -------
@@ -174,7 +179,7 @@ class RoadGraph:
                 np.asarray(extra_u), np.asarray(extra_v), np.asarray(extra_time_s)
             )
             u, v, t = np.concatenate([u, eu]), np.concatenate([v, ev]), np.concatenate([t, et])
-        return sparse.csr_matrix((t, (u, v)), shape=(n, n))
+        return sparse.csr_matrix((t, (v, u) if reverse else (u, v)), shape=(n, n))
 
     def n_parts(self) -> int:
         """How many weakly connected parts the graph has (from its structure, not its times).
