@@ -11,6 +11,7 @@ import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import BinaryIO
 
 from pipeline.config import PROJECT_ROOT, RegionConfig
 from pipeline.errors import OutputError
@@ -23,6 +24,7 @@ __all__ = [
     "one_commit",
     "region_paths",
     "sha256_of",
+    "sha256_of_open",
     "write_if_changed",
 ]
 
@@ -219,7 +221,12 @@ def atomic_path(target: Path) -> Iterator[Path]:
 def sha256_of(path: Path) -> str:
     """Hex sha256 of a file, read in chunks."""
     with path.open("rb") as fh:
-        return hashlib.file_digest(fh, "sha256").hexdigest()
+        return sha256_of_open(fh)
+
+
+def sha256_of_open(fh: BinaryIO) -> str:
+    """Hex sha256 of an open binary file, from where it stands to its end."""
+    return hashlib.file_digest(fh, "sha256").hexdigest()
 
 
 def write_if_changed(path: Path, text: str) -> bool:

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import hashlib
 import json
 import logging
 import os
@@ -27,7 +26,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from pipeline import stages
-from pipeline._io import FileDigests, RegionPaths, one_commit, region_paths
+from pipeline._io import FileDigests, RegionPaths, one_commit, region_paths, sha256_of_open
 from pipeline._io import write_if_changed as _write_if_changed
 from pipeline.config import PlanningConfig, RegionConfig, available_regions, load_region
 from pipeline.errors import ConfigError, OutputError, PipelineError
@@ -236,7 +235,7 @@ def _inputs_logged(stage: str, cfg: RegionConfig, paths: RegionPaths):
             except OSError:  # not there (or a folder): said so
                 opened.append((path, None))
         with ThreadPoolExecutor(1) as pool:
-            digests = pool.map(lambda item: item[1] and _sha256(item[1]), opened)
+            digests = pool.map(lambda item: item[1] and sha256_of_open(item[1]), opened)
             try:
                 yield
             finally:
@@ -248,10 +247,6 @@ def _inputs_logged(stage: str, cfg: RegionConfig, paths: RegionPaths):
                         logger.info(
                             "input: %s (%d bytes, sha256 %s)", path, size, digest, extra=_FILE_ONLY
                         )
-
-
-def _sha256(fh: BinaryIO) -> str:
-    return hashlib.file_digest(fh, "sha256").hexdigest()
 
 
 def _log_to_file_only(exc: Exception) -> None:

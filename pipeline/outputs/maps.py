@@ -624,13 +624,14 @@ def _simplified_rings(geoms: np.ndarray, tolerance_m: float) -> np.ndarray:
     alive[ring_of[shell & kept]] = True
     kept &= alive[ring_of]
     n = shapely.get_num_coordinates(simple[kept])
+    kept_parts, part_of_ring = np.unique(ring_of[kept], return_inverse=True)
     polygons = shapely.polygons(
         shapely.linearrings(
             shapely.get_coordinates(simple[kept]), indices=np.repeat(np.arange(len(n)), n)
         ),
-        indices=np.unique(ring_of[kept], return_inverse=True)[1],
+        indices=part_of_ring,
     )
-    owner = part_of[np.unique(ring_of[kept])]
+    owner = part_of[kept_parts]
     out = np.array([shapely.Polygon() for _ in range(len(geoms))], dtype=object)
     several = np.bincount(owner, minlength=len(geoms)) > 1
     one = ~several[owner]
@@ -765,9 +766,8 @@ def result_map(
     anchor_names = anchor_local_names(settlements, lang)
     labels = anchor_labels(layers, lang, anchor_names)
     classes = palette.settlement_classes(cfg.thresholds.bands_min, gap, lang)
-    # The area layers are mostly GEOS simplifying polygons, which runs without the GIL: they
-    # are built on other threads (the costliest first) while this one builds the roads and
-    # the settlements.
+    # The area layers are built on other threads (the costliest first) while this one builds
+    # the roads and the settlements: their GEOS and PROJ calls run without the GIL.
     with ThreadPoolExecutor(CORES) as pool:
         areas = {
             "isochrones": pool.submit(_isochrones, layers["isochrones"], cfg),
