@@ -126,7 +126,8 @@ run_of = $(patsubst base/%,%,$(1))
 PACKAGE := $(shell find pipeline -type f ! -path '*/__pycache__/*' ! -name '*.pyc' | LC_ALL=C sort)
 CORE := pipeline/__init__.py pipeline/__main__.py pipeline/cli.py pipeline/errors.py \
         pipeline/_io.py pipeline/units.py pipeline/people.py pipeline/crs.py pipeline/config/*.py \
-        pipeline/*/__init__.py pipeline/stages/_common.py pipeline/outputs/export.py
+        pipeline/*/__init__.py pipeline/stages/_common.py pipeline/outputs/export.py \
+        pipeline/outputs/gpkg_catalogue.py
 LOOK := pipeline/outputs/i18n.py pipeline/outputs/palette.py
 ROUTE := pipeline/access/walk_and_drive.py pipeline/access/routing.py \
         pipeline/access/travel_model.py pipeline/network/graph.py pipeline/network/what_if.py

@@ -7,6 +7,8 @@ also derives from the matching built-in, so callers can catch either.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 __all__ = [
     "AnchorNotFoundError",
     "ConfigError",
@@ -15,6 +17,8 @@ __all__ = [
     "InputDataError",
     "OutputError",
     "PipelineError",
+    "damaged_input",
+    "missing_input",
 ]
 
 
@@ -46,3 +50,15 @@ class DownloadError(PipelineError, OSError):
 
 class OutputError(PipelineError, OSError):
     """An output file or folder cannot be written."""
+
+
+def missing_input(path: Path) -> InputDataError:
+    """A file an earlier stage makes is not there."""
+    return InputDataError(
+        f"{path} not found; run the earlier stages first (`make` runs every stage in order)"
+    )
+
+
+def damaged_input(path: Path, detail: str) -> InputDataError:
+    """A file an earlier stage made cannot be read; `detail` says what is wrong with it."""
+    return InputDataError(f"{path} is damaged ({detail}); delete it and run `make` again")

@@ -16,7 +16,7 @@ import pyogrio
 import pytest
 
 from pipeline.config import load_region
-from pipeline.outputs.qgis import layer_styles, project_xml
+from pipeline.outputs.qgis import LayerStyle, layer_styles, project_xml
 from tests.helpers.deliverables import distinct_colours, keep_screenshot, require
 
 pytestmark = pytest.mark.integration
@@ -183,12 +183,18 @@ def test_osm_names_are_escaped_in_qml_and_project():
         geometry=gpd.GeoSeries.from_wkt(["POLYGON ((0 0, 1 0, 1 1, 0 0))"]),
         crs=3035,
     )
-    qml = layer_styles(cfg, {"catchments": catchments})["catchments"].qml()
+    style = layer_styles(cfg, {"catchments": catchments})["catchments"]
+    qml = style.qml()
     assert "<script>" not in qml
     category = ET.fromstring(qml.split("\n", 1)[1]).find(".//category")
     assert category.get("label") == evil.replace("\x07", "")  # XML cannot hold \x07
     assert category.get("value") == "0"  # catchments are told apart by anchor_id
-    xml = project_xml(cfg, "x.gpkg", {"catchments": catchments}, catchments.crs, (0, 0, 1, 1))
+    # as the QGIS stage gets it: the style read back from the QML stored in the GeoPackage
+    read_back = LayerStyle.from_qml("catchments", qml)
+    assert read_back.qml() == qml
+    assert (read_back.renderer, read_back.labels) == (style.renderer, style.labels)
+    layers = {"catchments": ("Polygon", read_back)}
+    xml = project_xml(cfg, "x.gpkg", layers, catchments.crs, (0, 0, 1, 1))
     assert "<script>" not in xml
     ET.fromstring(xml.split("\n", 1)[1])  # well-formed
 

@@ -328,17 +328,20 @@ class RoadGraph:
             included, reduced to the kept edges.
         """
         times = self.edge_time_s if time_s is None else time_s
+        keep = np.asarray(keep)
+        if keep.dtype == bool:  # a mask is turned into indices once, not once per array
+            keep = np.flatnonzero(keep)
 
         def pick(a):
             return None if a is None else a[keep]
 
         return replace(
             self,
-            edge_u=self.edge_u[keep],
-            edge_v=self.edge_v[keep],
-            edge_time_s=times[keep],
-            edge_length_m=self.edge_length_m[keep],
-            edge_way=self.edge_way[keep],
+            edge_u=pick(self.edge_u),
+            edge_v=pick(self.edge_v),
+            edge_time_s=pick(times),
+            edge_length_m=pick(self.edge_length_m),
+            edge_way=pick(self.edge_way),
             edge_flags=pick(self.edge_flags),
             edge_wait_share=pick(self.edge_wait_share),
             edge_months=pick(self.edge_months),

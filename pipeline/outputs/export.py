@@ -11,7 +11,7 @@ import pandas as pd
 import pyogrio
 
 from pipeline._io import atomic_path, csv_language
-from pipeline.errors import InputDataError, OutputError
+from pipeline.errors import InputDataError, OutputError, damaged_input, missing_input
 
 __all__ = [
     "CSV_FORMAT",
@@ -135,29 +135,24 @@ def layer_names(path: Path) -> list[str]:
 
 
 def read_metadata(path: Path) -> dict[str, str]:
-    """The dataset metadata written by :func:`write_gpkg`."""
-    try:
-        first_layer = pyogrio.list_layers(path)[0][0]
-        return pyogrio.read_info(path, layer=first_layer).get("dataset_metadata") or {}
-    except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError, OSError) as exc:
-        raise _unreadable(path, exc) from None
+    """The dataset metadata written by :func:`write_gpkg` (read as GDAL reads it)."""
+    from pipeline.outputs.gpkg_catalogue import read_catalogue
+
+    return read_catalogue(path).metadata
 
 
 def _unreadable(path: Path, exc: Exception, layer: str | None = None) -> InputDataError:
     """A missing or damaged file of an earlier stage, with how to make it again."""
     if not Path(path).exists():
-        return InputDataError(
-            f"{path} not found; run the earlier stages first (`make` runs every stage in order)"
-        )
+        return missing_input(path)
     if isinstance(exc, pyogrio.errors.DataLayerError) and layer is not None:
         return InputDataError(
             f"{path} has no layer {layer!r} (made by another version?); "
             "delete it and run `make` again"
         )
     # GDAL repeats itself ("…failed: database disk image is malformed; database disk image…")
-    detail = " ".join(str(exc).split()).split("; ")[0].rsplit("failed: ", 1)[-1][:160]
-    return InputDataError(
-        f"{path} is damaged ({detail}); delete it and run `make` again to remake it"
+    return damaged_input(
+        path, " ".join(str(exc).split()).split("; ")[0].rsplit("failed: ", 1)[-1][:160]
     )
 
 

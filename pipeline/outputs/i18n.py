@@ -21,9 +21,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Literal
 
-import pandas as pd
-
 if TYPE_CHECKING:
+    import pandas as pd
+
     from pipeline.config import RegionConfig
 
 __all__ = [

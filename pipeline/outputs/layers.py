@@ -23,7 +23,6 @@ __all__ = [
     "SETTLEMENT_COLUMNS",
     "empty_roads",
     "page_layers",
-    "result_layers",
     "roads_layer",
     "settlement_columns",
 ]
@@ -112,9 +111,3 @@ def page_layers(gpkg: Path) -> dict[str, gpd.GeoDataFrame]:
         if name in present:
             layers[name] = read_layer(gpkg, name)
     return layers
-
-
-def result_layers(gpkg: Path) -> dict[str, gpd.GeoDataFrame]:
-    """Every data layer of a result GeoPackage, in its stored order (not the styles table)."""
-    names = [name for name in layer_names(gpkg) if name != "layer_styles"]
-    return {name: read_layer(gpkg, name) for name in names}

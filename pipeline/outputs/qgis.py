@@ -22,11 +22,14 @@ import zipfile
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 from xml.etree import ElementTree as ET
 
-import geopandas as gpd
 import numpy as np
-from pyproj import CRS
+
+if TYPE_CHECKING:  # annotations only: the QGIS stage reads no frame (gpkg_catalogue)
+    import geopandas as gpd
+    from pyproj import CRS
 
 from pipeline.config import RegionConfig
 from pipeline.outputs import palette
@@ -89,6 +92,18 @@ class LayerStyle:
         )
         root.extend(self.elements)
         return _DOCTYPE + ET.tostring(root, encoding="unicode")
+
+    @classmethod
+    def from_qml(cls, layer: str, qml: str) -> LayerStyle:
+        """The style a QML document of :meth:`qml` holds (read back from ``layer_styles``)."""
+        root = ET.fromstring(qml)
+        renderer = root.find("renderer-v2")
+        return cls(
+            layer,
+            renderer.get("type") if renderer is not None else "",
+            tuple(root),
+            root.get("labelsEnabled") == "1",
+        )
 
 
 # --- symbols --------------------------------------------------------------------------------
@@ -570,7 +585,7 @@ class _Entry:
 def project_xml(
     cfg: RegionConfig,
     gpkg_name: str,
-    layers: dict[str, gpd.GeoDataFrame],
+    layers: dict[str, tuple[str, LayerStyle]],
     crs: CRS,
     extent: tuple[float, float, float, float],
     raster_name: str | None = "travel_time.tif",
@@ -578,15 +593,17 @@ def project_xml(
 ) -> str:
     """A QGIS project (.qgs XML) showing `layers` of ``./<gpkg_name>`` and ``./<raster_name>``.
 
+    `layers`: each layer's geometry kind ("Point", "Line", "Polygon" or "Unknown", as
+    :mod:`pipeline.outputs.gpkg_catalogue` reads it) and style (:func:`layer_styles`).
+
     Sources are relative to the project file, so the folder can move as a whole. `extent`
     (xmin, ymin, xmax, ymax in `crs`) is where the map opens. `note`: the APPROXIMATE warning
     of a straight-line run, shown in the project's title, as the first entry of the layer tree
     and in the project's metadata (Project → Properties → Metadata).
     """
-    styles = layer_styles(cfg, layers)
     entries = {
-        name: _vector_entry(cfg, name, gpkg_name, frame, styles[name], crs)
-        for name, frame in layers.items()
+        name: _vector_entry(cfg, name, gpkg_name, kind, style, crs)
+        for name, (kind, style) in layers.items()
     }
     if raster_name:
         entries["travel_time"] = _raster_entry(cfg, raster_name, crs)
@@ -629,10 +646,9 @@ def _maplayer(kind: str, entry_id: str, source: str, name: str, crs: CRS, provid
     return element
 
 
-def _vector_entry(cfg, name, gpkg_name, frame, style: LayerStyle, crs) -> _Entry:
+def _vector_entry(cfg, name, gpkg_name, geometry: str, style: LayerStyle, crs) -> _Entry:
     title = _layer_title(cfg, name)
     source = f"./{gpkg_name}|layername={name}"
-    geometry = _geometry_kind(frame)
     provider = ET.Element("provider", encoding="UTF-8")
     provider.text = "ogr"
     element = _maplayer(

@@ -9,7 +9,7 @@ import numpy as np
 
 from pipeline._io import RegionPaths, atomic_path
 from pipeline.config import RegionConfig
-from pipeline.outputs.export import read_metadata
+from pipeline.errors import damaged_input
 from pipeline.stages._common import summary_line
 
 __all__ = ["run_qgis"]
@@ -17,28 +17,37 @@ __all__ = ["run_qgis"]
 
 def run_qgis(cfg: RegionConfig, paths: RegionPaths) -> Path:
     """The QGIS project beside the GeoPackage, and the raster's default style beside the raster."""
-    import pyogrio
     from pyproj import CRS
 
-    from pipeline.outputs.layers import result_layers
-    from pipeline.outputs.qgis import project_xml, raster_style, write_project
+    from pipeline.outputs.gpkg_catalogue import read_catalogue
+    from pipeline.outputs.qgis import LayerStyle, project_xml, raster_style, write_project
 
     started = time.perf_counter()
     gpkg = paths.gpkg(cfg.name)
-    layers = result_layers(gpkg)
-    crs = CRS.from_user_input(layers["districts"].crs)
-    # An empty layer without a geometry type (roads in the straight-line model) opens in QGIS
-    # as a bare table: leave it out of the project.
-    stored = dict(pyogrio.list_layers(gpkg))
-    layers = {n: f for n, f in layers.items() if stored.get(n) not in (None, "Unknown")}
-    frames = [f for f in layers.values() if len(f) and f.geometry.notna().any()]
-    bounds = np.asarray([f.total_bounds for f in frames])
+    # The layers' kinds, extents and CRS, and the styles the catchments stage made from them,
+    # as the GeoPackage lists them: no feature is read.
+    catalogue = read_catalogue(gpkg)
+    if "districts" not in catalogue.layers:
+        raise damaged_input(gpkg, "no districts layer: made by another version?")
+    # A layer without one geometry type (an empty services layer, the roads of the
+    # straight-line model) opens in QGIS as a bare table: leave it out of the project.
+    stored = [layer for layer in catalogue.layers.values() if layer.kind != "Unknown"]
+    unstyled = [layer.name for layer in stored if layer.name not in catalogue.styles]
+    if unstyled:
+        raise damaged_input(
+            gpkg, f"no default style for {', '.join(unstyled)}: made by another version?"
+        )
+    layers = {
+        layer.name: (layer.kind, LayerStyle.from_qml(layer.name, catalogue.styles[layer.name]))
+        for layer in stored
+    }
+    crs = CRS.from_wkt(catalogue.layers["districts"].crs_wkt)
+    bounds = np.asarray([layer.extent for layer in stored if layer.extent is not None])
     lo, hi = bounds[:, :2].min(axis=0), bounds[:, 2:].max(axis=0)
     pad = 0.03 * (hi - lo)
     extent = (*(lo - pad), *(hi + pad))
-    meta = read_metadata(gpkg)
     note = ""
-    if meta.get("approximate") == "yes":
+    if catalogue.metadata.get("approximate") == "yes":
         from pipeline.outputs.i18n import approximate_text
 
         note = approximate_text(cfg)
