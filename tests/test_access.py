@@ -186,3 +186,48 @@ def test_edges_are_grouped_by_segment_and_direction_as_a_stable_sort_would():
         expected = sorted(range(n_edges), key=key.__getitem__)  # Python's sort is stable
         assert _segment_order(u, v, n_nodes).tolist() == expected
     assert len(_segment_order(np.zeros(0, np.int64), np.zeros(0, np.int64), 0)) == 0
+
+
+def test_segments_are_cut_into_equal_pieces_no_longer_than_a_piece():
+    from pipeline.access.walk_and_drive import PIECE_M, _pieces
+
+    rng = np.random.default_rng(3)
+    length = np.r_[1e-3, PIECE_M, PIECE_M * (1 + 1e-12), 250.0, 3 * PIECE_M, rng.random(200) * 900]
+    angle = rng.random(len(length)) * 2 * np.pi
+    start = rng.random((len(length), 2)) * 1e5
+    unit = np.column_stack([np.cos(angle), np.sin(angle)])
+    seg, lo, hi, mid = _pieces(start[:, 0], start[:, 1], unit[:, 0], unit[:, 1], length, PIECE_M)
+    counts = np.bincount(seg, minlength=len(length))
+    assert counts[:5].tolist() == [1, 1, 2, 3, 3]  # by hand
+    assert (counts == np.maximum(1, np.ceil(length / PIECE_M))).all()
+    assert (np.diff(seg) >= 0).all()  # in segment order
+    first = np.r_[0, np.cumsum(counts)[:-1]]
+    last = np.cumsum(counts) - 1
+    assert (lo[first] == 0).all() and (hi[last] <= length).all()  # never past the end
+    np.testing.assert_allclose(hi[last], length, rtol=1e-12)
+    inner = np.flatnonzero(np.diff(seg) == 0)
+    np.testing.assert_allclose(hi[inner], lo[inner + 1], rtol=1e-12)  # no gap, no overlap
+    pieces = hi - lo
+    assert (pieces <= PIECE_M * (1 + 1e-12)).all()
+    np.testing.assert_allclose(pieces, (length / counts)[seg], rtol=1e-9)  # equal pieces
+    # each midpoint on its segment, halfway along its piece
+    np.testing.assert_allclose(mid, start[seg] + unit[seg] * ((lo + hi) / 2)[:, None], atol=1e-9)
+
+
+def test_tiles_list_every_point_in_the_square_it_lies_in():
+    from pipeline.access.walk_and_drive import _Tiles
+
+    rng = np.random.default_rng(5)
+    for n in (1, 7, 5000):
+        xy = rng.random((n, 2)) * [3000.0, 1700.0] - 800.0
+        for points in (xy, xy[np.lexsort(((xy[:, 0] + 800) // 500, (xy[:, 1] + 800) // 500))]):
+            tiles = _Tiles.of(points, 500.0)
+            col = np.floor((points[:, 0] - points[:, 0].min()) / 500.0).astype(int)
+            row = np.floor((points[:, 1] - points[:, 1].min()) / 500.0).astype(int)
+            assert tiles.n_cols == col.max() + 1 and tiles.n_rows == row.max() + 1
+            assert tiles.start[0] == 0 and tiles.start[-1] == n
+            assert sorted(tiles.piece.tolist()) == list(range(n))
+            for t in range(tiles.n_cols * tiles.n_rows):
+                listed = tiles.piece[tiles.start[t] : tiles.start[t + 1]].tolist()
+                inside = np.flatnonzero(row * tiles.n_cols + col == t).tolist()
+                assert listed == inside  # in the points' own order within a tile
