@@ -4,6 +4,8 @@ the stored default styles, which the QGIS stage uses instead of reading any feat
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import geopandas as gpd
 import numpy as np
 import pyogrio
@@ -118,3 +120,44 @@ def test_the_qgis_stage_names_a_layer_without_a_stored_style(tmp_path):
     with pytest.raises(InputDataError, match="no default style for districts"):
         run_qgis(cfg, paths)
     assert not paths.qgis_project(cfg.name).exists()
+
+
+def test_a_geopackage_is_flushed_to_disk_once_before_it_is_renamed(tmp_path, monkeypatch):
+    import os
+
+    from pipeline.errors import OutputError
+    from pipeline.outputs import export
+
+    flushed, real_fsync = [], os.fsync
+
+    def fsync(fd):
+        flushed.append((str(Path(f"/proc/self/fd/{fd}").readlink()), target.exists()))
+        real_fsync(fd)
+
+    monkeypatch.setattr(export.os, "fsync", fsync)
+    option = "OGR_SQLITE_SYNCHRONOUS"
+    before = pyogrio.get_gdal_config_option(option)
+    target = tmp_path / "out.gpkg"
+    frame = gpd.GeoDataFrame({"v": [1]}, geometry=[shapely.Point(1, 2)], crs=3576)
+    write_gpkg(target, {"a": frame, "b": frame}, {"region": "x"})
+    assert len(flushed) == 1  # once, for the whole file
+    name, target_existed = flushed[0]
+    assert name != str(target) and Path(name).parent == tmp_path  # the temporary file
+    assert not target_existed  # before the rename
+    assert pyogrio.get_gdal_config_option(option) == before  # SQLite's own setting is back
+    assert read_catalogue(target).layers.keys() == {"a", "b"}
+    # a write that fails: nothing flushed, nothing renamed, the setting restored all the same
+    flushed.clear()
+    real_write = pyogrio.write_dataframe
+
+    def disk_full_at_b(frame, path, layer, **kwargs):
+        if layer == "b":
+            raise OSError("No space left on device")
+        real_write(frame, path, layer=layer, **kwargs)
+
+    monkeypatch.setattr(export.pyogrio, "write_dataframe", disk_full_at_b)
+    with pytest.raises(OutputError, match="No space left"):
+        write_gpkg(target, {"a": frame, "b": frame}, {})
+    assert flushed == [] and pyogrio.get_gdal_config_option(option) == before
+    assert [p.name for p in tmp_path.iterdir()] == ["out.gpkg"]  # no temporary file left
+    assert read_catalogue(target).layers.keys() == {"a", "b"}
