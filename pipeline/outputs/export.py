@@ -91,7 +91,7 @@ def write_gpkg(
 @contextlib.contextmanager
 def _one_flush_to_disk(path: Path) -> Iterator[None]:
     """SQLite, and so GDAL's GeoPackage writer, waits for the disk at every commit, several
-    times per layer (a third of writing the oblast's results on this machine). The file is a
+    times per layer (a fifth of writing the oblast's results on this machine). The file is a
     temporary one until it is complete, so inside the block it waits for none; at the end
     the whole file is flushed to disk once, before it is renamed into place."""
     option = "OGR_SQLITE_SYNCHRONOUS"
