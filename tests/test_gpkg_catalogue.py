@@ -161,3 +161,17 @@ def test_a_geopackage_is_flushed_to_disk_once_before_it_is_renamed(tmp_path, mon
     assert flushed == [] and pyogrio.get_gdal_config_option(option) == before
     assert [p.name for p in tmp_path.iterdir()] == ["out.gpkg"]  # no temporary file left
     assert read_catalogue(target).layers.keys() == {"a", "b"}
+
+
+def test_a_geopackage_cut_short_anywhere_is_damaged(tmp_path):
+    # The catalogue's tables are a small part of the file; a copy cut short (a full disk, an
+    # interrupted transfer) must not pass for a whole GeoPackage.
+    gpkg = tmp_path / "cut.gpkg"
+    xy = np.random.default_rng(0).random((20_000, 2))
+    frame = gpd.GeoDataFrame({"v": np.arange(len(xy))}, geometry=shapely.points(xy), crs=3576)
+    write_gpkg(gpkg, {"points": frame}, {"region": "x"})
+    whole = gpkg.read_bytes()
+    for keep in (len(whole) - 4096, len(whole) * 9 // 10, len(whole) // 2, 4096):
+        gpkg.write_bytes(whole[:keep])
+        with pytest.raises(InputDataError, match="is damaged"):
+            read_catalogue(gpkg)

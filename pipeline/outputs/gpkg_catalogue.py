@@ -67,7 +67,7 @@ def read_catalogue(path: Path) -> Catalogue:
         uri = f"{path.resolve().as_uri()}?mode=ro"
         with contextlib.closing(sqlite3.connect(uri, uri=True)) as db:
             return Catalogue(_layers(db), _styles(db), _metadata(db))
-    except sqlite3.Error as exc:
+    except sqlite3.Error as exc:  # a file cut short is found here too (tested)
         raise damaged_input(path, f"not a GeoPackage: {exc}") from None
 
 
