@@ -19,6 +19,7 @@ __all__ = [
     "PipelineError",
     "damaged_input",
     "missing_input",
+    "missing_layer",
 ]
 
 
@@ -62,3 +63,10 @@ def missing_input(path: Path) -> InputDataError:
 def damaged_input(path: Path, detail: str) -> InputDataError:
     """A file an earlier stage made cannot be read; `detail` says what is wrong with it."""
     return InputDataError(f"{path} is damaged ({detail}); delete it and run `make` again")
+
+
+def missing_layer(path: Path, layer: str) -> InputDataError:
+    """A file an earlier stage made lacks a layer this stage needs."""
+    return InputDataError(
+        f"{path} has no layer {layer!r} (made by another version?); delete it and run `make` again"
+    )

@@ -196,7 +196,9 @@ def test_segments_are_cut_into_equal_pieces_no_longer_than_a_piece():
     angle = rng.random(len(length)) * 2 * np.pi
     start = rng.random((len(length), 2)) * 1e5
     unit = np.column_stack([np.cos(angle), np.sin(angle)])
-    seg, lo, hi, mid = _pieces(start[:, 0], start[:, 1], unit[:, 0], unit[:, 1], length, PIECE_M)
+    seg, lo, hi, mid, longest = _pieces(
+        start[:, 0], start[:, 1], unit[:, 0], unit[:, 1], length, PIECE_M
+    )
     counts = np.bincount(seg, minlength=len(length))
     assert counts[:5].tolist() == [1, 1, 2, 3, 3]  # by hand
     assert (counts == np.maximum(1, np.ceil(length / PIECE_M))).all()
@@ -210,6 +212,7 @@ def test_segments_are_cut_into_equal_pieces_no_longer_than_a_piece():
     pieces = hi - lo
     assert (pieces <= PIECE_M * (1 + 1e-12)).all()
     np.testing.assert_allclose(pieces, (length / counts)[seg], rtol=1e-9)  # equal pieces
+    assert longest == pytest.approx(pieces.max(), rel=1e-12) and longest <= PIECE_M * (1 + 1e-12)
     # each midpoint on its segment, halfway along its piece
     np.testing.assert_allclose(mid, start[seg] + unit[seg] * ((lo + hi) / 2)[:, None], atol=1e-9)
 

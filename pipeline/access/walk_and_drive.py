@@ -409,8 +409,8 @@ def _segment_order(u, v, n_nodes):
 def _pieces(start_x, start_y, unit_x, unit_y, length, piece_m):
     """Each segment cut into ceil(length / piece_m) equal pieces (at least one), in segment
     order: per piece its segment, its span [lo, hi] in metres from the segment's start, and
-    its midpoint. One pass, without the dozen temporary arrays of the same in NumPy (2 s of
-    the macro-region's 10 M pieces, most of it fresh memory)."""
+    its midpoint; and the longest piece's length. One pass, without the dozen temporary arrays
+    of the same in NumPy (2 s of the macro-region's 10 M pieces, most of it fresh memory)."""
     n = len(length)
     count = np.empty(n, np.int64)
     for k in range(n):
@@ -418,9 +418,10 @@ def _pieces(start_x, start_y, unit_x, unit_y, length, piece_m):
     total = count.sum()
     seg, lo, hi = np.empty(total, np.int64), np.empty(total), np.empty(total)
     mid = np.empty((total, 2))
-    p = 0
+    p, longest = 0, 0.0
     for k in range(n):
         step = length[k] / count[k]
+        longest = max(longest, step)
         for j in range(count[k]):
             lo[p] = j * step
             hi[p] = min((j + 1) * step, length[k])  # never past the end by a rounding
@@ -429,7 +430,7 @@ def _pieces(start_x, start_y, unit_x, unit_y, length, piece_m):
             mid[p, 0] = start_x[k] + unit_x[k] * along
             mid[p, 1] = start_y[k] + unit_y[k] * along
             p += 1
-    return seg, lo, hi, mid
+    return seg, lo, hi, mid, longest
 
 
 @_jit
@@ -582,10 +583,11 @@ class _Segments:
         time_ab, time_ba, way_ab, way_ba = (z[keep] for z in (time_ab, time_ba, way_ab, way_ba))
         unit_x, unit_y = dx / length, dy / length
         start_x, start_y = x[seg_a], y[seg_a]
-        piece_seg, lo, hi, mid = _pieces(start_x, start_y, unit_x, unit_y, length, PIECE_M)
+        piece_seg, lo, hi, mid, longest_piece = _pieces(
+            start_x, start_y, unit_x, unit_y, length, PIECE_M
+        )
         by_tile = _block_order(mid[:, 0], mid[:, 1], _TILE_M)  # pieces stored tile by tile too
         piece_seg, lo, hi, mid = (z[by_tile] for z in (piece_seg, lo, hi, mid))
-        longest_piece = (length / np.maximum(1, np.ceil(length / PIECE_M))).max(initial=0.0)
         return cls(
             a=seg_a,
             b=seg_b,

@@ -14,7 +14,14 @@ import pandas as pd
 import pyogrio
 
 from pipeline._io import atomic_path, csv_language
-from pipeline.errors import InputDataError, OutputError, damaged_input, missing_input
+from pipeline.errors import (
+    InputDataError,
+    OutputError,
+    damaged_input,
+    missing_input,
+    missing_layer,
+)
+from pipeline.outputs.gpkg_catalogue import read_catalogue
 
 __all__ = [
     "CSV_FORMAT",
@@ -157,8 +164,6 @@ def layer_names(path: Path) -> list[str]:
 
 def read_metadata(path: Path) -> dict[str, str]:
     """The dataset metadata written by :func:`write_gpkg` (read as GDAL reads it)."""
-    from pipeline.outputs.gpkg_catalogue import read_catalogue
-
     return read_catalogue(path).metadata
 
 
@@ -167,10 +172,7 @@ def _unreadable(path: Path, exc: Exception, layer: str | None = None) -> InputDa
     if not Path(path).exists():
         return missing_input(path)
     if isinstance(exc, pyogrio.errors.DataLayerError) and layer is not None:
-        return InputDataError(
-            f"{path} has no layer {layer!r} (made by another version?); "
-            "delete it and run `make` again"
-        )
+        return missing_layer(path, layer)
     # GDAL repeats itself ("…failed: database disk image is malformed; database disk image…")
     return damaged_input(
         path, " ".join(str(exc).split()).split("; ")[0].rsplit("failed: ", 1)[-1][:160]

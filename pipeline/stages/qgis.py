@@ -9,7 +9,7 @@ import numpy as np
 
 from pipeline._io import RegionPaths, atomic_path
 from pipeline.config import RegionConfig
-from pipeline.errors import damaged_input
+from pipeline.errors import damaged_input, missing_layer
 from pipeline.stages._common import summary_line
 
 __all__ = ["run_qgis"]
@@ -28,7 +28,7 @@ def run_qgis(cfg: RegionConfig, paths: RegionPaths) -> Path:
     # as the GeoPackage lists them: no feature is read.
     catalogue = read_catalogue(gpkg)
     if "districts" not in catalogue.layers:
-        raise damaged_input(gpkg, "no districts layer: made by another version?")
+        raise missing_layer(gpkg, "districts")
     # A layer without one geometry type (an empty services layer, the roads of the
     # straight-line model) opens in QGIS as a bare table: leave it out of the project.
     stored = [layer for layer in catalogue.layers.values() if layer.kind != "Unknown"]
