@@ -328,6 +328,20 @@ def _point_trips(
                         rx, ry = x - start_x[k], y - start_y[k]
                         s0 = rx * unit_x[k] + ry * unit_y[k]
                         d = abs(rx * unit_y[k] - ry * unit_x[k])
+                        # First a cheaper test with no square root: the walk to any point
+                        # of the piece is at least the point's distance from it. It compares
+                        # squares, with a microsecond to spare, so that rounding never skips a
+                        # piece the exact test below would keep.
+                        off = min(max(s0, piece_lo[p]), piece_hi[p]) - s0
+                        walk2 = (d * d + off * off) / (walk_mps * walk_mps)
+                        may_help = False
+                        for f in range(n_fields):
+                            slack = time_s[f, i] - piece_least[p, f]
+                            if in_tile >> f & 1 and slack >= 0 and walk2 <= (slack + 1e-6) ** 2:
+                                may_help = True
+                                break
+                        if not may_help:
+                            continue
                         lo, hi = _reach(s0, d, piece_lo[p], piece_hi[p], max_m)
                         if lo > hi:
                             continue
