@@ -130,7 +130,8 @@ CORE := pipeline/__init__.py pipeline/__main__.py pipeline/cli.py pipeline/error
         pipeline/outputs/gpkg_catalogue.py
 LOOK := pipeline/outputs/i18n.py pipeline/outputs/palette.py
 ROUTE := pipeline/access/walk_and_drive.py pipeline/access/routing.py \
-        pipeline/access/travel_model.py pipeline/network/graph.py pipeline/network/what_if.py
+        pipeline/access/travel_model.py pipeline/network/graph.py pipeline/network/what_if.py \
+        pipeline/network/edge_pairs.py
 # (kind = "overpass": the Overpass source reads its answer with the extract's reader)
 CODE_fetch := $(CORE) pipeline/stages/fetch.py pipeline/inputs/fetch.py \
         pipeline/inputs/overpass.py pipeline/inputs/osm.py pipeline/inputs/service_points.py

@@ -174,20 +174,6 @@ def test_a_point_without_coordinates_gets_no_time_and_spoils_no_other():
     assert trips.time_s[1] == pytest.approx(10.0)
 
 
-def test_edges_are_grouped_by_segment_and_direction_as_a_stable_sort_would():
-    from pipeline.access.walk_and_drive import _segment_order
-
-    rng = np.random.default_rng(7)
-    for n_nodes, n_edges in ((1, 3), (5, 40), (50, 400), (2000, 6000)):
-        # few nodes for many edges: parallel edges both ways, and loops (u == v)
-        u = rng.integers(0, n_nodes, n_edges)
-        v = rng.integers(0, n_nodes, n_edges)
-        key = [(min(a, b), max(a, b), a > b) for a, b in zip(u.tolist(), v.tolist(), strict=True)]
-        expected = sorted(range(n_edges), key=key.__getitem__)  # Python's sort is stable
-        assert _segment_order(u, v, n_nodes).tolist() == expected
-    assert len(_segment_order(np.zeros(0, np.int64), np.zeros(0, np.int64), 0)) == 0
-
-
 def test_segments_are_cut_into_equal_pieces_no_longer_than_a_piece():
     from pipeline.access.walk_and_drive import PIECE_M, _pieces
 

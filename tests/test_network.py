@@ -455,3 +455,41 @@ def test_disconnected_parts_are_counted():
     )
     assert build_graph(apart, DEFAULT_NET, CRS_UTM).n_parts() == 2
     assert build_graph(joined, DEFAULT_NET, CRS_UTM).n_parts() == 1
+
+
+@pytest.mark.parametrize("either_way", [False, True])
+def test_edge_order_is_the_stable_order_of_its_keys(either_way):
+    from pipeline.network.edge_pairs import edge_order
+
+    rng = np.random.default_rng(7)
+    for n_nodes, n_edges in ((1, 3), (5, 40), (50, 400), (2000, 6000)):
+        # few nodes for many edges: parallel edges both ways, and loops (u == v)
+        u = rng.integers(0, n_nodes, n_edges)
+        v = rng.integers(0, n_nodes, n_edges)
+        if either_way:  # by segment (the unordered pair), then u < v before u > v
+            key = [
+                (min(a, b), max(a, b), a > b) for a, b in zip(u.tolist(), v.tolist(), strict=True)
+            ]
+        else:
+            key = list(zip(u.tolist(), v.tolist(), strict=True))
+        expected = sorted(range(n_edges), key=key.__getitem__)  # Python's sort is stable
+        assert edge_order(u, v, n_nodes, either_way).tolist() == expected
+    empty = np.zeros(0, np.int64)
+    assert len(edge_order(empty, empty, 0, either_way)) == 0
+
+
+def test_parallel_edges_reduce_to_the_fastest_sorted_by_their_ends():
+    from pipeline.network.edge_pairs import fastest_of_pairs
+
+    rng = np.random.default_rng(11)
+    u, v = rng.integers(0, 30, 500), rng.integers(0, 30, 500)
+    t = rng.integers(1, 20, 500).astype(float)  # whole seconds: ties among parallel edges
+    fastest: dict[tuple[int, int], float] = {}
+    for a, b, s in zip(u.tolist(), v.tolist(), t.tolist(), strict=True):
+        fastest[a, b] = min(s, fastest.get((a, b), np.inf))
+    got_u, got_v, got_t = fastest_of_pairs(u, v, t)
+    assert list(zip(got_u.tolist(), got_v.tolist(), got_t.tolist(), strict=True)) == [
+        (a, b, s) for (a, b), s in sorted(fastest.items())
+    ]
+    empty = np.zeros(0, np.int64)
+    assert all(len(x) == 0 for x in fastest_of_pairs(empty, empty, np.zeros(0)))

@@ -55,6 +55,7 @@ from scipy.sparse import csgraph
 from scipy.spatial import cKDTree
 
 from pipeline.access.routing import NO_SOURCE, nearest_source_reversed, sources_csr
+from pipeline.network.edge_pairs import edge_order
 from pipeline.network.graph import FLAG_NO_JOIN, MIN_EDGE_TIME_S, RoadGraph
 from pipeline.units import kph_to_mps
 
@@ -387,39 +388,6 @@ def _point_trips(
 
 
 @_jit
-def _segment_order(u, v, n_nodes):
-    """The order of edges by (lower end, higher end, direction), stable: what an argsort of
-    that key with kind="stable" gives, in linear time. A counting sort by the lower end, then
-    an insertion sort within each node's few edges (nodes have a handful of edges, so this is
-    several times quicker than the O(n log n) argsort)."""
-    n = len(u)
-    start = np.zeros(n_nodes + 1, np.int64)
-    for e in range(n):
-        start[min(u[e], v[e]) + 1] += 1
-    for a in range(n_nodes):
-        start[a + 1] += start[a]
-    order = np.empty(n, np.int64)
-    fill = start[:-1].copy()
-    for e in range(n):
-        a = min(u[e], v[e])
-        order[fill[a]] = e
-        fill[a] += 1
-    for a in range(n_nodes):
-        for j in range(start[a] + 1, start[a + 1]):
-            e = order[j]
-            key = max(u[e], v[e]) * 2 + (u[e] > v[e])
-            i = j - 1
-            while (
-                i >= start[a]
-                and max(u[order[i]], v[order[i]]) * 2 + (u[order[i]] > v[order[i]]) > key
-            ):
-                order[i + 1] = order[i]
-                i -= 1
-            order[i + 1] = e
-    return order
-
-
-@_jit
 def _pieces(start_x, start_y, unit_x, unit_y, length, piece_m):
     """Each segment cut into ceil(length / piece_m) equal pieces (at least one), in segment
     order: per piece its segment, its span [lo, hi] in metres from the segment's start, and
@@ -582,7 +550,11 @@ class _Segments:
         u, v = graph.edge_u[join], graph.edge_v[join]
         # Edges grouped by (segment, direction); the fastest edge of each group counts.
         seg_a, seg_b, time_ab, time_ba, way_ab, way_ba = _fastest_both_ways(
-            _segment_order(u, v, graph.n_nodes), u, v, graph.edge_time_s[join], graph.edge_way[join]
+            edge_order(u, v, graph.n_nodes, either_way=True),
+            u,
+            v,
+            graph.edge_time_s[join],
+            graph.edge_way[join],
         )
         x, y = graph.node_xy[:, 0], graph.node_xy[:, 1]
         dx, dy = x[seg_b] - x[seg_a], y[seg_b] - y[seg_a]

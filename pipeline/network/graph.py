@@ -96,15 +96,9 @@ def _fastest(
     u: np.ndarray, v: np.ndarray, t: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(u, v, t) sorted by (u, v), keeping only the fastest of parallel edges."""
-    n = max(int(u.max(initial=-1)), int(v.max(initial=-1))) + 1
-    pair = u.astype(np.int64) * n + v  # one sort key per (u, v): n² < 2⁶³ up to 3·10⁹ nodes
-    order = np.argsort(pair, kind="stable")  # stable: fast on the runs that ways leave
-    pair, t = pair[order], t[order]
-    first = np.ones(len(pair), dtype=bool)
-    first[1:] = pair[1:] != pair[:-1]
-    starts = np.flatnonzero(first)
-    fastest = np.minimum.reduceat(t, starts) if len(starts) < len(t) else t
-    return u[order[starts]], v[order[starts]], fastest
+    from pipeline.network.edge_pairs import fastest_of_pairs  # compiled: only routing needs it
+
+    return fastest_of_pairs(u, v, t)
 
 
 @dataclass(frozen=True)
