@@ -230,7 +230,8 @@ def test_report_works_offline_in_chromium(run, request, browser, tmp_path):
     cfg, paths = request.getfixturevalue(run)
     page = browser.open(paths.report_html, settle_s=0.3)
     assert page.errors() == []
-    assert page.evaluate("document.querySelector('img.chart').naturalWidth") > 300
+    assert page.evaluate("document.querySelector('svg.chart').getBoundingClientRect().width") > 300
+    assert page.evaluate("document.querySelectorAll('svg.chart path.series').length") >= 1
     assert page.evaluate("document.querySelectorAll('.card').length") == 4
     rows = page.evaluate("document.querySelectorAll('table.districts tbody tr').length")
     assert rows == gpd.read_file(paths.gpkg(cfg.name), layer="settlements")["district"].nunique()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import re
 
 import geopandas as gpd
 import numpy as np
@@ -97,7 +98,7 @@ def test_report_language_and_warning():
     en = load_region("andorra")
     page = build_report(s, s[s["is_anchor"]], en, {"approximate": "no"}, {"mode": "osm"})
     assert "Headline figures" in page and 'id="approximate"' not in page
-    assert "data:image/png;base64," in page
+    assert '<svg class="chart"' in page and "data:image/png" not in page
 
 
 def test_plural_forms_follow_the_number():
@@ -138,3 +139,35 @@ def test_report_names_region_season_and_scenario():
     assert "Andorra" in title and "winter" in title and "CG-2 closed above Canillo" in title
     assert "close_cg2_above_canillo" not in page
     assert "1 settlement " in page or "1 settlement<" in page or "settlements" in page
+
+
+def test_cumulative_share_follows_its_definition():
+    from pipeline.outputs.report import cumulative_share
+
+    # 100 people at 10 min, 300 at 20, 50 at 50 (beyond the 40 min limit), 550 never reached
+    x, y = cumulative_share(np.array([20.0, 10.0, 50.0, np.nan]), np.array([300, 100, 50, 550]), 40)
+
+    def share_at(t):  # the step curve: the last corner at or before t
+        return y[np.searchsorted(x, t, side="right") - 1]
+
+    assert [share_at(t) for t in (0, 9.9, 10, 15, 20, 39.9, 40)] == [0, 0, 10, 10, 40, 40, 40]
+    assert x[0] == 0 and x[-1] == 40 and (np.diff(x) >= 0).all()
+
+
+def test_chart_is_an_svg_with_a_rising_line_per_series():
+    import xml.etree.ElementTree as ET
+
+    s = _tiny()
+    page = build_report(s, s[s["is_anchor"]], load_region("andorra"), {}, {})
+    svg = page[page.index('<svg class="chart"') : page.index("</svg>") + len("</svg>")]
+    root = ET.fromstring(svg)  # well-formed on its own
+    ns = "{http://www.w3.org/2000/svg}"
+    paths = {p.get("data-key"): p.get("d") for p in root.iter(f"{ns}path")}
+    assert set(paths) == {"anchor", "core"}
+    texts = " ".join(t.text or "" for t in root.iter(f"{ns}text"))
+    assert "to the nearest anchor" in texts and "to the nearest agglomeration core" in texts
+    for d in paths.values():  # M x y, then H x V y: rightwards and upwards (y grows down)
+        xs = [float(v) for v in re.findall(r"H([-\d.]+)", d)]
+        ys = [float(v) for v in re.findall(r"V([-\d.]+)", d)]
+        assert len(xs) == len(ys) > 1
+        assert (np.diff(xs) >= 0).all() and (np.diff(ys) <= 0).all()
