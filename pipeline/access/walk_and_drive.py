@@ -286,7 +286,10 @@ def _point_trips(
         col0 = int(np.floor((x - x0) / tile_m))
         row0 = int(np.floor((y - y0) / tile_m))
         own = min(max(row0, 0), n_rows - 1) * n_cols + min(max(col0, 0), n_cols - 1)
-        searching = (1 << n_fields) - 1  # bit f: field f may still improve
+        searching = 0  # bit f: field f may still improve (not if no tile in reach has a way)
+        for f in range(n_fields):
+            if tile_floor[own, f] < _INF:
+                searching |= 1 << f
         for ring in range(reach_tiles + 1):
             if ring > 0:
                 for f in range(n_fields):
