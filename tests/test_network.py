@@ -493,3 +493,36 @@ def test_parallel_edges_reduce_to_the_fastest_sorted_by_their_ends():
     ]
     empty = np.zeros(0, np.int64)
     assert all(len(x) == 0 for x in fastest_of_pairs(empty, empty, np.zeros(0)))
+
+
+def test_the_graph_handed_to_the_next_stage_is_what_the_file_holds(tmp_path):
+    """`pipeline all` hands the network stage's graph to the catchments stage in memory: the
+    same arrays (values, types, layout) as reading network.npz; a file rewritten since, or a
+    second reader, gets the file."""
+    import dataclasses
+
+    from pipeline.stages._common import keep_network
+    from pipeline.stages._common import load_network as _load_network
+
+    roads = roads_frame(
+        {"coords": [P0, P1, PN], "highway": "primary"},
+        {"coords": [P1, (39.02, 60.0)], "highway": "track", "oneway": "yes"},
+    )
+    graph = build_graph(roads, DEFAULT_NET, CRS_UTM)
+    path = tmp_path / "network.npz"
+    np.savez(path, mode=np.array("road"), **graph.to_npz_dict())
+    keep_network(path, graph)
+    handed = _load_network(path, CRS_UTM)[1]
+    read = _load_network(path, CRS_UTM)[1]  # the hand-over is taken once: this one is the file's
+    assert handed is graph and read is not graph
+    for field in dataclasses.fields(graph):
+        a, b = getattr(handed, field.name), getattr(read, field.name)
+        if isinstance(a, np.ndarray):
+            assert a.dtype == b.dtype and a.flags.c_contiguous == b.flags.c_contiguous, field
+            assert np.array_equal(a, b), field.name
+        else:
+            assert a == b, field.name
+    keep_network(path, graph)
+    other = graph.select(np.arange(1))
+    np.savez(path, mode=np.array("road"), **other.to_npz_dict())  # rewritten since
+    assert len(_load_network(path, CRS_UTM)[1].edge_u) == 1

@@ -11,7 +11,7 @@ from pipeline._io import RegionPaths, atomic_path
 from pipeline.config import RegionConfig
 from pipeline.errors import ExtractError
 from pipeline.outputs.export import read_layer, read_metadata
-from pipeline.stages._common import region_and_crs, summary_line
+from pipeline.stages._common import keep_network, region_and_crs, summary_line
 
 __all__ = ["run_network"]
 
@@ -24,6 +24,7 @@ def run_network(cfg: RegionConfig, paths: RegionPaths) -> Path:
     meta = read_metadata(paths.osm_gpkg)
     boundaries = read_layer(paths.osm_gpkg, "boundaries")
     _, crs = region_and_crs(cfg, boundaries)
+    graph = None
     with atomic_path(paths.network) as tmp:
         if meta.get("mode") == "straight_line":
             with tmp.open("wb") as fh:
@@ -45,5 +46,7 @@ def run_network(cfg: RegionConfig, paths: RegionPaths) -> Path:
                 f"{graph.n_nodes} nodes, {len(graph.edge_u)} directed edges, "
                 f"{graph.n_parts()} disconnected parts"
             )
+    if graph is not None:  # for the next stage of this process (`pipeline all`)
+        keep_network(paths.network, graph)
     summary_line("network", started, counts, paths.network)
     return paths.network
