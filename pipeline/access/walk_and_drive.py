@@ -224,18 +224,19 @@ def _fastest_both_ways(order, u, v, time_s, way):
     return seg_a[:m], seg_b[:m], time_ab[:m], time_ba[:m], way_ab[:m], way_ba[:m]
 
 
-@_jit
+@numba.njit(cache=True, nogil=True, parallel=True)
 def _field_bounds(node_time, node_source, own_walk, f, seg_a, seg_b, length, rate_ab, rate_ba,
                   piece_seg, piece_lo, piece_hi, tile_start, tile_piece,
                   time_a, time_b, source_a, source_b, piece_least, tile_least):  # fmt: skip
     """Column `f` of the point search's per-field arrays: each segment's end times and sources
     (gathered: segments are stored tile by tile, nodes are not); per piece a lower bound of a
     trip from its points on (the drive to a segment end plus that end's time, or, on a segment a
-    source joins, that source's walk from the segment); per tile the least of its pieces'."""
-    for k in range(len(seg_a)):
+    source joins, that source's walk from the segment); per tile the least of its pieces'.
+    Each loop's items are independent, so each runs on every core."""
+    for k in numba.prange(len(seg_a)):
         time_a[k, f], time_b[k, f] = node_time[seg_a[k]], node_time[seg_b[k]]
         source_a[k, f], source_b[k, f] = node_source[seg_a[k]], node_source[seg_b[k]]
-    for p in range(len(piece_seg)):
+    for p in numba.prange(len(piece_seg)):
         k = piece_seg[p]
         best = own_walk[k]
         if rate_ab[k] < _INF:
@@ -243,7 +244,7 @@ def _field_bounds(node_time, node_source, own_walk, f, seg_a, seg_b, length, rat
         if rate_ba[k] < _INF:
             best = min(best, time_a[k, f] + piece_lo[p] * rate_ba[k])
         piece_least[p, f] = best
-    for t in range(len(tile_start) - 1):
+    for t in numba.prange(len(tile_start) - 1):
         least = _INF
         for j in range(tile_start[t], tile_start[t + 1]):
             least = min(least, piece_least[tile_piece[j], f])
