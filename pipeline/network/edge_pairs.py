@@ -58,8 +58,7 @@ def edge_order(u, v, n_nodes, either_way=False):
 
 @numba.njit(cache=True, nogil=True)
 def fastest_of_pairs(u, v, t):
-    """Edges (u, v, t) sorted by (u, v), keeping only the fastest of parallel edges (of equally
-    fast ones, the first)."""
+    """Edges (u, v, t) sorted by (u, v), keeping only the fastest of parallel edges."""
     n = len(u)
     order = edge_order(u, v, max(u.max(), v.max()) + 1 if n else 0)
     out_u, out_v, out_t = np.empty(n, u.dtype), np.empty(n, v.dtype), np.empty(n, t.dtype)

@@ -195,7 +195,9 @@ def _cumulative_chart(s: pd.DataFrame, cfg: RegionConfig) -> Markup:
         )
         lines.append({"key": key, "path": path, "colour": colour, "label": tr(lang, label)})
     step = next((m for m in (5, 10, 15, 30, 60, 120, 240) if limit / m <= 9), 480)
-    x_ticks = [{"at": round(float(px(m)), 1), "label": m} for m in np.arange(0, limit + 1e-9, step)]
+    x_ticks = [
+        {"at": round(float(px(m)), 1), "label": f"{m:g}"} for m in np.arange(0, limit + 1e-9, step)
+    ]
     y_ticks = [{"at": round(float(py(p)), 1), "label": p} for p in range(0, 101, 20)]
     gap = cfg.thresholds.gap_min
     return Markup(
@@ -205,7 +207,7 @@ def _cumulative_chart(s: pd.DataFrame, cfg: RegionConfig) -> Markup:
             title=tr(lang, "cumulative"),
             x_label=tr(lang, "cumulative_x"),
             y_label=tr(lang, "cumulative_y"),
-            x_ticks=[t | {"label": f"{t['label']:g}"} for t in x_ticks],
+            x_ticks=x_ticks,
             y_ticks=y_ticks,
             gap={
                 "at": round(float(px(gap)), 1),

@@ -100,8 +100,8 @@ def _read_npz(path: Path) -> dict[str, np.ndarray]:
 
 
 # The road graph the network stage has just written, handed to the next stage that loads it in
-# the same process (`pipeline all`) instead of being read back from network.npz (at the bench's
-# macro size 1.3 GB, 2-3 s). Keyed by the file's identity, so a file written since by anyone
+# the same process (`pipeline all`) instead of being read back from network.npz (1.3 GB at the
+# bench's macro size). Keyed by the file's identity, so a file written since by anyone
 # else is read as usual; taken by the first reader, so it holds no memory after that.
 _kept_networks: dict[Path, tuple[tuple[int, int, int], RoadGraph]] = {}
 
