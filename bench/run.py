@@ -406,7 +406,8 @@ def _step_lines(runs: list[dict]) -> list[str]:
         "",
         "**Catchment step** (`compute_accessibility`, timed inside the catchments stage by "
         "`bench/inprocess.py`), seconds: the road model's segments and tiles, anchor and core fields "
-        "(in brackets the Dijkstra runs themselves), the trips of the settlements and raster cells "
+        "made at once on two threads (in brackets the Dijkstra runs themselves, summed over the "
+        "threads), the trips of the settlements and raster cells "
         "(one search for both fields; in brackets the fields' bounds / the search itself), road "
         "distance, raster grid, polygons "
         "(catchments, isochrones, gaps, zones), the rest:",

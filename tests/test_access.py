@@ -136,6 +136,24 @@ def test_several_fields_searched_together_each_get_their_own_answer():
     assert together[1].time_s[2] == pytest.approx(50.0)  # walks 50 m straight to it
 
 
+def test_fields_made_together_are_the_fields_made_one_by_one():
+    """`fields` makes its fields on two threads; each must be exactly what `field` makes."""
+    g = graph(
+        [[0, 0], [1000, 0], [2000, 0], [2000, 900]],
+        [(0, 1, 10.0), (1, 0, 10.0), (1, 2, 10.0), (2, 1, 10.0), (2, 3, 40.0)],  # 2 → 3 one way
+    )
+    sources = [np.array([[0.0, 0.0], [2000.0, 0.0]]), np.array([[1000.0, 30.0]]), np.zeros((0, 2))]
+    together = RoadAccess.of(g, WALK_KPH, 2000.0).fields(sources)
+    for xy, got in zip(sources, together, strict=True):
+        alone = RoadAccess.of(g, WALK_KPH, 2000.0).field(xy)
+        for name in ("node_time_s", "node_source", "next_node", "entry_node", "entry_time_s"):
+            assert np.array_equal(getattr(got, name), getattr(alone, name)), name
+    # 30 m walked straight down to node 1; from nodes 0 and 2, 1 km of road at 100 m/s, left
+    # at the best angle; node 3 has no way on (2 → 3 is one way).
+    end = walk_then_drive_s(30.0, 1000.0, 100.0)
+    assert together[1].node_time_s.tolist() == pytest.approx([end, 30.0, end, np.inf])
+
+
 def test_search_bounds_kept_in_float32_never_rise_above_the_float64_value():
     from pipeline.access.walk_and_drive import _float32_below
 

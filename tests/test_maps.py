@@ -124,6 +124,18 @@ def test_neighbouring_catchments_never_share_a_colour(andorra_run, vologda_run):
     assert palette.graph_colouring([{1, 2}, {0, 2}, {0, 1}], 8) == [0, 1, 2]
 
 
+def test_catchments_this_near_count_as_touching():
+    # Unit squares in a row, 0.5 apart, then 0.625 (both exact in binary): grown by 0.25 each,
+    # the first two meet (a gap of exactly 2 × 0.25) and the third stays apart; grown by
+    # 0.3125, all meet.
+    squares = [shapely.box(x, 0, x + 1, 1) for x in (0.0, 1.5, 3.125)]
+    assert palette.touching_pairs(squares, 0.25) == [(0, 1)]
+    assert palette.touching_pairs(squares, 0.3125) == [(0, 1), (1, 2)]
+    assert palette.touching_pairs(squares, 0.0) == []
+    overlapping = [*squares, shapely.box(0.5, 0.5, 2, 2)]
+    assert palette.touching_pairs(overlapping, 0.0) == [(0, 3), (1, 3)]
+
+
 # --- in Chromium, offline ------------------------------------------------------------------
 
 

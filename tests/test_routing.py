@@ -15,9 +15,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pyproj import CRS, Transformer
+from scipy.sparse import csgraph
 from scipy.spatial import cKDTree
 
-from pipeline.access.routing import NO_SOURCE, nearest_source
+from pipeline.access.routing import NO_SOURCE, nearest_entry_reversed, nearest_source
 from pipeline.config import load_region
 from pipeline.inputs.osm import read_pbf
 from pipeline.network.graph import RoadGraph, build_graph
@@ -105,6 +106,92 @@ def test_winning_source_is_one_of_the_nearest(case):
         assert pos == sources.index(sources[pos])  # a source listed twice: the first wins
         best = min(d.get(node, np.inf) for d in from_source.values())
         assert from_source[sources[pos]][node] == pytest.approx(best, rel=1e-12, abs=1e-9)
+
+
+@SETTINGS
+@given(graphs_with_sources())
+def test_next_node_is_a_fastest_way_to_the_winning_source(case):
+    # The tree the seasons analysis walks: from every reached node, following next_node takes
+    # a graph edge whose time is exactly the drop in time, and ends at its winning source.
+    n, edges, sources = case
+    got = nearest_source(road_graph(n, edges).csr(), np.array(sources))
+    fastest = {}
+    for u, v, t in edges:
+        fastest[u, v] = min(t, fastest.get((u, v), np.inf))
+    for node in range(n):
+        if got.source[node] == NO_SOURCE:
+            assert got.next_node[node] == -9999
+            continue
+        at, steps = node, 0
+        while got.next_node[at] != -9999:
+            nxt = int(got.next_node[at])
+            assert got.source[nxt] == got.source[node]
+            assert got.time_s[at] == pytest.approx(
+                got.time_s[nxt] + fastest[at, nxt], rel=1e-12, abs=1e-9
+            )
+            at, steps = nxt, steps + 1
+            assert steps <= n
+        assert got.time_s[at] == 0.0 and at == sources[got.source[node]]
+
+
+@SETTINGS
+@given(graphs_with_sources(integer_weights=False))
+def test_times_and_sources_match_scipy(case):
+    # scipy's csgraph (an implementation no one here wrote) on the same reversed matrix; with
+    # real-valued weights ties are rare enough that the winner must agree too.
+    n, edges, sources = case
+    graph = road_graph(n, edges).csr()
+    got = nearest_source(graph, np.array(sources))
+    unique = np.unique(sources)
+    want, _, winner = csgraph.dijkstra(
+        graph.T.tocsr(), directed=True, indices=unique, min_only=True, return_predecessors=True
+    )
+    np.testing.assert_allclose(got.time_s, want, rtol=1e-12, atol=1e-9)
+    first = {s: sources.index(s) for s in unique}
+    want_source = np.array([first[w] if w >= 0 else NO_SOURCE for w in winner])
+    ties = np.zeros(n, bool)  # nodes two sources reach equally fast: either may win
+    rev = nx_reversed(n, edges)
+    times = [nx.single_source_dijkstra_path_length(rev, int(s)) for s in unique]
+    for node in range(n):
+        best = sorted(d[node] for d in times if node in d)
+        ties[node] = len(best) > 1 and best[1] - best[0] <= 1e-9 * max(1.0, best[0])
+    assert np.array_equal(got.source[~ties], want_source[~ties])
+
+
+@SETTINGS
+@given(graphs_with_sources(integer_weights=False), st.data())
+def test_entries_are_sources_joined_to_the_road_by_an_edge_each(case, data):
+    # nearest_entry_reversed against its definition: networkx on the reversed graph with one
+    # virtual node per source, n + source, and an edge from it into each entry's node.
+    n, edges, _ = case
+    m = data.draw(st.integers(1, 4))
+    entries = data.draw(
+        st.lists(
+            st.tuples(st.integers(0, n - 1), st.integers(0, m - 1), st.floats(0.01, 500.0)),
+            min_size=1,
+            max_size=3 * m,
+            unique_by=lambda e: e[:2],  # one entry per (node, source), as RoadAccess.field makes
+        )
+    )
+    node, source, cost = (np.array(x) for x in zip(*sorted(entries), strict=True))
+    got = nearest_entry_reversed(road_graph(n, edges).csr(reverse=True), node, source, cost)
+    rev = nx_reversed(n, edges)
+    rev.add_nodes_from(range(n, n + m))  # (a source with no entry reaches nothing)
+    rev.add_weighted_edges_from((n + s, v, t) for v, s, t in entries)
+    from_source = [nx.single_source_dijkstra_path_length(rev, n + s) for s in range(m)]
+    for v in range(n):
+        best = min(d.get(v, np.inf) for d in from_source)
+        assert got.time_s[v] == pytest.approx(best, rel=1e-12, abs=1e-9)
+        if np.isinf(best):
+            assert got.source[v] == NO_SOURCE and got.next_node[v] == -9999
+            continue
+        assert from_source[got.source[v]][v] == pytest.approx(best, rel=1e-12, abs=1e-9)
+        step = int(got.next_node[v])  # the next node: a road node, or the source's own node
+        if step >= n:
+            assert step == n + got.source[v]
+            assert (v, got.source[v]) in {(e[0], e[1]) for e in entries}
+        else:
+            assert got.source[step] == got.source[v]
 
 
 @SETTINGS

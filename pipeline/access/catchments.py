@@ -329,9 +329,9 @@ def compute_accessibility(
     xy_all = np.column_stack([places.geometry.x, places.geometry.y])
     s = places[in_region].copy()
     xy = xy_all[in_region]
-    anchor_field = model.field(xy_all[anchor_pos])
-    core_field = model.field(xy_all[core_pos]) if len(core_pos) else None
-    fields = [anchor_field] + ([core_field] if core_field is not None else [])
+    # The anchors' and the cores' fields are made at once (RoadAccess.fields: both cores).
+    fields = model.fields([xy_all[anchor_pos]] + ([xy_all[core_pos]] if len(core_pos) else []))
+    core_field = fields[1] if len(core_pos) else None
     grid = make_grid(region.iloc[0], places.crs, cfg.surface.cell_m)
     (rows, cols), centres = cell_centres(grid)
     # Settlements and raster cells in one search: each field's bounds are built once.

@@ -193,12 +193,13 @@ def service_times(
     xy = np.column_stack([settlements.geometry.x, settlements.geometry.y])
     out = pd.DataFrame({f"time_{t}_min": np.nan for t in types}, index=settlements.index)
     present = [t for t in types if (services["service"] == t).any()]
-    fields, beyond = [], []
+    sources, beyond = [], []
     for service in present:  # one shortest-path run per type, never per facility
         points = services[services["service"] == service]
-        fields.append(model.field(np.column_stack([points.geometry.x, points.geometry.y])))
+        sources.append(np.column_stack([points.geometry.x, points.geometry.y]))
         inside = points["in_region"] if "in_region" in points else pd.Series(True, points.index)
         beyond.append(~inside.fillna(True).to_numpy(dtype=bool))
+    fields = model.fields(sources)
     across = [[] for _ in range(len(settlements))]
     for service, trips, outside in zip(present, model.trips(xy, fields), beyond, strict=True):
         out[f"time_{service}_min"] = np.where(
