@@ -162,14 +162,14 @@ class Chromium:
         self.size = (width, height)
 
     def __enter__(self) -> Chromium:
-        self._profile = tempfile.TemporaryDirectory(prefix="chromium-profile-")
+        self._profile = Path(tempfile.mkdtemp(prefix="chromium-profile-"))
         self._pages: list[Page] = []
         self.process = subprocess.Popen(
-            [self.executable, *FLAGS, f"--user-data-dir={self._profile.name}", "about:blank"],
+            [self.executable, *FLAGS, f"--user-data-dir={self._profile}", "about:blank"],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-        port_file = Path(self._profile.name) / "DevToolsActivePort"
+        port_file = self._profile / "DevToolsActivePort"
         deadline = time.monotonic() + 30
         while not (port_file.is_file() and port_file.read_text().strip()):
             if time.monotonic() > deadline or self.process.poll() is not None:
@@ -225,4 +225,14 @@ class Chromium:
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait()
-        self._profile.cleanup()
+        # Chromium's helper processes may still write into the profile for a moment after the
+        # browser process has ended ("Directory not empty" seen once): try again before giving up.
+        for _ in range(40):
+            try:
+                shutil.rmtree(self._profile)
+                return
+            except FileNotFoundError:
+                return
+            except OSError:
+                time.sleep(0.25)
+        shutil.rmtree(self._profile)
