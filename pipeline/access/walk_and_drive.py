@@ -1034,8 +1034,8 @@ class RoadAccess:
     def fields(self, sources: Sequence[np.ndarray]) -> list[Field]:
         """:meth:`field` of each array of source points, in order, on every core at once:
         each is an independent Dijkstra run over the whole graph, and the compiled Dijkstra
-        and entry costs let go of the GIL (the bench oblast's anchors and cores: 1.7-1.8 s
-        one after the other with scipy's Dijkstra, 1.2-1.4 s together)."""
+        and entry costs let go of the GIL (the bench oblast's anchors and cores: 1.65-1.95 s
+        one after the other with scipy's Dijkstra, 1.25-1.36 s together)."""
         if len(sources) < 2:
             return [self.field(xy) for xy in sources]
         _ = self.segments, self._reversed  # made once, before the threads share them
