@@ -14,8 +14,10 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import importlib
 import json
 import logging
+import multiprocessing
 import os
 import re
 import sys
@@ -596,6 +598,87 @@ def _run_stage(stage: str, cfg: RegionConfig, paths: RegionPaths, args) -> None:
         getattr(stages, f"run_{stage}")(cfg, paths)
 
 
+def _run_logged(stage: str, cfg: RegionConfig, paths: RegionPaths, args) -> None:
+    """One stage with its own log file, its inputs logged and (for most) its files renamed
+    into place together at the end."""
+    log_dir = paths.for_run(args.scenario, args.season).logs if stage in RUN_STAGES else paths.logs
+    _configure_logging(log_dir / f"{stage}.log", args.quiet)
+    logger.info("%s: region %s from %s", stage, cfg.name, cfg.region_file)
+    logger.info("parameters: %s", cfg.model_dump_json(), extra={"file_only": True})
+    started = time.perf_counter()
+    with (
+        _inputs_logged(stage, cfg, paths),
+        one_commit() if stage in ONE_COMMIT else contextlib.nullcontext(),
+    ):
+        _run_stage(stage, cfg, paths, args)
+    logger.debug("%s finished in %.1f s", stage, time.perf_counter() - started)
+
+
+# What the map stage imports (folium, branca, jinja2 and the page code: about 0.6 s), loaded
+# by `all`'s second process while the first one extracts and routes.
+_MAP_MODULES = (
+    "pipeline.stages.maps",
+    "pipeline.outputs.layers",
+    "pipeline.outputs.maps",
+    "pipeline.outputs.pages",
+)
+
+
+def _run_all(cfg: RegionConfig, paths: RegionPaths, args) -> int:
+    """`all`: every stage in order, with the map drawn on the second core.
+
+    A second process is forked at the start (where the system has fork): it imports what the
+    map needs while this one fetches, extracts, builds the network and the catchments, then
+    draws the map while this one writes the report and the QGIS project, which read the same
+    results and not the map. A failure in one leaves the other's files whole; the exit code
+    is this process's error if it had one, else the map's.
+    """
+    if "fork" not in multiprocessing.get_all_start_methods():
+        for stage in ALL:
+            _run_logged(stage, cfg, paths, args)
+        return 0
+    listener, told = multiprocessing.Pipe(duplex=False)
+    drawer = multiprocessing.get_context("fork").Process(
+        target=_maps_when_told, args=(listener, told, cfg, paths, args), name="maps"
+    )
+    drawer.start()
+    listener.close()
+    try:
+        for stage in ALL[: ALL.index("maps")]:
+            _run_logged(stage, cfg, paths, args)
+        told.send("maps")
+        for stage in ALL[ALL.index("maps") + 1 :]:
+            _run_logged(stage, cfg, paths, args)
+    finally:
+        told.close()  # without the word "maps", the second process leaves without drawing
+        drawer.join()
+    return drawer.exitcode
+
+
+def _maps_when_told(listener, told, cfg: RegionConfig, paths: RegionPaths, args) -> None:
+    """`all`'s second process: import the map code, wait for the catchments, draw the map.
+    Its exit code is the map stage's; a failure prints its one line like any stage's."""
+    told.close()  # the first process's end: with it open here, no end of file would come
+    code = 0
+    try:
+        for module in _MAP_MODULES:
+            importlib.import_module(module)
+        try:
+            listener.recv()
+        except EOFError:  # the first process stopped before the catchments were done
+            os._exit(0)
+        _run_logged("maps", cfg, paths, args)
+    except PipelineError as exc:
+        _log_to_file_only(exc)
+        print(f"error: {exc}", file=sys.stderr)
+        code = exc.exit_code
+    except KeyboardInterrupt:  # the first process says so
+        code = 130
+    logging.shutdown()
+    sys.stderr.flush()
+    os._exit(code)
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["many"]:  # several regions in parallel on Dask, with options of its own
@@ -619,22 +702,9 @@ def main(argv: list[str] | None = None) -> int:
             return _deps(cfg, paths, args)
         if args.stage == "plan":
             plan_k(cfg, args.k)  # a bad k stops before the log is opened
-        for stage in ALL if args.stage == "all" else (args.stage,):
-            log_dir = (
-                paths.for_run(args.scenario, args.season).logs
-                if stage in RUN_STAGES
-                else paths.logs
-            )
-            _configure_logging(log_dir / f"{stage}.log", args.quiet)
-            logger.info("%s: region %s from %s", stage, cfg.name, cfg.region_file)
-            logger.info("parameters: %s", cfg.model_dump_json(), extra={"file_only": True})
-            started = time.perf_counter()
-            with (
-                _inputs_logged(stage, cfg, paths),
-                one_commit() if stage in ONE_COMMIT else contextlib.nullcontext(),
-            ):
-                _run_stage(stage, cfg, paths, args)
-            logger.debug("%s finished in %.1f s", stage, time.perf_counter() - started)
+        if args.stage == "all":
+            return _run_all(cfg, paths, args)
+        _run_logged(args.stage, cfg, paths, args)
     except PipelineError as exc:
         _log_to_file_only(exc)
         print(f"error: {exc}", file=sys.stderr)

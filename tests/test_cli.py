@@ -183,3 +183,48 @@ def test_a_profiler_still_gets_its_results(tmp_path):
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["andorra", "vologda"]
     assert stats.stat().st_size > 0
+
+
+# --- `all`: the map on the second core -------------------------------------------------------
+
+
+def _no_child_left(result: subprocess.CompletedProcess, pid_file: Path) -> None:
+    """`all`'s second process has ended with the first (it prints its pid to nothing: we look
+    for any process still running this test's region file)."""
+    import psutil
+
+    left = [
+        p.pid
+        for p in psutil.process_iter(["cmdline"])
+        if str(pid_file) in " ".join(p.info["cmdline"] or [])
+    ]
+    assert left == [], left
+
+
+def test_all_draws_the_map_in_a_second_process_and_reports_its_failure(tmp_path):
+    """The map fails (its page's path is a folder); the report and the QGIS project, made by
+    the first process at the same time, are complete; one line, exit 2, no traceback."""
+    root = tmp_path / "root"
+    path = _region(tmp_path, "andall", ANDORRA_PBF, anchors='names = ["Andorra la Vella"]')
+    (root / "maps" / "andall" / "index.html").mkdir(parents=True)
+    result = _run("all", "--config", str(path), root=root)
+    _assert_one_line_error(result, "index.html")
+    assert result.returncode == 2
+    assert (root / "maps" / "andall" / "report.html").stat().st_size > 0
+    assert (root / "data_processed" / "andall" / "andall.qgz").stat().st_size > 0
+    log = (root / "logs" / "andall" / "maps.log").read_text(encoding="utf-8")
+    assert "index.html" in log  # the map stage's own log has the error too
+    assert not list((root / "maps" / "andall").glob(".tmp-*"))
+    _no_child_left(result, path)
+
+
+def test_all_stopping_early_leaves_no_second_process(tmp_path):
+    """A stage before the map fails: its one line only (the waiting map process leaves without
+    a word) and no map."""
+    root = tmp_path / "root"
+    path = _region(tmp_path, "andstop", ANDORRA_PBF, anchors='names = ["Nowhere at all"]')
+    result = _run("all", "--config", str(path), root=root)
+    _assert_one_line_error(result, "'Nowhere at all'")
+    assert not (root / "maps" / "andstop" / "index.html").exists()
+    assert not (root / "logs" / "andstop" / "maps.log").exists()
+    _no_child_left(result, path)

@@ -83,15 +83,25 @@ def make(project: Path, *args: str, root: Path | None = None) -> subprocess.Comp
     )
 
 
+# make runs these two at a time (jobs=2), in either order: each needs the results only.
+AT_ONCE = ("maps", "report", "qgis")
+
+
 def ran(result: subprocess.CompletedProcess) -> list[str]:
-    """The stages a make run started, in order."""
-    stages = []
+    """The stages a make run started, in order; where make may start them in either order
+    (AT_ONCE, one after another), in that order."""
+    stages: list[str] = []
     for line in result.stdout.splitlines():
         words = line.split()
         if "-m" in words and words[words.index("-m") + 1 :][:1] == ["pipeline"]:
             stage = words[words.index("-m") + 2]
             if stage != "deps" and not line.startswith("test -f"):
                 stages.append(stage)
+    at_once = [i for i, stage in enumerate(stages) if stage in AT_ONCE]
+    if at_once and at_once == list(range(at_once[0], at_once[-1] + 1)):
+        stages[at_once[0] : at_once[-1] + 1] = sorted(
+            stages[at_once[0] : at_once[-1] + 1], key=AT_ONCE.index
+        )
     return stages
 
 
