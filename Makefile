@@ -29,6 +29,12 @@ NAME_RULE := region names are lowercase ASCII letters, digits, - and _, starting
 REGION_LIST := $(notdir $(basename $(wildcard regions/*.toml)))
 
 region ?= vologda
+# Two stages at a time where the graph of files allows it: the map, the report and the QGIS
+# project read the same results and not each other, so they share the two cores (the stages
+# before them wait for each other anyway). `make jobs=1` runs one stage at a time; an older
+# make (3.81) ignores this and does so too.
+jobs ?= 2
+MAKEFLAGS += -j$(jobs)
 ifdef config
   # The region is the file's name without .toml; the folders above it may hold spaces and
   # Cyrillic letters.
@@ -71,7 +77,7 @@ VENV := .venv
 ifneq ($(origin PYTHON),command line)
   PYTHON := $(VENV)/bin/python
 endif
-INSTALLED := $(if $(filter $(VENV)/bin/python,$(PYTHON)),$(VENV)/.installed)
+INSTALLED := $(if $(filter $(VENV)/bin/python,$(PYTHON)),$(VENV)/.installed $(VENV)/.bytecode)
 RUN := $(PYTHON) -m pipeline
 
 RAW := $(ROOT)data_raw/$(region)
@@ -185,6 +191,14 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 	test -x $(VENV)/bin/python || $(PYTHON_BOOT) -m venv $(VENV)
 	$(VENV)/bin/python -m pip install --quiet --upgrade pip
 	$(VENV)/bin/python -m pip install --quiet -c constraints.txt -e '.[test]'
+	touch $@
+
+# The package's own bytecode, as pip writes it for every library it installs. Python writes it
+# at the first import, but not where PYTHONDONTWRITEBYTECODE is set (as on our CI machines): then
+# every stage process compiles the modules it imports from source again (about 1 s for all of
+# them). Remade when a module changes; a module changed since is compiled as before, never stale.
+$(VENV)/.bytecode: $(filter %.py,$(PACKAGE)) $(wildcard bench/*.py) | $(VENV)/.installed
+	$(VENV)/bin/python -m compileall -q pipeline bench
 	touch $@
 
 lock: | $(INSTALLED) ## rewrite constraints.txt: the venv's versions, newest that pyproject.toml allows
@@ -328,3 +342,4 @@ help: ## list the targets and the variables
 	@echo "  k=N              make plan: anchors to propose (default: [planning] k of the region file)"
 	@echo "  a=RUN b=RUN      make diff: the two runs to compare (a: default baseline; b: a scenario)"
 	@echo "  regions=\"A B …\"  many regions at once on Dask: names, or paths to region files"
+	@echo "  jobs=N           stages run at once where they do not need each other (default: 2; jobs=1: one at a time)"
