@@ -282,16 +282,20 @@ def test_an_interrupted_catchments_stage_keeps_every_file(copy, how, tmp_path):
     child = copy.start(log=tmp_path / "make.log")
     try:
         _wait_for_catchments_writing(copy.root, child)
+        stage = [
+            p for p in psutil.Process(child.pid).children(recursive=True)
+            if "catchments" in p.cmdline()
+        ]  # fmt: skip
+        assert len(stage) == 1
         if how == "SIGINT":  # Ctrl-C: the terminal signals make and the stage alike
             os.killpg(child.pid, signal.SIGINT)
         else:  # the stage alone, as the out-of-memory killer would
-            stage = [
-                p for p in psutil.Process(child.pid).children(recursive=True)
-                if "catchments" in p.cmdline()
-            ]  # fmt: skip
-            assert len(stage) == 1
             stage[0].kill()
         code = child.wait(timeout=120)
+        # make (running two jobs at a time) may be gone a moment before the stage it signalled
+        # has removed its files and said so: what counts is what the stage leaves when it ends
+        _, alive = psutil.wait_procs(stage, timeout=60)
+        assert alive == []
     finally:
         if child.poll() is None:
             os.killpg(child.pid, signal.SIGKILL)
