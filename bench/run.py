@@ -169,8 +169,10 @@ def _stage_seconds(log: Path) -> float | None:
     return float(found[-1]) if found else None
 
 
-# What `make bench` hands its own recipe: not for the make run measured here.
-_MAKE_VARIABLES = {"MAKEFLAGS", "MFLAGS", "MAKELEVEL", "MAKEOVERRIDES", "GNUMAKEFLAGS"}
+def _remove_outputs(out: Path, name: str) -> None:
+    """The region's results, maps and logs, so that the next run starts from nothing."""
+    for folder in ("data_raw", "data_processed", "maps", "logs"):
+        shutil.rmtree(out / folder / name, ignore_errors=True)
 
 
 def run_size(
@@ -183,13 +185,13 @@ def run_size(
     inprocess: bool = True,
 ) -> dict:
     from bench.generator import region_name
+    from pipeline.stages.many_regions import MAKE_VARIABLES
 
     out = BENCH / "out" / size
     stats = _generate(size, out, seed, regenerate)
     name = region_name(size)
     config, pbf = out / f"{name}.toml", out / f"{name}.osm.pbf"
-    for folder in ("data_raw", "data_processed", "maps", "logs"):
-        shutil.rmtree(out / folder / name, ignore_errors=True)
+    _remove_outputs(out, name)
     env = {**os.environ, "PIPELINE_ROOT": str(out), "PYTHONWARNINGS": "ignore"}
     result: dict = {
         "size": size,
@@ -228,12 +230,11 @@ def run_size(
         "peak_rss_mb": max(s["peak_rss_mb"] for s in stages),
     }
     print(f"[{size}] make: the stages as the Makefile runs them", flush=True)
-    for folder in ("data_raw", "data_processed", "maps", "logs"):
-        shutil.rmtree(out / folder / name, ignore_errors=True)
+    _remove_outputs(out, name)
     result["make"] = measure(
         ["make", "--no-print-directory", f"config={config}"],
         out / "bench-logs" / "make.log",
-        {k: v for k, v in env.items() if k not in _MAKE_VARIABLES},
+        {k: v for k, v in env.items() if k not in MAKE_VARIABLES},  # not `make bench`'s own
     )
     if result["make"]["returncode"] != 0:
         result["failed"] = (
@@ -242,8 +243,7 @@ def run_size(
         return result
     print(f"[{size}] make: {result['make']['seconds']} s", flush=True)
     print(f"[{size}] whole run: python -m pipeline all", flush=True)
-    for folder in ("data_raw", "data_processed", "maps", "logs"):
-        shutil.rmtree(out / folder / name, ignore_errors=True)
+    _remove_outputs(out, name)
     whole = measure(
         [sys.executable, "-m", "pipeline", "all", "--config", str(config)],
         out / "bench-logs" / "all.log",

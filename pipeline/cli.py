@@ -598,6 +598,13 @@ def _run_stage(stage: str, cfg: RegionConfig, paths: RegionPaths, args) -> None:
         getattr(stages, f"run_{stage}")(cfg, paths)
 
 
+def _report(exc: PipelineError) -> int:
+    """A user mistake: into the stage's log, one line on stderr; its exit code."""
+    _log_to_file_only(exc)
+    print(f"error: {exc}", file=sys.stderr)
+    return exc.exit_code
+
+
 def _run_logged(stage: str, cfg: RegionConfig, paths: RegionPaths, args) -> None:
     """One stage with its own log file, its inputs logged and (for most) its files renamed
     into place together at the end."""
@@ -669,9 +676,7 @@ def _maps_when_told(listener, told, cfg: RegionConfig, paths: RegionPaths, args)
             os._exit(0)
         _run_logged("maps", cfg, paths, args)
     except PipelineError as exc:
-        _log_to_file_only(exc)
-        print(f"error: {exc}", file=sys.stderr)
-        code = exc.exit_code
+        code = _report(exc)
     except KeyboardInterrupt:  # the first process says so
         code = 130
     logging.shutdown()
@@ -706,9 +711,7 @@ def main(argv: list[str] | None = None) -> int:
             return _run_all(cfg, paths, args)
         _run_logged(args.stage, cfg, paths, args)
     except PipelineError as exc:
-        _log_to_file_only(exc)
-        print(f"error: {exc}", file=sys.stderr)
-        return exc.exit_code
+        return _report(exc)
     except KeyboardInterrupt:
         print(
             "error: interrupted; earlier results are as they were (or complete, for a stage "

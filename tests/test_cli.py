@@ -188,15 +188,14 @@ def test_a_profiler_still_gets_its_results(tmp_path):
 # --- `all`: the map on the second core -------------------------------------------------------
 
 
-def _no_child_left(result: subprocess.CompletedProcess, pid_file: Path) -> None:
-    """`all`'s second process has ended with the first (it prints its pid to nothing: we look
-    for any process still running this test's region file)."""
+def _no_process_left(region_file: Path) -> None:
+    """No process of `all` (the first or the map's) is still running this region file."""
     import psutil
 
     left = [
         p.pid
         for p in psutil.process_iter(["cmdline"])
-        if str(pid_file) in " ".join(p.info["cmdline"] or [])
+        if str(region_file) in " ".join(p.info["cmdline"] or [])
     ]
     assert left == [], left
 
@@ -215,7 +214,7 @@ def test_all_draws_the_map_in_a_second_process_and_reports_its_failure(tmp_path)
     log = (root / "logs" / "andall" / "maps.log").read_text(encoding="utf-8")
     assert "index.html" in log  # the map stage's own log has the error too
     assert not list((root / "maps" / "andall").glob(".tmp-*"))
-    _no_child_left(result, path)
+    _no_process_left(path)
 
 
 def test_all_stopping_early_leaves_no_second_process(tmp_path):
@@ -227,4 +226,4 @@ def test_all_stopping_early_leaves_no_second_process(tmp_path):
     _assert_one_line_error(result, "'Nowhere at all'")
     assert not (root / "maps" / "andstop" / "index.html").exists()
     assert not (root / "logs" / "andstop" / "maps.log").exists()
-    _no_child_left(result, path)
+    _no_process_left(path)

@@ -40,7 +40,7 @@ MAKE_ENV = "PIPELINE_MAKE"  # the make that runs each region (the Makefile's `ma
 # A parent make's settings must not reach the region's make: its job-server pipes and its
 # command-line variables travel in these, and make also exports each command-line variable
 # (`regions=` itself would make the region's make run `many` again).
-_MAKE_VARIABLES = (
+MAKE_VARIABLES = (
     "MAKEFLAGS", "MFLAGS", "MAKELEVEL", "MAKEOVERRIDES", "MAKEFILES", "GNUMAKEFLAGS",
     "regions", "region", "config", "season", "scenario", "k", "a", "b",
 )  # fmt: skip
@@ -103,7 +103,7 @@ def region_task(spec: str, root: str | None = None) -> dict:
     out_root = Path(root) if root else Path(os.environ.get("PIPELINE_ROOT", PROJECT_ROOT))
     log = out_root / "logs" / name / "run.log"
     log.parent.mkdir(parents=True, exist_ok=True)
-    env = {k: v for k, v in os.environ.items() if k not in _MAKE_VARIABLES}
+    env = {k: v for k, v in os.environ.items() if k not in MAKE_VARIABLES}
     env["PIPELINE_ROOT"] = str(out_root)
     own_root = out_root.resolve() == PROJECT_ROOT.resolve()
     if own_root:  # the Makefile's own relative paths
