@@ -478,6 +478,54 @@ def test_edge_order_is_the_stable_order_of_its_keys(either_way):
     assert len(edge_order(empty, empty, 0, either_way)) == 0
 
 
+def test_nodes_are_the_distinct_keys_with_their_first_vertex():
+    from pipeline.network.graph import _nodes
+
+    rng = np.random.default_rng(3)
+    for n_keys, n_distinct in ((1, 1), (10, 3), (1000, 40), (5000, 5000)):
+        keys = rng.integers(-(2**62), 2**62, n_distinct)[rng.integers(0, n_distinct, n_keys)]
+        first: dict[int, int] = {}
+        for i, k in enumerate(keys.tolist()):
+            first.setdefault(k, i)
+        distinct = sorted(first)
+        node_keys, node_of_vertex, first_vertex = _nodes(keys)
+        assert node_keys.tolist() == distinct
+        assert node_of_vertex.tolist() == [distinct.index(k) for k in keys.tolist()]
+        assert first_vertex.tolist() == [first[k] for k in distinct]
+    assert all(len(a) == 0 for a in _nodes(np.zeros(0, np.int64)))
+
+
+def test_nodes_are_numbered_along_the_z_curve_stably_within_a_cell():
+    """The order is Python's stable sort of each point's Morton code, built bit by bit from
+    the cell's column and row (x // cell, y // cell from the smallest x and y)."""
+    from pipeline.network.graph import _z_order
+
+    def morton(col: int, row: int) -> int:
+        return sum(((col >> b) & 1) << (2 * b) | ((row >> b) & 1) << (2 * b + 1) for b in range(32))
+
+    rng = np.random.default_rng(5)
+    for n, cell in ((1, 1e-3), (7, 1.0), (2000, 1e-3), (3000, 0.25)):
+        # points on cell edges (whole multiples of the cell) and many in the same cell
+        xy = np.round(rng.uniform(0, 40 * cell, (n, 2)) / (cell / 4)) * (cell / 4)
+        x0, y0 = xy[:, 0].min(), xy[:, 1].min()
+        codes = [morton(int((x - x0) // cell), int((y - y0) // cell)) for x, y in xy.tolist()]
+        expected = sorted(range(n), key=codes.__getitem__)
+        assert _z_order(xy, cell).tolist() == expected
+    assert len(_z_order(np.zeros((0, 2)), 1.0)) == 0
+
+
+def test_floor_divide_is_python_floor_division_at_and_near_whole_quotients():
+    from pipeline.network.graph import _floor_divide
+
+    rng = np.random.default_rng(9)
+    cell = 1e-3
+    whole = rng.integers(0, 10**5, 2000) * cell  # quotients that round to whole numbers
+    a = np.concatenate(
+        [whole, np.nextafter(whole, -1), np.nextafter(whole, 1), rng.uniform(0, 90, 2000)]
+    )
+    assert _floor_divide(a, cell).tolist() == [x // cell for x in a.tolist()]
+
+
 def test_parallel_edges_reduce_to_the_fastest_sorted_by_their_ends():
     from pipeline.network.edge_pairs import fastest_of_pairs
 

@@ -571,7 +571,7 @@ def _z_order(xy: np.ndarray, cell: float) -> np.ndarray:
     the bits of a cell's column and row interleaved; stable within a cell."""
     if len(xy) == 0:
         return np.zeros(0, np.int64)
-    cell = ((xy - xy.min(axis=0)) // cell).astype(np.uint64)
+    cell = _floor_divide(xy - xy.min(axis=0), cell).astype(np.uint64)
 
     def spread(bits: np.ndarray) -> np.ndarray:  # 32 bits → the even bits of 64
         bits = bits & np.uint64(0xFFFFFFFF)
@@ -582,18 +582,37 @@ def _z_order(xy: np.ndarray, cell: float) -> np.ndarray:
             bits = (bits | (bits << np.uint64(shift))) & np.uint64(mask)
         return bits
 
-    return np.argsort(spread(cell[:, 0]) | (spread(cell[:, 1]) << np.uint64(1)), kind="stable")
+    code = spread(cell[:, 0]) | (spread(cell[:, 1]) << np.uint64(1))
+    index_bits = max(len(xy) - 1, 1).bit_length()
+    if 2 * max(int(cell.max()), 1).bit_length() + index_bits > 64:
+        return np.argsort(code, kind="stable")
+    # Each point's index below its code makes every key distinct, so a plain sort of the keys
+    # (SIMD in NumPy) gives the stable order: several times faster than a stable argsort.
+    keys = np.sort((code << np.uint64(index_bits)) | np.arange(len(xy), dtype=np.uint64))
+    return (keys & np.uint64((1 << index_bits) - 1)).astype(np.int64)
+
+
+def _floor_divide(a: np.ndarray, b: float) -> np.ndarray:
+    """``a // b``, the same values, faster: floor(a / b) wherever a / b is not within rounding
+    of a whole number (NumPy's float // works through fmod, several times slower)."""
+    quotient = a / b
+    out = np.floor(quotient)
+    near = np.abs(quotient - np.rint(quotient)) < 1e-6
+    out[near] = a[near] // b
+    return out
 
 
 def _nodes(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(sorted distinct keys, node of each vertex, first vertex of each node) of vertex keys."""
-    order = np.argsort(keys, kind="stable")  # stable: a node's first vertex comes first
+    order = np.argsort(keys)
     sorted_keys = keys[order]
     new = np.ones(len(keys), dtype=bool)
     new[1:] = sorted_keys[1:] != sorted_keys[:-1]
     node_of_vertex = np.empty(len(keys), dtype=np.int64)
     node_of_vertex[order] = np.cumsum(new) - 1
-    return sorted_keys[new], node_of_vertex, order[new]
+    # A node's first vertex is the least index among its equal keys (the sort is not stable).
+    first_vertex = np.minimum.reduceat(order, np.flatnonzero(new)) if len(keys) else order
+    return sorted_keys[new], node_of_vertex, first_vertex
 
 
 def _geodesic_steps_m(lonlat: np.ndarray) -> np.ndarray:

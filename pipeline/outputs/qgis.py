@@ -17,6 +17,7 @@ OSM (names become category labels) goes through :mod:`xml.etree`, which escapes 
 
 from __future__ import annotations
 
+import functools
 import re
 import zipfile
 from collections.abc import Iterable
@@ -555,15 +556,22 @@ def _raster_pipe(cfg: RegionConfig) -> ET.Element:
 
 
 def _spatialrefsys(crs: CRS) -> ET.Element:
+    wkt, authority, name = _crs_identity(crs)
     srs = ET.Element("spatialrefsys", nativeFormat="Wkt")
-    ET.SubElement(srs, "wkt").text = crs.to_wkt()
-    authority = crs.to_authority()
+    ET.SubElement(srs, "wkt").text = wkt
     if authority:
         ET.SubElement(srs, "srid").text = authority[1]
         ET.SubElement(srs, "authid").text = ":".join(authority)
-    ET.SubElement(srs, "description").text = crs.name
+    ET.SubElement(srs, "description").text = name
     ET.SubElement(srs, "geographicflag").text = "true" if crs.is_geographic else "false"
     return srs
+
+
+@functools.lru_cache(maxsize=8)
+def _crs_identity(crs: CRS) -> tuple[str, tuple[str, str] | None, str]:
+    """WKT, authority code and name of the CRS, looked up once per project: every layer repeats
+    them, and pyproj searches its whole database for the code of a custom CRS."""
+    return crs.to_wkt(), crs.to_authority(), crs.name
 
 
 def _wrapped(tag: str, child: ET.Element) -> ET.Element:
