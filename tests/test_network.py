@@ -423,6 +423,31 @@ def test_a_damaged_network_file_is_one_clear_line(tmp_path):
         _load_network(good, CRS.from_user_input("EPSG:3035"))
 
 
+def test_a_network_file_with_a_changed_byte_or_cut_short_is_one_clear_line(tmp_path):
+    """The file is read array by array straight from the zip members: a byte changed inside
+    an array's values (which no check of the graph would see) or a file cut short is caught."""
+    from pipeline.errors import InputDataError
+    from pipeline.stages._common import load_network as _load_network
+
+    graph = build_graph(
+        roads_frame({"coords": [P0, P1, P2], "highway": "primary"}), DEFAULT_NET, CRS_UTM
+    )
+    good = tmp_path / "network.npz"
+    np.savez(good, mode=np.array("road"), **graph.to_npz_dict())
+    loaded = _load_network(good, CRS_UTM)[1]
+    assert np.array_equal(loaded.edge_time_s, graph.edge_time_s)
+    raw = good.read_bytes()
+    at = raw.index(graph.edge_time_s.tobytes())  # inside the stored values of edge_time_s
+    changed = tmp_path / "changed.npz"
+    changed.write_bytes(raw[:at] + bytes([raw[at] ^ 1]) + raw[at + 1 :])
+    with pytest.raises(InputDataError, match=r"changed\.npz.*(checksum|damaged)"):
+        _load_network(changed, CRS_UTM)
+    cut = tmp_path / "cut.npz"
+    cut.write_bytes(raw[: len(raw) // 2])
+    with pytest.raises(InputDataError, match=r"cut\.npz"):
+        _load_network(cut, CRS_UTM)
+
+
 def test_every_segment_is_as_long_as_its_ellipsoidal_distance():
     # Many vertices and several ways: the lengths are worked out in chunks, one per core.
     zigzag = [(39.0 + 0.001 * i, 60.0 + 0.0005 * (i % 3)) for i in range(2001)]

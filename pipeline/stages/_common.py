@@ -7,6 +7,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+import struct
 import time
 import zipfile
 import zlib
@@ -76,27 +77,61 @@ def region_and_crs(cfg: RegionConfig, boundaries: gpd.GeoDataFrame) -> tuple[gpd
 
 
 def _read_npz(path: Path) -> dict[str, np.ndarray]:
-    """Every array of an uncompressed .npz, each member read in one piece (np.load copies a
-    zip member 256 KB at a time: 0.9 s against 0.37 s for the bench oblast's network)."""
+    """Every array of an .npz, each stored member read straight from the file into its array
+    and checked against the archive's CRC (np.load copies a member 256 KB at a time, and
+    reading it into bytes first copies it twice more: 1.1 s against 0.4 s for the bench
+    oblast's 270 MB network)."""
     import numpy as np
 
     arrays = {}
-    with zipfile.ZipFile(path) as archive:
-        for member in archive.namelist():
-            raw = io.BytesIO(archive.read(member))
-            version = np.lib.format.read_magic(raw)
-            if version == (1, 0):
-                shape, fortran, dtype = np.lib.format.read_array_header_1_0(raw)
-            else:
-                shape, fortran, dtype = np.lib.format.read_array_header_2_0(raw)
-            if dtype.hasobject:
-                raise ValueError(f"{member} holds Python objects")
-            count = int(np.prod(shape, dtype=np.int64))
-            values = np.frombuffer(bytearray(raw.getbuffer()[raw.tell() :]), dtype, count)
-            arrays[member.removesuffix(".npy")] = values.reshape(
-                shape, order="F" if fortran else "C"
+    with path.open("rb", buffering=0) as fh, zipfile.ZipFile(fh) as archive:
+        for info in archive.infolist():
+            name = info.filename.removesuffix(".npy")
+            if info.compress_type != zipfile.ZIP_STORED:  # the straight-line file's two strings
+                arrays[name] = np.load(io.BytesIO(archive.read(info)), allow_pickle=False)
+                continue
+            fh.seek(info.header_offset)
+            local = fh.read(_LOCAL_HEADER.size)
+            signature, *_, name_length, extra_length = _LOCAL_HEADER.unpack(local)
+            if signature != b"PK\x03\x04":
+                raise zipfile.BadZipFile(f"{info.filename}: no local file header")
+            start = info.header_offset + _LOCAL_HEADER.size + name_length + extra_length
+            fh.seek(start)
+            head = io.BytesIO(fh.read(min(info.file_size, 1 << 16)))
+            version = np.lib.format.read_magic(head)
+            read_header = (
+                np.lib.format.read_array_header_1_0
+                if version == (1, 0)
+                else np.lib.format.read_array_header_2_0
             )
+            shape, fortran, dtype = read_header(head)
+            if dtype.hasobject:
+                raise ValueError(f"{info.filename} holds Python objects")
+            values = np.empty(int(np.prod(shape, dtype=np.int64)), dtype)
+            if head.tell() + values.nbytes != info.file_size:
+                raise ValueError(f"{info.filename}: its header does not match its size")
+            fh.seek(start + head.tell())
+            _read_into(fh, memoryview(values).cast("B"), info.filename)
+            crc = zlib.crc32(values, zlib.crc32(head.getbuffer()[: head.tell()]))
+            if crc != info.CRC:
+                raise zipfile.BadZipFile(f"{info.filename}: its checksum does not match")
+            arrays[name] = values.reshape(shape, order="F" if fortran else "C")
     return arrays
+
+
+# A zip member's local header: signature, version, flags, method, time, date, CRC, sizes, and
+# the lengths of the name and extra field that come before the member's data.
+_LOCAL_HEADER = struct.Struct("<4s5H3L2H")
+
+
+def _read_into(fh, buffer: memoryview, name: str) -> None:
+    """Fill `buffer` from the unbuffered file `fh` (a read may return less than asked)."""
+    done = 0
+    while done < len(buffer):
+        got = fh.readinto(buffer[done:])
+        if not got:
+            raise EOFError(f"{name} is cut short")
+        done += got
 
 
 # The road graph the network stage has just written, handed to the next stage that loads it in

@@ -39,6 +39,7 @@ def run_plan(cfg: RegionConfig, paths: RegionPaths) -> Path:
     meta = read_metadata(results)
     inputs = load_inputs(cfg, paths)
     graph, _, _ = what_if_graph(cfg, inputs.graph, inputs.crs, None, None)
+    inputs.graph = None  # the season's copy of the edges replaces the region's
     model = travel_model(cfg, graph)
     gap_min = cfg.planning.gap_min or cfg.thresholds.gap_min
     s = layers["settlements"]
