@@ -313,12 +313,13 @@ many: | $(INSTALLED) ## regions="a b …": each region through this Makefile, in
 # (Each region's make gets none of this make's variables: see pipeline/stages/many_regions.py.)
 unexport regions
 
-# sizes="district" for one size, sizes=valhalla for the Valhalla comparison alone; see
+# sizes="district" for one size, sizes=valhalla for the Valhalla comparison alone, repeat=N
+# runs of each timed command (3, the fastest counts); see
 # bench/README.md. Not part of `make test`. The Valhalla part builds its own Python 3.12 venv
 # (bench/out/valhalla-venv, from bench/requirements-valhalla.txt) on first use; rev=COMMIT runs
 # the pipeline/ of that commit instead of the work tree's.
 bench: | $(INSTALLED) ## benchmark: synthetic district/oblast/macro regions vs osmnx+networkx, Andorra vs Valhalla
-	$(PYTHON) -m bench.run $(if $(sizes),--sizes $(sizes)) $(if $(rev),--rev $(rev))
+	$(PYTHON) -m bench.run $(if $(sizes),--sizes $(sizes)) $(if $(rev),--rev $(rev)) $(if $(repeat),--repeat $(repeat))
 
 bench-valhalla: | $(INSTALLED) ## only the Andorra comparison with Valhalla (rev=COMMIT: that commit's pipeline/)
 	$(PYTHON) -m bench.run --sizes valhalla $(if $(rev),--rev $(rev))
