@@ -115,8 +115,10 @@ class _TreeMemory(threading.Thread):
     def run(self) -> None:
         while not self._done.wait(0.05):
             tree = _tree(self.pid)
-            self.peak_mb = max(self.peak_mb, sum(map(_pss_mb, tree)))
-            self.largest_mb = max([self.largest_mb, *map(_high_water_mb, tree)])
+            self.peak_mb = max(self.peak_mb, sum(_proc_mb(p, "smaps_rollup", "Pss") for p in tree))
+            self.largest_mb = max(
+                [self.largest_mb, *(_proc_mb(p, "status", "VmHWM") for p in tree)]
+            )
 
     def stop(self) -> None:
         self._done.set()
@@ -134,21 +136,12 @@ def _tree(pid: int) -> list[int]:
     return found
 
 
-def _pss_mb(pid: int) -> float:
+def _proc_mb(pid: int, file: str, field: str) -> float:
+    """A kB field of /proc/PID/<file> (``Pss`` of smaps_rollup, ``VmHWM`` of status), in MB;
+    0 once the process has ended."""
     try:
-        for line in Path(f"/proc/{pid}/smaps_rollup").read_text(encoding="ascii").splitlines():
-            if line.startswith("Pss:"):
-                return int(line.split()[1]) / 1024
-    except (OSError, ValueError):
-        pass
-    return 0.0
-
-
-def _high_water_mb(pid: int) -> float:
-    """A process's peak resident set so far (VmHWM), MB; 0 once it has ended."""
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text(encoding="ascii").splitlines():
-            if line.startswith("VmHWM:"):
+        for line in Path(f"/proc/{pid}/{file}").read_text(encoding="ascii").splitlines():
+            if line.startswith(f"{field}:"):
                 return int(line.split()[1]) / 1024
     except (OSError, ValueError):
         pass
