@@ -37,9 +37,8 @@ def run_catchments(
     meta, approximate, region, crs = inputs.meta, inputs.approximate, inputs.region, inputs.crs
     districts, places, mode = inputs.districts, inputs.places, inputs.mode
     graph, season_name, plan = what_if_graph(cfg, inputs.graph, crs, season, scenario)
-    inputs.graph = (
-        None  # the season's copy of the edges replaces the region's (0.2 GB at oblast size)
-    )
+    # The season's copy of the edges replaces the region's (0.2 GB at oblast size).
+    inputs.graph = None
 
     anchor_pos, core_pos = choose_anchors(cfg, places, approximate)
     anchor_pos = scenario_anchors(places, anchor_pos, plan)
