@@ -536,6 +536,11 @@ def test_nodes_are_numbered_along_the_z_curve_stably_within_a_cell():
         codes = [morton(int((x - x0) // cell), int((y - y0) // cell)) for x, y in xy.tolist()]
         expected = sorted(range(n), key=codes.__getitem__)
         assert _z_order(xy, cell).tolist() == expected
+    # Cells up to 2^30 apart with 2000 points: code and index do not fit one 64-bit key, so
+    # the order comes from a stable argsort of the codes instead; it must be the same order.
+    xy = np.floor(rng.uniform(0, 2**30, (2000, 2)) / 2**20) * 2**20  # ties in a cell
+    codes = [morton(int(x // 1.0), int(y // 1.0)) for x, y in (xy - xy.min(axis=0)).tolist()]
+    assert _z_order(xy, 1.0).tolist() == sorted(range(2000), key=codes.__getitem__)
     assert len(_z_order(np.zeros((0, 2)), 1.0)) == 0
 
 
