@@ -16,10 +16,16 @@ import shapely
 from pyproj import CRS, Geod
 
 from pipeline.config import DEFAULT_SPEEDS_KPH, NetworkConfig, RegionConfig
+from pipeline.config.schema import SeasonConfig
 from pipeline.inputs.osm import ROAD_TAGS, read_pbf
 from pipeline.network.graph import (
     FLAG_BOARDING,
     FLAG_FERRY,
+    FLAG_GRAVEL,
+    FLAG_SOFT,
+    FLAG_WINTER,
+    MIN_EDGE_TIME_S,
+    RoadGraph,
     apply_season,
     build_graph,
     driveable,
@@ -276,6 +282,83 @@ def test_winter_roads_only_in_winter(tag):
     on_winter_road = winter.edge_way == closed_way
     expected = geod_m(P1, P2) / kph(seasons["winter"].winter_road_speed_kph)
     assert np.allclose(winter.edge_time_s[on_winter_road], expected, rtol=1e-9)
+
+
+# One edge per rule, each 1000 m and 100 s (a boarding edge: 100 s of which the wait share is
+# 1). Ferry months are bits: 0 = unknown (the region's navigation months, May-October here),
+# 0b1 = January only, 0b100000 = June only.
+_EDGES = [  # name, flags, months
+    ("paved", 0, 0),
+    ("soft", FLAG_SOFT, 0),
+    ("gravel", FLAG_GRAVEL, 0),
+    ("winter road", FLAG_WINTER, 0),
+    ("soft winter road", FLAG_WINTER | FLAG_SOFT, 0),
+    ("boarding", FLAG_BOARDING, 0),
+    ("ferry, untagged months", FLAG_FERRY, 0),
+    ("ferry in January only", FLAG_FERRY, 0b1),
+    ("ferry in June only", FLAG_FERRY, 0b100000),
+]
+
+
+def _one_edge_per_rule() -> RoadGraph:
+    n = len(_EDGES)
+    return RoadGraph(
+        crs_wkt="",
+        node_xy=np.zeros((n + 1, 2)),
+        node_lonlat=np.zeros((n + 1, 2)),
+        edge_u=np.arange(n, dtype=np.int64),
+        edge_v=np.arange(1, n + 1, dtype=np.int64),
+        edge_time_s=np.full(n, 100.0),
+        edge_length_m=np.full(n, 1000.0),
+        edge_way=np.arange(n, dtype=np.int64),
+        edge_flags=np.array([f for _, f, _ in _EDGES], np.uint8),
+        edge_wait_share=np.array([1.0 if f & FLAG_BOARDING else 0.0 for _, f, _ in _EDGES]),
+        edge_months=np.array([m for _, _, m in _EDGES], np.uint16),
+    )
+
+
+@pytest.mark.parametrize(
+    ("season", "expected_s"),
+    [
+        # mid-July: the untagged ferry and the June one are off-season; soft roads slowed by
+        # 0.5, gravel by 0.8; the wait is 5 min instead of the network's 20 (100 s - 900 s is
+        # below the least edge time)
+        (
+            SeasonConfig(
+                start="06-15", end="08-15", soft_unpaved_factor=0.5, gravel_factor=0.8,
+                ferry_wait_min=5,
+            ),
+            {"paved": 100.0, "soft": 200.0, "gravel": 125.0, "boarding": MIN_EDGE_TIME_S,
+             "ferry, untagged months": 100.0},
+        ),
+        # the thaw (mid-May): soft roads, winter roads on them too, closed; ferries that run in
+        # May (the untagged one) open; the network's wait stays
+        (
+            SeasonConfig(start="05-01", end="05-31", soft_unpaved_open=False, gravel_factor=0.5),
+            {"paved": 100.0, "gravel": 200.0, "boarding": 100.0, "ferry, untagged months": 100.0},
+        ),
+        # winter (mid-January): winter roads open at 15 km/h (1000 m: 240 s), even a soft one;
+        # no ferries, nor their boarding edges
+        (
+            SeasonConfig(
+                start="12-01", end="02-28", winter_roads=True, ferries=False,
+                winter_road_speed_kph=15,
+            ),
+            {"paved": 100.0, "soft": 100.0, "gravel": 100.0, "winter road": 240.0,
+             "soft winter road": 240.0},
+        ),
+    ],
+)  # fmt: skip
+def test_a_season_closes_and_retimes_each_kind_of_edge_by_its_rule(season, expected_s):
+    graph = _one_edge_per_rule()
+    seasoned = apply_season(graph, season, navigation_months=[5, 6, 7, 8, 9, 10], ferry_wait_min=20)
+    names = [_EDGES[way][0] for way in seasoned.edge_way]
+    assert names == [name for name, _, _ in _EDGES if name in expected_s]  # in order
+    np.testing.assert_allclose(seasoned.edge_time_s, [expected_s[n] for n in names], rtol=1e-12)
+    for name in ("edge_u", "edge_v", "edge_length_m", "edge_flags", "edge_months"):
+        kept = getattr(graph, name)[seasoned.edge_way]
+        np.testing.assert_array_equal(getattr(seasoned, name), kept)
+    assert graph.edge_time_s.tolist() == [100.0] * len(_EDGES)  # the input is left as it was
 
 
 @pytest.mark.parametrize(

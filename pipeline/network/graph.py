@@ -322,9 +322,7 @@ class RoadGraph:
             included, reduced to the kept edges.
         """
         times = self.edge_time_s if time_s is None else time_s
-        keep = np.asarray(keep)
-        if keep.dtype == bool:  # a mask is turned into indices once, not once per array
-            keep = np.flatnonzero(keep)
+        keep = np.asarray(keep)  # a mask is used as it is: indices would be 8 bytes per edge
 
         def pick(a):
             return None if a is None else a[keep]
@@ -767,32 +765,36 @@ def apply_season(
     navigation_months : months ferries run when their tags say nothing.
     ferry_wait_min : the network's ferry wait, which a season may replace.
     """
+    # Edge arrays are worked on in place, and the ferry rules only on the ferry edges: at the
+    # bench's oblast size each temporary edge array is 32 MB of fresh memory (and time).
     flags = graph.flags()
     time_s = graph.edge_time_s.copy()
-    keep = np.ones(len(time_s), dtype=bool)
-
-    soft = (flags & FLAG_SOFT) != 0
-    keep &= ~soft | season.soft_unpaved_open
+    closed = (
+        (0 if season.soft_unpaved_open else FLAG_SOFT)
+        | (0 if season.winter_roads else FLAG_WINTER)
+        | (0 if season.ferries else FLAG_BOARDING | FLAG_FERRY)
+    )
+    keep = (flags & closed) == 0
+    soft = np.flatnonzero(flags & FLAG_SOFT)
     time_s[soft] /= season.soft_unpaved_factor
-    gravel = (flags & FLAG_GRAVEL) != 0
+    gravel = np.flatnonzero(flags & FLAG_GRAVEL)
     time_s[gravel] /= season.gravel_factor
-
-    winter = (flags & FLAG_WINTER) != 0
-    keep &= ~winter | season.winter_roads
+    winter = np.flatnonzero(flags & FLAG_WINTER)
     time_s[winter] = graph.edge_length_m[winter] / kph_to_mps(season.winter_road_speed_kph)
 
-    boarding = (flags & FLAG_BOARDING) != 0
-    keep &= ~boarding | season.ferries
-    ferry = (flags & FLAG_FERRY) != 0
-    if ferry.any():
+    ferry = np.flatnonzero(flags & FLAG_FERRY)
+    if len(ferry) and season.ferries:
         default_bits = sum(1 << (m - 1) for m in navigation_months)
         months = (
-            graph.edge_months if graph.edge_months is not None else np.zeros(len(time_s), np.uint16)
+            graph.edge_months[ferry].astype(np.int64)
+            if graph.edge_months is not None
+            else np.zeros(len(ferry), np.int64)
         )
-        months = np.where(months == 0, default_bits, months).astype(np.int64)
-        runs = ((months >> (season.mid_month() - 1)) & 1).astype(bool)
-        keep &= ~ferry | (season.ferries & runs)
+        months[months == 0] = default_bits
+        keep[ferry[((months >> (season.mid_month() - 1)) & 1) == 0]] = False
     if season.ferry_wait_min is not None and graph.edge_wait_share is not None:
-        delta_s = (season.ferry_wait_min - ferry_wait_min) * 60.0 * graph.edge_wait_share
-        time_s = np.where(boarding, time_s + delta_s, time_s)
-    return graph.select(keep, np.maximum(time_s, MIN_EDGE_TIME_S))
+        boarding = np.flatnonzero(flags & FLAG_BOARDING)
+        delta_s = (season.ferry_wait_min - ferry_wait_min) * 60.0
+        time_s[boarding] += delta_s * graph.edge_wait_share[boarding]
+    np.maximum(time_s, MIN_EDGE_TIME_S, out=time_s)
+    return graph.select(keep, time_s)
