@@ -192,6 +192,28 @@ def test_a_point_without_coordinates_gets_no_time_and_spoils_no_other():
     assert trips.time_s[1] == pytest.approx(10.0)
 
 
+def test_a_segment_drives_each_way_by_its_fastest_edge_and_only_joinable_edges_count():
+    # Nodes 0-1: a road 200 m long with three edges 0 → 1 (60 s, and two of 30 s: the first of
+    # them counts) and one 1 → 0 (90 s). Nodes 1-2: a ferry (never joined). Nodes 2-3: the
+    # same point, a segment with nothing to walk to. Node 4: a one-way street 1 → 4.
+    xy = [[0, 0], [200, 0], [200, 500], [200, 500], [400, 0]]
+    edges = [
+        (0, 1, 60.0), (1, 0, 90.0), (0, 1, 30.0), (0, 1, 30.0),
+        (1, 2, 10.0), (2, 1, 10.0), (2, 3, 5.0), (1, 4, 20.0),
+    ]  # fmt: skip
+    flags = [0, 0, 0, 0, FLAG_NO_JOIN, FLAG_NO_JOIN, 0, 0]
+    segs = RoadAccess.of(graph(xy, edges, flags), WALK_KPH, 2000.0).segments
+    found = {
+        (int(a), int(b)): (rate_ab * length, rate_ba * length, int(way_ab), int(way_ba))
+        for a, b, rate_ab, rate_ba, way_ab, way_ba, length in zip(
+            segs.a, segs.b, segs.rate_ab, segs.rate_ba, segs.way_ab, segs.way_ba, segs.length_m,
+            strict=True,
+        )
+    }  # fmt: skip
+    # edge_way is the edge's index + 100 (the `graph` helper)
+    assert found == {(0, 1): (30.0, 90.0, 102, 101), (1, 4): (20.0, np.inf, 107, -1)}
+
+
 def test_segments_are_cut_into_equal_pieces_no_longer_than_a_piece():
     from pipeline.access.walk_and_drive import PIECE_M, _pieces
 

@@ -199,30 +199,50 @@ def _entry_costs(s0, d, lo, hi, seg, length, rate_ab, rate_ba, walk_mps):
 
 
 @_jit
-def _fastest_both_ways(order, u, v, time_s, way):
-    """Segments from edges (u, v, seconds, OSM way) taken in `order`, which groups them by
-    segment (the pair of end nodes, lower first) and direction: per segment its ends and, in
-    each direction, the fastest edge's time and way (inf and -1: no edge that way); of equally
-    fast edges, the first in `order`."""
+def _joinable_segments(order, u, v, flags, time_s, way, x, y):
+    """The joinable segments of a graph's edges taken in `order` (:func:`edge_order` with
+    `either_way`: grouped by segment, the pair of end nodes, lower first, and direction),
+    skipping the edges with FLAG_NO_JOIN and the segments of zero planar length (nothing to walk
+    to). Per segment its ends, in each direction the fastest edge's time and way (inf and -1:
+    no edge that way; of equally fast edges, the first in `order`), its planar length and its
+    midpoint. One pass that reads the graph's edge arrays where they are: copies of them, and
+    NumPy's temporaries, were 0.5 GB of fresh memory at the bench's oblast size. (The arrays
+    are made for as many segments as edges; only the part written is ever touched.)"""
     n = len(order)
     seg_a, seg_b = np.empty(n, np.int64), np.empty(n, np.int64)
-    time_ab, time_ba = np.full(n, _INF), np.full(n, _INF)
-    way_ab, way_ba = np.full(n, -1, np.int64), np.full(n, -1, np.int64)
-    seen_ab, seen_ba = np.zeros(n, np.bool_), np.zeros(n, np.bool_)
-    m = -1
+    time_ab, time_ba = np.empty(n), np.empty(n)
+    way_ab, way_ba = np.empty(n, np.int64), np.empty(n, np.int64)
+    length, mid_x, mid_y = np.empty(n), np.empty(n), np.empty(n)
+    m, last_a, last_b, dropped = -1, -1, -1, False
     for j in range(n):
         e = order[j]
+        if flags[e] & FLAG_NO_JOIN:
+            continue
         a, b = min(u[e], v[e]), max(u[e], v[e])
-        if m < 0 or a != seg_a[m] or b != seg_b[m]:
+        if a != last_a or b != last_b:  # the first edge of a segment
+            last_a, last_b = a, b
+            dx, dy = x[b] - x[a], y[b] - y[a]
+            planar = np.hypot(dx, dy)
+            dropped = not planar > 0
+            if dropped:
+                continue
             m += 1
-            seg_a[m], seg_b[m] = a, b
+            seg_a[m], seg_b[m], length[m] = a, b, planar
+            mid_x[m], mid_y[m] = x[a] + dx / 2, y[a] + dy / 2
+            time_ab[m], time_ba[m], way_ab[m], way_ba[m] = _INF, _INF, -1, -1
+        elif dropped:
+            continue
+        # edge times are finite (RoadGraph.problems), so the first edge each way is taken
         if u[e] == a:
-            if not seen_ab[m] or time_s[e] < time_ab[m]:
-                seen_ab[m], time_ab[m], way_ab[m] = True, time_s[e], way[e]
-        elif not seen_ba[m] or time_s[e] < time_ba[m]:
-            seen_ba[m], time_ba[m], way_ba[m] = True, time_s[e], way[e]
+            if time_s[e] < time_ab[m]:
+                time_ab[m], way_ab[m] = time_s[e], way[e]
+        elif time_s[e] < time_ba[m]:
+            time_ba[m], way_ba[m] = time_s[e], way[e]
     m += 1
-    return seg_a[:m], seg_b[:m], time_ab[:m], time_ba[:m], way_ab[:m], way_ba[:m]
+    return (
+        seg_a[:m], seg_b[:m], time_ab[:m], time_ba[:m], way_ab[:m], way_ba[:m], length[:m],
+        mid_x[:m], mid_y[:m],
+    )  # fmt: skip
 
 
 @numba.njit(cache=True, nogil=True, parallel=True)
@@ -551,29 +571,26 @@ class _Segments:
 
     @classmethod
     def of(cls, graph: RoadGraph) -> _Segments:
-        join = np.flatnonzero((graph.flags() & FLAG_NO_JOIN) == 0)
-        u, v = graph.edge_u[join], graph.edge_v[join]
-        # Edges grouped by (segment, direction); the fastest edge of each group counts.
-        seg_a, seg_b, time_ab, time_ba, way_ab, way_ba = _fastest_both_ways(
-            edge_order(u, v, graph.n_nodes, either_way=True),
-            u,
-            v,
-            graph.edge_time_s[join],
-            graph.edge_way[join],
-        )
         x, y = graph.node_xy[:, 0], graph.node_xy[:, 1]
-        dx, dy = x[seg_b] - x[seg_a], y[seg_b] - y[seg_a]
-        length = np.hypot(dx, dy)
-        # Segments of zero planar length (nothing to walk to) are dropped; the rest are stored
-        # in the order of the tiles their midpoints fall in, so that the search around a point
-        # reads neighbouring memory (random access made it several times slower).
-        keep = np.flatnonzero(length > 0)
-        mid_x, mid_y = x[seg_a[keep]] + dx[keep] / 2, y[seg_a[keep]] + dy[keep] / 2
-        keep = keep[_block_order(mid_x, mid_y, _TILE_M)]
-        seg_a, seg_b, dx, dy, length = (z[keep] for z in (seg_a, seg_b, dx, dy, length))
+        seg_a, seg_b, time_ab, time_ba, way_ab, way_ba, length, mid_x, mid_y = _joinable_segments(
+            edge_order(graph.edge_u, graph.edge_v, graph.n_nodes, either_way=True),
+            graph.edge_u,
+            graph.edge_v,
+            graph.flags(),
+            graph.edge_time_s,
+            graph.edge_way,
+            x,
+            y,
+        )
+        # Segments are stored in the order of the tiles their midpoints fall in, so that the
+        # search around a point reads neighbouring memory (random access made it several times
+        # slower).
+        keep = _block_order(mid_x, mid_y, _TILE_M)
+        del mid_x, mid_y
+        seg_a, seg_b, length = seg_a[keep], seg_b[keep], length[keep]
         time_ab, time_ba, way_ab, way_ba = (z[keep] for z in (time_ab, time_ba, way_ab, way_ba))
-        unit_x, unit_y = dx / length, dy / length
         start_x, start_y = x[seg_a], y[seg_a]
+        unit_x, unit_y = (x[seg_b] - start_x) / length, (y[seg_b] - start_y) / length
         piece_seg, lo, hi, mid, longest_piece = _pieces(
             start_x, start_y, unit_x, unit_y, length, PIECE_M
         )
