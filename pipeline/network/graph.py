@@ -534,31 +534,50 @@ def build_graph(roads: gpd.GeoDataFrame, net: NetworkConfig, crs: CRS) -> RoadGr
     fw, bw = np.flatnonzero(forward[seg_way]), np.flatnonzero(backward[seg_way])
     pick = np.concatenate([fw, bw])  # the segments driven forward, then those driven backward
     pick_way = seg_way[pick]
-    board_u, board_v = (rank[nodes] for nodes in _boarding(node_keys))
-    n_board = len(board_u)
+    on_road, on_ferry = _boarding(node_keys)  # a boarding edge's nodes, before numbering
+    n_board = len(on_road)
+    # The edges: the segments driven forward, those driven backward, the boarding edges onto
+    # the ferries, and the ones back. Each edge array is written part by part in place:
+    # gathered copies and their concatenation took each array twice more in fresh memory.
     wait_s = net.ferry_wait_min * 60.0
+    edge_time_s = _edges_of(np.float64, (time_s, pick), (wait_s, n_board), (0.0, n_board))
+    np.maximum(edge_time_s, MIN_EDGE_TIME_S, out=edge_time_s)
+    no_join = FLAG_BOARDING | FLAG_NO_JOIN
     return RoadGraph(
         crs_wkt=crs.to_wkt(),
         node_xy=project_xy(node_lonlat, "EPSG:4326", crs),
         node_lonlat=node_lonlat,
-        edge_u=np.concatenate([u[fw], v[bw], board_u, board_v]),
-        edge_v=np.concatenate([v[fw], u[bw], board_v, board_u]),
-        edge_time_s=np.maximum(
-            np.concatenate([time_s[pick], np.full(n_board, wait_s), np.zeros(n_board)]),
-            MIN_EDGE_TIME_S,
+        edge_u=_edges_of(np.int64, (u, fw), (v, bw), (rank, on_road), (rank, on_ferry)),
+        edge_v=_edges_of(np.int64, (v, fw), (u, bw), (rank, on_ferry), (rank, on_road)),
+        edge_time_s=edge_time_s,
+        edge_length_m=_edges_of(np.float64, (length_m, pick), (0.0, 2 * n_board)),
+        edge_way=_edges_of(
+            np.int64, (roads["osm_id"].to_numpy(dtype=np.int64), pick_way), (0, 2 * n_board)
         ),
-        edge_length_m=np.concatenate([length_m[pick], np.zeros(2 * n_board)]),
-        edge_way=np.concatenate(
-            [roads["osm_id"].to_numpy(dtype=np.int64)[pick_way], np.zeros(2 * n_board, np.int64)]
+        edge_flags=_edges_of(
+            np.uint8, (season_flags(roads, net).astype(np.uint8), pick_way), (no_join, 2 * n_board)
         ),
-        edge_flags=np.concatenate(
-            [season_flags(roads, net)[pick_way], np.full(2 * n_board, FLAG_BOARDING | FLAG_NO_JOIN)]
-        ).astype(np.uint8),
-        edge_wait_share=np.concatenate([np.zeros(len(pick)), np.ones(n_board), np.zeros(n_board)]),
-        edge_months=np.concatenate(
-            [ferry_months(roads)[pick_way], np.full(2 * n_board, ALL_MONTHS)]
-        ).astype(np.uint16),
+        edge_wait_share=_edges_of(np.float64, (0.0, len(pick)), (1.0, n_board), (0.0, n_board)),
+        edge_months=_edges_of(
+            np.uint16, (ferry_months(roads).astype(np.uint16), pick_way), (ALL_MONTHS, 2 * n_board)
+        ),
     )
+
+
+def _edges_of(dtype, *parts: tuple) -> np.ndarray:
+    """One array of consecutive parts, each written in place: (values, rows), the values at
+    those rows, or (value, n), one value n times."""
+    sizes = [len(rows) if isinstance(rows, np.ndarray) else rows for _, rows in parts]
+    out = np.empty(sum(sizes), dtype)
+    start = 0
+    for (values, rows), n in zip(parts, sizes, strict=True):
+        if isinstance(rows, np.ndarray):
+            # mode="clip": the rows are in range, and "raise" would buffer a copy of the part
+            np.take(values, rows, out=out[start : start + n], mode="clip")
+        else:
+            out[start : start + n] = values
+        start += n
+    return out
 
 
 _Z_CELL_DEG = 1e-3  # cell of the space-filling order of nodes (about 110 × 50 m at 60° N)
