@@ -537,8 +537,8 @@ def build_graph(roads: gpd.GeoDataFrame, net: NetworkConfig, crs: CRS) -> RoadGr
     on_road, on_ferry = _boarding(node_keys)  # a boarding edge's nodes, before numbering
     n_board = len(on_road)
     # The edges: the segments driven forward, those driven backward, the boarding edges onto
-    # the ferries, and the ones back. Each edge array is written part by part in place:
-    # gathered copies and their concatenation took each array twice more in fresh memory.
+    # the ferries, and the ones back. Each edge array is written part by part in place: the
+    # gathered copies that were concatenated were each array once more in fresh memory.
     wait_s = net.ferry_wait_min * 60.0
     edge_time_s = _edges_of(np.float64, (time_s, pick), (wait_s, n_board), (0.0, n_board))
     np.maximum(edge_time_s, MIN_EDGE_TIME_S, out=edge_time_s)
