@@ -79,6 +79,17 @@ ifneq ($(origin PYTHON),command line)
 endif
 INSTALLED := $(if $(filter $(VENV)/bin/python,$(PYTHON)),$(VENV)/.installed $(VENV)/.bytecode)
 RUN := $(PYTHON) -m pipeline
+# make's stage server (pipeline/stage_server.py): the first step starts a process that imports
+# the pipeline once, and each stage then runs in a fork of it instead of importing everything
+# again (half a second or more per stage). It ends with this make. `make server=no`: each
+# stage imports on its own.
+server ?= yes
+ifeq ($(server),yes)
+  export PIPELINE_STAGE_SERVER := $(shell echo $$PPID)
+  SERVE_ARGS := --serve-stages
+else
+  unexport PIPELINE_STAGE_SERVER
+endif
 
 RAW := $(ROOT)data_raw/$(region)
 OUT := $(ROOT)data_processed/$(region)
@@ -221,7 +232,7 @@ DEPS_ARGS := $(RUN_ARGS) $(if $(PLAN_GOAL),--plan $(if $(k),--k $(call quote,$(k
 # unchanged stamp is not redone. It also checks the region file, season, scenario and k
 # before any stage starts.
 config-stamps: | $(INSTALLED)
-	@$(RUN) deps $(REGION_ARGS) $(DEPS_ARGS) --quiet
+	@$(RUN) deps $(REGION_ARGS) $(DEPS_ARGS) --quiet $(SERVE_ARGS)
 
 $(STAMPS): config-stamps ;
 
@@ -344,3 +355,4 @@ help: ## list the targets and the variables
 	@echo "  a=RUN b=RUN      make diff: the two runs to compare (a: default baseline; b: a scenario)"
 	@echo "  regions=\"A B …\"  many regions at once on Dask: names, or paths to region files"
 	@echo "  jobs=N           stages run at once where they do not need each other (default: 2; jobs=1: one at a time)"
+	@echo "  server=no        each stage imports the pipeline on its own, not in a fork of make's stage server (default: yes)"

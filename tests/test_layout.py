@@ -25,6 +25,7 @@ MAY_IMPORT: dict[str, set[str]] = {
     "pipeline.units": set(),
     "pipeline.people": set(),
     "pipeline.machine": set(),
+    "pipeline.stage_server": set(),  # (the standard library only: every command imports it)
     "pipeline.config": FOUNDATION,
     "pipeline._io": CONFIG,
     "pipeline.crs": CONFIG,
@@ -50,8 +51,9 @@ MAY_IMPORT: dict[str, set[str]] = {
         "pipeline.analysis",
         "pipeline.outputs",
         "pipeline.stages",
+        "pipeline.stage_server",
     },
-    "pipeline.__main__": {"pipeline.cli"},
+    "pipeline.__main__": {"pipeline.cli", "pipeline.stage_server"},
     "pipeline.__init__": set(),
 }
 

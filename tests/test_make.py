@@ -296,6 +296,13 @@ def test_an_interrupted_catchments_stage_keeps_every_file(copy, how, tmp_path):
         # has removed its files and said so: what counts is what the stage leaves when it ends
         _, alive = psutil.wait_procs(stage, timeout=60)
         assert alive == []
+        # and so is make's stage server, in which the stage really ran (pipeline/stage_server.py)
+        servers = [
+            p for p in psutil.process_iter(["cmdline"])
+            if (p.info["cmdline"] or [])[-2:] == ["serve-stages", str(child.pid)]
+        ]  # fmt: skip
+        _, alive = psutil.wait_procs(servers, timeout=30)
+        assert alive == []
     finally:
         if child.poll() is None:
             os.killpg(child.pid, signal.SIGKILL)
