@@ -25,7 +25,7 @@ import re
 import sys
 import time
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import BinaryIO, NoReturn
@@ -35,7 +35,7 @@ from pipeline._io import FileDigests, RegionPaths, one_commit, region_paths, sha
 from pipeline._io import write_if_changed as _write_if_changed
 from pipeline.config import PlanningConfig, RegionConfig, available_regions, load_region
 from pipeline.errors import ConfigError, OutputError, PipelineError
-from pipeline.stage_server import serve, start_server
+from pipeline.stage_server import serve
 
 __all__ = ["STAGE_SECTIONS", "main", "named_files", "stage_stamps"]
 
@@ -135,7 +135,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--serve-stages",
         action="store_true",
-        help="deps: start make's stage server (pipeline/stage_server.py) for the stages to come",
+        help="deps: start make's stage server (pipeline/stage_server.py) for the stages to come "
+        "(done by pipeline/__main__.py, before this process imports the rest)",
     )
     return parser
 
@@ -712,10 +713,19 @@ _SERVER_MODULES = (
 )
 
 
-def _server_modules() -> Iterator[str]:
+def _server_preload() -> Iterator[str | Callable[[], object]]:
+    """What make's stage server does before it waits: import the stages' code, load the
+    compiled kernels."""
     import pkgutil
 
     yield from _SERVER_MODULES
+
+    def load_kernels() -> None:
+        from pipeline.access.walk_and_drive import load_kernels
+
+        load_kernels()
+
+    yield load_kernels
     skip = {*_SERVER_MODULES, "pipeline.__main__", "pipeline.stages.many_regions"}  # runs; Dask
     package = [str(Path(__file__).parent)]
     yield from sorted(
@@ -748,15 +758,13 @@ def exit_process(code: int) -> NoReturn:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["serve-stages"]:  # make's stage server, started by `deps --serve-stages`
-        serve(int(argv[1]), _server_modules(), lambda stage_argv: exit_process(main(stage_argv)))
+        serve(int(argv[1]), _server_preload(), lambda stage_argv: exit_process(main(stage_argv)))
         return 0
     if argv[:1] == ["many"]:  # several regions in parallel on Dask, with options of its own
         from pipeline.stages.many_regions import main as run_many
 
         return run_many(argv[1:])
     args = _parser().parse_args(argv)
-    if args.stage == "deps" and args.serve_stages:  # first: it imports while deps works
-        start_server()
     try:
         if args.stage == "regions":
             print("\n".join(available_regions()))

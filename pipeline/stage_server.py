@@ -115,9 +115,14 @@ def start_server() -> None:
     )
 
 
-def serve(make_pid: int, modules: Iterable[str], run: Callable[[list[str]], NoReturn]) -> None:
-    """Be make's stage server: import `modules` one by one, and for every request fork a
-    process that runs `run(argv)` as the command would have; until make ends."""
+def serve(
+    make_pid: int,
+    preload: Iterable[str | Callable[[], object]],
+    run: Callable[[list[str]], NoReturn],
+) -> None:
+    """Be make's stage server: import the modules of `preload` one by one (and call its
+    functions), and for every request fork a process that runs `run(argv)` as the command
+    would have; until make ends."""
     try:
         make = os.pidfd_open(make_pid)
     except (OSError, AttributeError):  # make is gone, or the kernel is older than 5.3
@@ -129,11 +134,11 @@ def serve(make_pid: int, modules: Iterable[str], run: Callable[[list[str]], NoRe
         return
     listener.listen(16)
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # the request handlers reap themselves
-    for module in modules:
-        _answer(listener, make, run, timeout=0)  # a request waits no longer than one module
-        # A module that fails here is imported again by the stage that needs it, which says why.
+    for step in preload:
+        _answer(listener, make, run, timeout=0)  # a request waits no longer than one step
+        # What fails here is done again by the stage that needs it, which says why.
         with contextlib.suppress(Exception):
-            importlib.import_module(module)
+            step() if callable(step) else importlib.import_module(step)
     while True:
         _answer(listener, make, run, timeout=None)
 
