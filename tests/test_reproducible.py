@@ -182,6 +182,23 @@ def test_two_runs_give_identical_outputs(two_runs) -> None:
     assert_same_outputs(root_a, root_b, "andorra")
 
 
+def test_the_map_of_all_is_the_map_stage_s(two_runs, tmp_path) -> None:
+    """`all` draws the map's roads from the extract while the catchments are computed; the
+    map stage alone reads them from the results. The pages are the same, byte for byte."""
+    root_a, _ = two_runs
+    log = (root_a / "logs/andorra/maps.log").read_text(encoding="utf-8")
+    assert "roads: drawn from the extract while the catchments were computed" in log
+    drawn_by_all = (root_a / "maps/andorra/index.html").read_bytes()
+    copy = tmp_path / "root"
+    shutil.copytree(root_a, copy, symlinks=True)
+    alone = _python_m_pipeline(["maps", "--region", "andorra"], copy, "3")
+    _, stderr = alone.communicate(timeout=600)
+    assert alone.returncode == 0, stderr
+    log = (copy / "logs/andorra/maps.log").read_text(encoding="utf-8")
+    assert "roads: drawn from the extract" not in log  # this run read them from the results
+    assert (copy / "maps/andorra/index.html").read_bytes() == drawn_by_all
+
+
 def test_two_regions_at_once_do_not_interfere(two_runs) -> None:
     root_a, _ = two_runs
     # Andorra's results in root A (run beside the twin) equal root B's: checked above. The

@@ -103,11 +103,12 @@ def empty_roads(crs: CRS) -> gpd.GeoDataFrame:
     )
 
 
-def page_layers(gpkg: Path) -> dict[str, gpd.GeoDataFrame]:
-    """The layers a map page draws: the result layers, and roads, water, services if present."""
+def page_layers(gpkg: Path, roads: bool = True) -> dict[str, gpd.GeoDataFrame]:
+    """The layers a map page draws: the result layers, and roads (unless `roads` is False),
+    water, services if present."""
     layers = {name: read_layer(gpkg, name) for name in MAP_LAYERS}
     present = set(layer_names(gpkg))
     for name in ("roads", "water", "services"):
-        if name in present:
+        if name in present and (roads or name != "roads"):
             layers[name] = read_layer(gpkg, name)
     return layers

@@ -749,11 +749,13 @@ def result_map(
     meta: dict[str, str],
     extra: list[Overlay] | None = None,
     hidden: tuple[str, ...] = (),
+    road_overlays: list[Overlay] | None = None,
     **page,
 ) -> folium.Map:
     """A map page with every result layer (and `extra` overlays), as a folium.Map to add to.
 
-    `hidden`: keys of layers listed but switched off at first.
+    `hidden`: keys of layers listed but switched off at first. `road_overlays`: the roads as
+    :func:`road_overlays` made them ahead of the page (not from ``layers``).
 
     `layers`: the result layers of ``<region>.gpkg`` (``roads`` and ``water`` optional); `page`:
     what :func:`new_map` takes (what, season_text, scenario_text, links).
@@ -778,7 +780,7 @@ def result_map(
             ),
             "districts": pool.submit(_districts, districts, cfg),
         }
-        roads = _roads(layers.get("roads"), cfg)
+        roads = road_overlays if road_overlays is not None else _roads(layers.get("roads"), cfg)
         water = _water(layers.get("water"), cfg)
         points = _settlement_layers(settlements, cfg, classes, labels, anchor_names)
         anchors = _anchor_layer(layers["anchors"], cfg, labels)
@@ -804,12 +806,13 @@ def build_map(
     meta: dict[str, str],
     extra: list[Overlay] | None = None,
     hidden: tuple[str, ...] = (),
+    road_overlays: list[Overlay] | None = None,
     **page,
 ) -> str:
     """The map page as HTML text, from the result layers of ``<region>.gpkg`` (see
     :func:`result_map`)."""
     with _collector_paused():
-        return page_html(result_map(layers, cfg, meta, extra, hidden, **page))
+        return page_html(result_map(layers, cfg, meta, extra, hidden, road_overlays, **page))
 
 
 @contextmanager
@@ -1101,6 +1104,13 @@ def _merged_roads(roads: gpd.GeoDataFrame, kind: np.ndarray) -> gpd.GeoDataFrame
     out["geometry"] = shapely.simplify(merged, tolerance_m, preserve_topology=False)
     out = out[~shapely.is_empty(out["geometry"].to_numpy())].reset_index(drop=True)
     return gpd.GeoDataFrame(out, geometry="geometry", crs=roads.crs)
+
+
+def road_overlays(roads: gpd.GeoDataFrame | None, cfg: RegionConfig) -> list[Overlay]:
+    """The roads of a map page, made apart from the page: for one page only (an overlay's
+    folium layer belongs to the map it is added to)."""
+    with _collector_paused():
+        return _roads(roads, cfg)
 
 
 def _roads(roads: gpd.GeoDataFrame | None, cfg: RegionConfig) -> list[Overlay]:

@@ -216,3 +216,22 @@ def load_inputs(cfg: RegionConfig, paths: RegionPaths) -> Inputs:
     mode, graph = load_network(paths.network, crs)
     approximate = meta.get("mode") == "straight_line"
     return Inputs(meta, approximate, region, crs, districts, places, mode, graph)
+
+
+def results_roads(
+    cfg: RegionConfig, paths: RegionPaths, crs: CRS | None = None, approximate: bool | None = None
+) -> gpd.GeoDataFrame:
+    """The roads layer of a run's results: the extract's driveable roads with their speeds, in
+    the region's CRS (none for the straight-line model). The catchments stage writes it; the map
+    process of `pipeline all` makes the same layer from the extract while the catchments are
+    computed. `crs` and `approximate`: as :func:`load_inputs` finds them (read if not given)."""
+    from pipeline.outputs.export import read_layer, read_metadata
+    from pipeline.outputs.layers import empty_roads, roads_layer
+
+    if crs is None:
+        _, crs = region_and_crs(cfg, read_layer(paths.osm_gpkg, "boundaries"))
+    if approximate is None:
+        approximate = read_metadata(paths.osm_gpkg).get("mode") == "straight_line"
+    if approximate:
+        return empty_roads(crs)
+    return roads_layer(read_layer(paths.osm_gpkg, "roads"), cfg, crs)

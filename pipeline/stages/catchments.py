@@ -11,7 +11,7 @@ import numpy as np
 from pipeline._io import RegionPaths, atomic_path
 from pipeline.config import RegionConfig
 from pipeline.outputs.export import layer_names, read_layer, write_csv, write_gpkg, write_json
-from pipeline.stages._common import load_inputs, summary_line
+from pipeline.stages._common import load_inputs, results_roads, summary_line
 
 __all__ = ["run_catchments"]
 
@@ -28,7 +28,7 @@ def run_catchments(
     from pipeline.access.surface import write_geotiff
     from pipeline.access.travel_model import travel_model
     from pipeline.network.what_if import what_if_graph
-    from pipeline.outputs.layers import empty_roads, roads_layer, settlement_columns
+    from pipeline.outputs.layers import settlement_columns
     from pipeline.outputs.qgis import gpkg_styles
     from pipeline.outputs.summary import summary_figures
 
@@ -48,11 +48,7 @@ def run_catchments(
     result.anchors["is_core"] = np.isin(anchor_pos, core_pos)
     service_layer, service_summary = _service_access(cfg, paths, result, model, places, crs)
     summary = ca.coverage_summary(result.settlements, cfg)
-    roads = (
-        roads_layer(read_layer(paths.osm_gpkg, "roads"), cfg, crs)
-        if not approximate
-        else empty_roads(crs)
-    )
+    roads = results_roads(cfg, paths, crs, approximate)
     district_layer = (
         districts[["name", "admin_level", "geometry"]]
         .merge(summary.drop(columns="level"), left_on="name", right_on="area", how="left")

@@ -16,22 +16,30 @@ __all__ = ["run_maps", "write_extra_map"]
 logger = logging.getLogger(__name__)
 
 
-def run_maps(cfg: RegionConfig, paths: RegionPaths) -> Path:
+def run_maps(cfg: RegionConfig, paths: RegionPaths, road_overlays: list | None = None) -> Path:
     """The run's map page (index.html) and, for the baseline when `make plan` has run, the
     plan page (plan.html). A what-if run's page names its season and scenario and draws the
-    roads the scenario changes."""
+    roads the scenario changes. `road_overlays`: the baseline's roads drawn ahead of the page
+    (:func:`pipeline.outputs.maps.road_overlays` of :func:`results_roads`), by `pipeline all`
+    while the catchments are computed; otherwise they are read from the results."""
+    from pipeline.outputs.export import layer_names, read_layer
     from pipeline.outputs.layers import page_layers
     from pipeline.outputs.maps import build_map, plan_layers, scenario_road_layers, service_layers
     from pipeline.outputs.pages import page_links
 
     started = time.perf_counter()
     gpkg = paths.gpkg(cfg.name)
-    layers = page_layers(gpkg)
     meta = read_metadata(gpkg)
+    if meta.get("scenario", "baseline") != "baseline":  # its changes are drawn from its roads
+        road_overlays = None
+    layers = page_layers(gpkg, roads=road_overlays is None)
+    if road_overlays is not None:
+        logger.info("roads: drawn from the extract while the catchments were computed",
+                    extra={"file_only": True})  # fmt: skip
     extra = service_layers(layers, cfg)
     extra += scenario_road_layers(cfg, meta.get("scenario", "baseline"), layers.get("roads"))
     links = page_links(cfg, paths, paths.map_html)
-    page = build_map(layers, cfg, meta, extra=extra, links=links)
+    page = build_map(layers, cfg, meta, extra=extra, links=links, road_overlays=road_overlays)
     write_html(paths.map_html, page)
     written = [(paths.map_html, page)]
     plan_gpkg = paths.processed / "plan" / "plan.gpkg"
@@ -39,6 +47,8 @@ def run_maps(cfg: RegionConfig, paths: RegionPaths) -> Path:
         from pipeline.outputs.i18n import tr
         from pipeline.outputs.plan_layers import plan_map_layers
 
+        if "roads" not in layers and "roads" in layer_names(gpkg):  # (drawn once per page)
+            layers["roads"] = read_layer(gpkg, "roads")
         target = paths.maps / "plan.html"
         k = read_metadata(plan_gpkg).get("k", str(cfg.planning.k))
         plan_page = build_map(
