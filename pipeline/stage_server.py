@@ -10,12 +10,15 @@ server forks; the fork takes on those and runs the stage exactly as `python -m p
 Ctrl-C and other signals to the stage, and ends with the stage's exit code; if it is killed,
 the stage is killed too. Where there is no server (a stage run by hand, another system than
 Linux, `make server=no`, the server not yet listening), the command runs the stage itself.
+To profile a stage under make, use `make server=no` (a profiler attached to the command would
+see it wait).
 
 The server (`python -m pipeline serve-stages PID`) is started by the Makefile's first step
 (`python -m pipeline deps --serve-stages`), listens on an abstract Unix socket named after the
-user and make's process, answers only that user, and ends when make does. It imports the
-stages' code in the order make needs it, answering between modules, so the first stages
-already gain while it still imports the later ones.
+user and make's process, answers only that user (and the commands talk only to a server of
+their own user), and ends when make does. It imports the stages' code in the order make needs
+it, answering between modules, so the first stages already gain while it still imports the
+later ones.
 
 This module is imported by every `python -m pipeline` before anything else: it imports only
 the standard library.
@@ -48,6 +51,11 @@ def _address(make_pid: str) -> bytes:
     return f"\0anchor-access-stages-{os.getuid()}-{make_pid}".encode()
 
 
+def _peer_uid(conn: socket.socket) -> int:
+    """The user of the process at the other end of a Unix socket (the kernel's word for it)."""
+    return struct.unpack("3i", conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, 12))[1]
+
+
 # --- the command make runs ------------------------------------------------------------------
 
 
@@ -60,6 +68,8 @@ def run_on_server(argv: list[str]) -> int | None:
     conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
         conn.connect(_address(make_pid))
+        if _peer_uid(conn) != os.getuid():  # someone else's socket by that name: not ours
+            raise ConnectionRefusedError
         request = json.dumps(
             {"argv": argv, "argv0": sys.argv[0], "cwd": str(Path.cwd()), "env": dict(os.environ)}
         ).encode()
@@ -152,8 +162,7 @@ def _answer(listener: socket.socket, make: int, run, timeout: float | None) -> N
         if not ready:
             return
         conn, _ = listener.accept()
-        uid = struct.unpack("3i", conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, 12))[1]
-        if uid != os.getuid():
+        if _peer_uid(conn) != os.getuid():
             conn.close()
             continue
         if os.fork() == 0:

@@ -22,6 +22,7 @@ from pathlib import Path
 import psutil
 import pytest
 
+from pipeline import stage_server
 from pipeline.config import PROJECT_ROOT
 from pipeline.stage_server import ENV, _address
 
@@ -181,3 +182,13 @@ def test_a_killed_command_takes_its_stage_with_it(make_stand_in, tmp_path, silen
     stage.wait(timeout=10)  # (raises if the stage lives on)
     assert not stage.is_running()
     assert server.is_running()
+
+
+def test_a_command_talks_only_to_a_server_of_its_own_user(make_stand_in, monkeypatch):
+    """A socket of that name held by another user's process is not make's server: the command
+    hands it nothing (not its environment, not its terminal) and runs the stage itself."""
+    make, server = make_stand_in
+    monkeypatch.setenv(ENV, str(make.pid))
+    monkeypatch.setattr(stage_server, "_peer_uid", lambda conn: os.getuid() + 1)
+    assert stage_server.run_on_server(["regions"]) is None
+    assert server.children() == []  # it was asked nothing
