@@ -685,10 +685,10 @@ def _maps_when_told(listener, told, cfg: RegionConfig, paths: RegionPaths, args)
         for module in _MAP_MODULES:
             importlib.import_module(module)
         try:
-            word = listener.recv()
-            roads = _road_overlays(cfg, paths) if word == "roads" and not args.scenario else None
-            if word == "roads":
-                listener.recv()
+            roads = None
+            if listener.recv() == "roads":  # (a scenario's page draws its roads from its results)
+                roads = None if args.scenario else _road_overlays(cfg, paths)
+                listener.recv()  # "maps"
         except EOFError:  # the first process stopped before the catchments were done
             os._exit(0)
         _run_logged("maps", cfg, paths, args, road_overlays=roads)

@@ -244,6 +244,5 @@ def _run_stage(request: dict, fds: list[int], run) -> None:
     os.environ.clear()
     os.environ.update(request["env"])
     sys.argv = [request["argv0"], *request["argv"]]
-    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # (SIGCHLD: the handler's default)
     run(request["argv"])
