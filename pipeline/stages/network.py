@@ -10,6 +10,7 @@ import numpy as np
 from pipeline._io import RegionPaths, atomic_path
 from pipeline.config import RegionConfig
 from pipeline.errors import ExtractError
+from pipeline.machine import on_a_thread
 from pipeline.outputs.export import read_layer, read_metadata
 from pipeline.stages._common import keep_network, region_and_crs, summary_line
 
@@ -39,14 +40,24 @@ def run_network(cfg: RegionConfig, paths: RegionPaths) -> Path:
                 raise ExtractError(
                     f"{paths.osm_gpkg}: no driveable roads in {cfg.display_name}; check the extract"
                 )
-            with tmp.open("wb") as fh:
-                # Uncompressed: zlib on ~10^8 bytes of edge arrays took 2/3 of the stage (oblast).
-                np.savez(fh, mode=np.array("road"), **graph.to_npz_dict())
+            # Written on a thread (copying and checksumming let go of the GIL) while the parts
+            # are counted: at oblast size 0.5 s and 0.3 s, one beside the other.
+            writing = on_a_thread(_write_road_npz, tmp, graph)
+            try:
+                parts = graph.n_parts()
+            finally:
+                writing.result()  # the file whole (or the writer's error) before it is renamed
             counts = (
                 f"{graph.n_nodes} nodes, {len(graph.edge_u)} directed edges, "
-                f"{graph.n_parts()} disconnected parts"
+                f"{parts} disconnected parts"
             )
     if graph is not None:  # for the next stage of this process (`pipeline all`)
         keep_network(paths.network, graph)
     summary_line("network", started, counts, paths.network)
     return paths.network
+
+
+def _write_road_npz(path: Path, graph) -> None:
+    with path.open("wb") as fh:
+        # Uncompressed: zlib on ~10^8 bytes of edge arrays took 2/3 of the stage (oblast).
+        np.savez(fh, mode=np.array("road"), **graph.to_npz_dict())
