@@ -94,6 +94,7 @@ def measure(
     return {
         "seconds": round(seconds, 2),
         "cpu_s": round(usage.ru_utime + usage.ru_stime, 2),
+        "system_s": round(usage.ru_stime, 2),  # the kernel's share: mostly memory first touched
         "peak_rss_mb": round(max(sampler.largest_mb, sampler.peak_mb), 1),
         "largest_process_mb": round(sampler.largest_mb, 1),
         "returncode": proc.returncode,
@@ -439,7 +440,11 @@ def _gb(mb: float | None) -> str:
 
 
 def _cpu(m: dict) -> str:
-    return f"{m['cpu_s']:.1f}" if m.get("cpu_s") is not None else "–"
+    """CPU seconds, and in brackets the system's share of them (where the run has it)."""
+    if m.get("cpu_s") is None:
+        return "–"
+    system = f" ({m['system_s']:.1f})" if m.get("system_s") is not None else ""
+    return f"{m['cpu_s']:.1f}{system}"
 
 
 def _stages_sum(r: dict) -> str:
@@ -468,8 +473,9 @@ def render_table(results: dict) -> str:
         "as separate processes one after the other (stages sum), and `make` itself (the stages as "
         "separate processes, the map, report and QGIS project two at a time; in brackets its "
         "ratio to whole); wall seconds, CPU seconds (user + "
-        "system: on 2 cores it can exceed the wall time; it barely changes when other work shares "
-        "the machine), peak memory GB (the largest sum over the processes of a run, sampled every "
+        "system, in brackets the system's share, which is mostly the kernel giving the run memory "
+        "it touches for the first time: on 2 cores it can exceed the wall time; it barely changes "
+        "when other work shares the machine), peak memory GB (the largest sum over the processes of a run, sampled every "
         "50 ms, or its largest process, whichever is more). Floor: a bare pyosmium pass over the "
         "PBF.",
         "",
