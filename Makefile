@@ -142,7 +142,8 @@ run_of = $(patsubst base/%,%,$(1))
 # whole package: every module and every file of package data (templates, Leaflet, styles).
 PACKAGE := $(shell find pipeline -type f ! -path '*/__pycache__/*' ! -name '*.pyc' | LC_ALL=C sort)
 CORE := pipeline/__init__.py pipeline/__main__.py pipeline/cli.py pipeline/errors.py \
-        pipeline/_io.py pipeline/units.py pipeline/people.py pipeline/crs.py pipeline/config/*.py \
+        pipeline/_io.py pipeline/machine.py pipeline/units.py pipeline/people.py pipeline/crs.py \
+        pipeline/config/*.py \
         pipeline/*/__init__.py pipeline/stages/_common.py pipeline/outputs/export.py \
         pipeline/outputs/gpkg_catalogue.py
 LOOK := pipeline/outputs/i18n.py pipeline/outputs/palette.py

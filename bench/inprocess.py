@@ -26,6 +26,9 @@ The parts (seconds of their own, a part nested in another is not counted twice):
 * ``polygons_s``: catchment, isochrone, gap and agglomeration-zone polygons (each also apart);
 * ``other_s``: the rest of the step (settlement columns, the anchor table).
 
+``step_system_s`` is the system CPU seconds of the whole step, over all its threads: on the
+bench's VM mostly the kernel handing the process memory it touches for the first time.
+
 The numba kernels are cached on disk (``cache=True``); a first run after an edit of
 ``pipeline/access/walk_and_drive.py`` compiles them, which shows in ``fields_s`` and the trips. ``counts``
 gives the sizes (nodes, segments, pieces, tiles, settlements, cells).
@@ -41,6 +44,7 @@ import argparse
 import functools
 import json
 import logging
+import resource
 import threading
 import time
 from pathlib import Path
@@ -67,6 +71,7 @@ class _Clock:
         self.own: dict[str, float] = {}
         self.outside: dict[str, float] = {}
         self.in_step = False
+        self.system_s = 0.0  # the step's system CPU seconds (set by time_catchments)
         self._threads = threading.local()  # .stack per thread: per open call, its children's s
         self._lock = threading.Lock()
 
@@ -104,10 +109,13 @@ def time_catchments(config: Path) -> dict:
 
     def compute(places, region, anchor_pos, core_pos, model, cfg_):
         clock.in_step = True
+        system_before = resource.getrusage(resource.RUSAGE_SELF).ru_stime
         try:
             result = step(places, region, anchor_pos, core_pos, model, cfg_)
         finally:
             clock.in_step = False
+            # the kernel's seconds in the step, over all threads: mostly memory touched first
+            clock.system_s = resource.getrusage(resource.RUSAGE_SELF).ru_stime - system_before
         if isinstance(model, access.RoadAccess):
             segs = model.segments
             counts.update(
@@ -176,6 +184,7 @@ def time_catchments(config: Path) -> dict:
     return _rounded(
         {
             STEP: step_s,
+            "step_system_s": clock.system_s,
             "run_catchments_s (in process, with I/O)": run_s,
             "parts": parts,
             "polygons": polygons,

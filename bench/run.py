@@ -551,9 +551,10 @@ def _step_lines(runs: list[dict]) -> list[str]:
         "threads), the trips of the settlements and raster cells "
         "(one search for both fields; in brackets the fields' bounds / the search itself), road "
         "distance, raster grid, polygons "
-        "(catchments, isochrones, gaps, zones), the rest:",
+        "(catchments, isochrones, gaps, zones), the rest; in brackets after the step, its system "
+        "CPU seconds over all threads (mostly memory first touched):",
         "",
-        "| size | step s | "
+        "| size | step s (system) | "
         + " | ".join(label for _, label in STEP_PARTS)
         + " | pieces | raster cells | stage in process s | load before |",
         "|---|" + "---:|" * (len(STEP_PARTS) + 4) + "---|",
@@ -570,7 +571,8 @@ def _step_lines(runs: list[dict]) -> list[str]:
                 cell += f" ({parts.get('bounds_s', 0.0):.2f} / {parts.get('search_s', 0.0):.2f})"
             cells.append(cell)
         lines.append(
-            f"| {r['size']} | {st['compute_accessibility_s']:.2f} | "
+            f"| {r['size']} | {st['compute_accessibility_s']:.2f} "
+            f"({st.get('step_system_s', float('nan')):.2f}) | "
             + " | ".join(cells)
             + f" | {c.get('pieces', 0):,} | {c.get('raster_cells', 0):,} | "
             f"{st['run_catchments_s (in process, with I/O)']:.1f} | "

@@ -639,6 +639,50 @@ def test_floor_divide_is_python_floor_division_at_and_near_whole_quotients():
     assert _floor_divide(a, cell).tolist() == [x // cell for x in a.tolist()]
 
 
+@pytest.mark.parametrize("region", ["andorra", "synthetic"])
+def test_the_roads_handed_to_the_network_stage_are_what_the_file_holds(tmp_path, region):
+    """`pipeline all` hands the extract's roads to the network stage in memory: the same
+    columns, types, values and geometries as reading them back from osm.gpkg (the real
+    Andorra extract's tags, and a synthetic one with ferries, winter roads and every access
+    tag the network reads); a second reader, or a file rewritten since, gets the file."""
+    from pipeline import stages
+    from pipeline._io import region_paths
+    from pipeline.config import load_region
+    from pipeline.outputs.export import read_layer
+    from pipeline.stages._common import read_roads, taken
+    from tests.helpers.synthetic_region import new_region, prepare_region
+
+    if region == "andorra":
+        cfg = load_region("andorra")
+        paths = region_paths(cfg, root=tmp_path)
+        stages.run_fetch(cfg, paths)
+    else:
+        b = new_region()
+        b.road([(39.0, 60.0), (39.05, 60.0)], highway="primary", maxspeed="70", ref="Р-1")
+        b.road([(39.05, 60.0), (39.1, 60.01)], highway="track", winter_road="yes")
+        b.road([(39.1, 60.01), (39.12, 60.02)], route="ferry", duration="00:20", seasonal="yes")
+        b.road([(39.0, 60.0), (39.0, 60.04)], highway="unclassified", surface="gravel",
+               smoothness="bad", access="private", motorcar="yes", oneway="-1")  # fmt: skip
+        b.road([(39.0, 60.04), (39.02, 60.05)], highway="residential", ice_road="yes",
+               opening_hours="Dec-Mar", tracktype="grade3", junction="roundabout")  # fmt: skip
+        b.place(39.0, 60.0, "Alpha", population="900")
+        cfg, paths = prepare_region(tmp_path, b, anchors=["Alpha"])
+    stages.run_extract(cfg, paths)
+    handed = taken(paths.osm_gpkg, "roads")
+    read = read_layer(paths.osm_gpkg, "roads")
+    assert handed is not None and len(handed) == len(read) > 3
+    pd.testing.assert_frame_equal(
+        pd.DataFrame(handed.drop(columns="geometry")), pd.DataFrame(read.drop(columns="geometry"))
+    )
+    assert handed.crs == read.crs
+    assert shapely.equals_exact(handed.geometry.values, read.geometry.values, 0).all()
+    assert taken(paths.osm_gpkg, "roads") is None  # taken once
+    stages.run_extract(cfg, paths)
+    paths.osm_gpkg.touch()  # written since (a later mtime)
+    assert read_roads(paths.osm_gpkg) is not handed
+    assert taken(paths.osm_gpkg, "roads") is None
+
+
 def test_parallel_edges_reduce_to_the_fastest_sorted_by_their_ends():
     from pipeline.network.edge_pairs import fastest_of_pairs
 

@@ -134,11 +134,12 @@ def _read_into(fh, buffer: memoryview, name: str) -> None:
         done += got
 
 
-# The road graph the network stage has just written, handed to the next stage that loads it in
-# the same process (`pipeline all`) instead of being read back from network.npz (1.3 GB at the
-# bench's macro size). Keyed by the file's identity, so a file written since by anyone
-# else is read as usual; taken by the first reader, so it holds no memory after that.
-_kept_networks: dict[Path, tuple[tuple[int, int, int], RoadGraph]] = {}
+# What a stage has just written, handed to the next stage that reads it in the same process
+# (`pipeline all`) instead of being read back: the network stage's graph (network.npz, 1.3 GB
+# at the bench's macro size) and the extract's roads (2 s to read back at that size). Keyed by
+# the file's identity, so a file written since by anyone else is read as usual; taken by the
+# first reader, so it holds no memory after that.
+_handed_over: dict[tuple[Path, str], tuple[tuple[int, int, int], object]] = {}
 
 
 def _identity(path: Path) -> tuple[int, int, int]:
@@ -146,9 +147,33 @@ def _identity(path: Path) -> tuple[int, int, int]:
     return stat.st_ino, stat.st_size, stat.st_mtime_ns
 
 
+def hand_over(path: Path, name: str, value) -> None:
+    """Hand `value`, just written to `path` (as its part `name`), to the next :func:`taken`."""
+    _handed_over[path.absolute(), name] = (_identity(path), value)
+
+
+def taken(path: Path, name: str):
+    """What :func:`hand_over` left for `path` and `name` if the file is still the one written
+    then, else None."""
+    kept = _handed_over.pop((path.absolute(), name), None)
+    try:
+        return kept[1] if kept is not None and kept[0] == _identity(path) else None
+    except OSError:  # gone since: the reader says so as it reads
+        return None
+
+
 def keep_network(path: Path, graph: RoadGraph) -> None:
     """Hand `graph`, just written to `path`, to the next :func:`load_network` of `path`."""
-    _kept_networks[path.absolute()] = (_identity(path), graph)
+    hand_over(path, "graph", graph)
+
+
+def read_roads(osm_gpkg: Path) -> gpd.GeoDataFrame:
+    """The extract's roads layer: the frame the extract stage wrote, if it was handed over in
+    this process, else read from the file (the same values and types: a test checks it)."""
+    from pipeline.outputs.export import read_layer
+
+    roads = taken(osm_gpkg, "roads")
+    return roads if roads is not None else read_layer(osm_gpkg, "roads")
 
 
 def load_network(path: Path, crs: CRS | None = None) -> tuple[str, RoadGraph | None]:
@@ -156,9 +181,9 @@ def load_network(path: Path, crs: CRS | None = None) -> tuple[str, RoadGraph | N
     from pipeline.network.graph import RoadGraph
 
     try:
-        kept = _kept_networks.pop(path.absolute(), None)
-        if kept is not None and kept[0] == _identity(path):
-            mode, graph = "road", kept[1]
+        graph = taken(path, "graph")
+        if graph is not None:
+            mode = "road"
         else:
             data = _read_npz(path)
             mode = str(data["mode"])

@@ -12,7 +12,7 @@ from pipeline.config import RegionConfig
 from pipeline.crs import region_crs
 from pipeline.errors import ExtractError
 from pipeline.outputs.export import write_gpkg
-from pipeline.stages._common import read_sources, summary_line
+from pipeline.stages._common import hand_over, read_sources, summary_line
 
 __all__ = ["APPROXIMATE_NOTE", "run_extract"]
 
@@ -69,6 +69,8 @@ def run_extract(cfg: RegionConfig, paths: RegionPaths) -> Path:
     if layers.place_areas is not None and len(layers.place_areas):
         tables["place_areas"] = layers.place_areas
     write_gpkg(paths.osm_gpkg, tables, meta)
+    if source["mode"] == "osm":  # for the network stage of this process (`pipeline all`)
+        hand_over(paths.osm_gpkg, "roads", layers.roads)
     districts = int((layers.boundaries["role"] == "district").sum())
     if districts == 0:  # a wrong level would silently drop every district figure
         logger.warning(

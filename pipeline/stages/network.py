@@ -12,7 +12,7 @@ from pipeline.config import RegionConfig
 from pipeline.errors import ExtractError
 from pipeline.machine import on_a_thread
 from pipeline.outputs.export import read_layer, read_metadata
-from pipeline.stages._common import keep_network, region_and_crs, summary_line
+from pipeline.stages._common import keep_network, read_roads, region_and_crs, summary_line
 
 __all__ = ["run_network"]
 
@@ -34,7 +34,7 @@ def run_network(cfg: RegionConfig, paths: RegionPaths) -> Path:
                 )
             counts = "no road network (straight-line model)"
         else:
-            roads = read_layer(paths.osm_gpkg, "roads")
+            roads = read_roads(paths.osm_gpkg)
             graph = build_graph(roads, cfg.network, crs)
             if graph.n_nodes == 0:
                 raise ExtractError(
