@@ -683,6 +683,48 @@ def test_the_roads_handed_to_the_network_stage_are_what_the_file_holds(tmp_path,
     assert taken(paths.osm_gpkg, "roads") is None
 
 
+@pytest.mark.parametrize("chunk_rows", [1, 3, 1 << 18])
+def test_a_season_made_in_the_graph_s_own_arrays_is_the_season_s_copy(monkeypatch, chunk_rows):
+    """The catchments stage applies its season in the region graph's own arrays (it drops
+    that graph): the same edges, times and every other edge array as the season's copy, with
+    chunks smaller than the arrays, one edge each, and larger."""
+    import dataclasses
+
+    from pipeline.network import graph as graph_module
+
+    monkeypatch.setattr(graph_module, "_CHUNK_ROWS", chunk_rows)
+    roads = roads_frame(
+        {"coords": [P0, P1, PN], "highway": "primary"},
+        {"coords": [P1, (39.02, 60.0)], "highway": "track", "oneway": "yes"},
+        {"coords": [PN, (39.0, 60.02)], "highway": "track", "winter_road": "yes"},
+        {"coords": [(39.0, 60.02), (39.01, 60.03)], "highway": "unclassified",
+         "surface": "dirt"},
+    )  # fmt: skip
+    summer = SeasonConfig(start="06-15", end="08-15", soft_unpaved_factor=0.5, gravel_factor=0.8)
+    winter = SeasonConfig(start="01-01", end="01-31", winter_roads=True, ferry_wait_min=5)
+    thaw = SeasonConfig(start="05-01", end="05-31", soft_unpaved_open=False)
+    for season in (summer, winter, thaw):
+        copy = apply_season(build_graph(roads, DEFAULT_NET, CRS_UTM), season, [6, 7, 8], 15.0)
+        own = apply_season(
+            build_graph(roads, DEFAULT_NET, CRS_UTM), season, [6, 7, 8], 15.0, consume=True
+        )
+        for field in dataclasses.fields(copy):
+            a, b = getattr(copy, field.name), getattr(own, field.name)
+            if isinstance(a, np.ndarray):
+                assert a.dtype == b.dtype and np.array_equal(a, b), field.name
+            else:
+                assert a == b, field.name
+    rng = np.random.default_rng(3)
+    graph = build_graph(roads, DEFAULT_NET, CRS_UTM)
+    keep = rng.random(len(graph.edge_u)) < 0.5
+    expected = graph.select(keep)
+    got = graph.select(keep, in_place=True)
+    assert np.array_equal(got.edge_u, expected.edge_u)
+    assert np.array_equal(got.edge_time_s, expected.edge_time_s)
+    with pytest.raises(ValueError):
+        graph.select(np.arange(1), in_place=True)
+
+
 def test_parallel_edges_reduce_to_the_fastest_sorted_by_their_ends():
     from pipeline.network.edge_pairs import fastest_of_pairs
 

@@ -304,7 +304,9 @@ class RoadGraph:
             self.edge_flags if self.edge_flags is not None else np.zeros(len(self.edge_u), np.uint8)
         )
 
-    def select(self, keep: np.ndarray, time_s: np.ndarray | None = None) -> RoadGraph:
+    def select(
+        self, keep: np.ndarray, time_s: np.ndarray | None = None, *, in_place: bool = False
+    ) -> RoadGraph:
         """The same nodes with only the edges in `keep` (and, optionally, new edge times).
 
         Parameters
@@ -315,6 +317,12 @@ class RoadGraph:
             New seconds for every edge, shape (n_edges,) (before `keep` is applied); None
             keeps `edge_time_s`.
 
+        in_place : bool
+            With a mask: write the kept edges over the front of this graph's own arrays
+            (and of `time_s`) instead of new ones, for a caller that drops this graph: no
+            new memory, which at the bench's macro size was 2 s of first touches. This graph
+            is spoilt after it.
+
         Returns
         -------
         RoadGraph
@@ -323,9 +331,13 @@ class RoadGraph:
         """
         times = self.edge_time_s if time_s is None else time_s
         keep = np.asarray(keep)  # a mask is used as it is: indices would be 8 bytes per edge
+        if in_place and keep.dtype != bool:
+            raise ValueError("select(in_place=True) takes a mask of the edges to keep")
 
         def pick(a):
-            return None if a is None else a[keep]
+            if a is None:
+                return None
+            return _compacted(a, keep) if in_place else a[keep]
 
         return replace(
             self,
@@ -628,6 +640,19 @@ def _morton(xy: np.ndarray, origin: np.ndarray, cell: float) -> np.ndarray:
 _CHUNK_ROWS = 1 << 18
 
 
+def _compacted(values: np.ndarray, keep: np.ndarray) -> np.ndarray:
+    """``values[keep]`` written over the front of `values` itself, chunk by chunk, and returned
+    as a view of that front. A kept value only ever moves to a place already read, so each
+    chunk's copy of its kept values can be written before the next chunk is read."""
+    kept = 0
+    for start in range(0, len(values), _CHUNK_ROWS):
+        rows = slice(start, start + _CHUNK_ROWS)
+        part = values[rows][keep[rows]]
+        values[kept : kept + len(part)] = part
+        kept += len(part)
+    return values[:kept]
+
+
 def _in_chunks(n: int, dtype, part: Callable[[slice], np.ndarray]) -> np.ndarray:
     """An array of `n` values made chunk by chunk, ``part(rows)`` giving those of a slice of
     rows: the same values as one call over all rows, but its temporary arrays are a chunk's
@@ -817,7 +842,12 @@ def _months_of(opening_hours) -> int:
 
 
 def apply_season(
-    graph: RoadGraph, season, navigation_months: list[int], ferry_wait_min: float
+    graph: RoadGraph,
+    season,
+    navigation_months: list[int],
+    ferry_wait_min: float,
+    *,
+    consume: bool = False,
 ) -> RoadGraph:
     """The graph as it is in one season: closed ways dropped, slowed ways re-timed.
 
@@ -826,11 +856,13 @@ def apply_season(
     season : a :class:`pipeline.config.SeasonConfig`.
     navigation_months : months ferries run when their tags say nothing.
     ferry_wait_min : the network's ferry wait, which a season may replace.
+    consume : the season's graph is made in the given graph's own arrays, which the caller
+        no longer uses (see :meth:`RoadGraph.select`).
     """
     # Edge arrays are worked on in place, and the ferry rules only on the ferry edges: at the
     # bench's oblast size each temporary edge array is 32 MB of fresh memory (and time).
     flags = graph.flags()
-    time_s = graph.edge_time_s.copy()
+    time_s = graph.edge_time_s if consume else graph.edge_time_s.copy()
     closed = (
         (0 if season.soft_unpaved_open else FLAG_SOFT)
         | (0 if season.winter_roads else FLAG_WINTER)
@@ -859,4 +891,4 @@ def apply_season(
         delta_s = (season.ferry_wait_min - ferry_wait_min) * 60.0
         time_s[boarding] += delta_s * graph.edge_wait_share[boarding]
     np.maximum(time_s, MIN_EDGE_TIME_S, out=time_s)
-    return graph.select(keep, time_s)
+    return graph.select(keep, time_s, in_place=consume)

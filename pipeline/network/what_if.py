@@ -21,6 +21,8 @@ def what_if_graph(
     crs: CRS,
     season: str | None,
     scenario: str | None,
+    *,
+    consume: bool = False,
 ):
     """Apply a season and a scenario to the graph.
 
@@ -35,6 +37,9 @@ def what_if_graph(
         The region's projected CRS (added roads are projected into it).
     season, scenario : str or None
         Names from the region; None: the default season, no scenario.
+    consume : bool
+        The caller drops `graph` after this: the season is applied in its own arrays
+        (:func:`pipeline.network.graph.apply_season`).
 
     Returns
     -------
@@ -50,7 +55,9 @@ def what_if_graph(
     season_name, rules = cfg.season(season)
     plan = load_scenario(cfg, scenario) if scenario else None
     if graph is not None:
-        graph = apply_season(graph, rules, cfg.ferry_months, cfg.network.ferry_wait_min)
+        graph = apply_season(
+            graph, rules, cfg.ferry_months, cfg.network.ferry_wait_min, consume=consume
+        )
         if plan is not None:
             graph = apply_scenario(graph, plan, cfg, crs)
     elif season or (
