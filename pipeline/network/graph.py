@@ -717,7 +717,8 @@ def _boarding(layer_keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """
     ferry = np.flatnonzero(layer_keys & 1)  # (& and >> floor as % and // do, and faster)
     road = ferry - 1  # sorted keys: a road node at the same place comes just before
-    ferry, road = ferry[road >= 0], road[road >= 0]
+    has_road = road >= 0
+    ferry, road = ferry[has_road], road[has_road]
     road_key, ferry_key = layer_keys[road], layer_keys[ferry]
     ok = (road_key >> 1 == ferry_key >> 1) & (road_key & 1 == 0)
     return road[ok], ferry[ok]
