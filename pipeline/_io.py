@@ -7,7 +7,7 @@ import contextvars
 import hashlib
 import json
 import os
-import tempfile
+import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -156,11 +156,10 @@ def one_commit() -> Iterator[None]:
         yield
         return
     pending: list[tuple[Path, Path]] = []
-    token = _PENDING.set(pending)
-    try:
+    token = None
+    try:  # everything inside: a Ctrl-C between two lines must still reach the finally
+        token = _PENDING.set(pending)
         yield
-        _PENDING.reset(token)
-        token = None
         while pending:  # in the order written
             tmp, target = pending[0]
             try:
@@ -171,11 +170,11 @@ def one_commit() -> Iterator[None]:
                 ) from None
             pending.pop(0)
     finally:
-        if token is not None:
-            _PENDING.reset(token)
         for tmp, _ in pending:
             with contextlib.suppress(FileNotFoundError):
                 tmp.unlink()
+        if token is not None:
+            _PENDING.reset(token)
 
 
 @contextlib.contextmanager
@@ -188,16 +187,18 @@ def atomic_path(target: Path) -> Iterator[Path]:
     """
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp_name = tempfile.mkstemp(
-            prefix=f".tmp-{target.stem}-", suffix=target.suffix, dir=target.parent
-        )
     except OSError as exc:
         raise OutputError(
             f"cannot write {target.parent}: {exc.strerror}; check the folder exists and is writable"
         ) from None
-    os.close(fd)
-    tmp = Path(tmp_name)
-    tmp.unlink()  # writers such as GDAL want to create the file themselves
+    if not os.access(target.parent, os.W_OK | os.X_OK):
+        raise OutputError(
+            f"cannot write {target.parent}: permission denied; check the folder is writable"
+        )
+    # Only a name here: the writer creates the file inside the try below, so a Ctrl-C can
+    # never land between the file's creation and the code that removes it. (tempfile.mkstemp
+    # would create it first, outside; GDAL and others want to create the file themselves anyway.)
+    tmp = target.with_name(f".tmp-{target.stem}-{secrets.token_hex(8)}{target.suffix}")
     held = False
     try:
         yield tmp
