@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import errno
 import hashlib
 import json
 import os
@@ -187,14 +188,12 @@ def atomic_path(target: Path) -> Iterator[Path]:
     """
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
+        if not os.access(target.parent, os.W_OK | os.X_OK):
+            raise PermissionError(errno.EACCES, os.strerror(errno.EACCES))
     except OSError as exc:
         raise OutputError(
             f"cannot write {target.parent}: {exc.strerror}; check the folder exists and is writable"
         ) from None
-    if not os.access(target.parent, os.W_OK | os.X_OK):
-        raise OutputError(
-            f"cannot write {target.parent}: permission denied; check the folder is writable"
-        )
     # Only a name here: the writer creates the file inside the try below, so a Ctrl-C can
     # never land between the file's creation and the code that removes it. (tempfile.mkstemp
     # would create it first, outside; GDAL and others want to create the file themselves anyway.)
